@@ -1,0 +1,288 @@
+"""Companies, the chip catalogue, allocation rounds, import licences, shipments and customs.
+
+Quantities that must never be over-drawn are kept as counters on the row that owns them
+(``ImportLicence.reserved_quantity`` / ``used_quantity``, ``AllocationRound.granted_*``)
+and guarded by ``CheckConstraint``: services change them with conditional ``UPDATE``
+statements, so even two racing requests cannot push them past their limit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+ZERO = Decimal("0")
+
+
+class Company(models.Model):
+    """A licensee: an internet platform, an AI start-up, a cloud provider, ..."""
+
+    class Category(models.TextChoices):
+        INTERNET_PLATFORM = "internet_platform", "Internet platform"
+        AI_STARTUP = "ai_startup", "AI start-up"
+        CLOUD_PROVIDER = "cloud_provider", "Cloud provider"
+        RESEARCH = "research", "Research institute"
+        OTHER = "other", "Other"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
+    compliance_contact_emails = models.TextField(
+        blank=True, help_text="Compliance officers who receive alerts, one address per line."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def contact_emails(self) -> list[str]:
+        return [line.strip() for line in self.compliance_contact_emails.splitlines() if line.strip()]
+
+
+class ChipModel(models.Model):
+    """A catalogue entry. ``compute_index`` is relative to the H20 (H20 = 1.0, H200 = 6.0)."""
+
+    class Origin(models.TextChoices):
+        FOREIGN = "foreign", "Foreign"
+        DOMESTIC = "domestic", "Domestic"
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    vendor = models.CharField(max_length=100)
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    export_controlled = models.BooleanField(default=False)
+    compute_index = models.DecimalField(max_digits=8, decimal_places=3)
+    reference_unit_value_usd = models.DecimalField(max_digits=14, decimal_places=2)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(compute_index__gt=0), name="chip_compute_index_positive"),
+            models.CheckConstraint(
+                condition=Q(reference_unit_value_usd__gte=0), name="chip_reference_value_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(origin__in=["foreign", "domestic"]), name="chip_origin_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_domestic(self) -> bool:
+        return self.origin == self.Origin.DOMESTIC
+
+
+class AllocationRound(models.Model):
+    """A wave: a national cap on the units and value its licences may grant in total.
+
+    ``granted_units`` / ``granted_value_usd`` are the running totals of approved grants,
+    moved only by ``licence_approve`` with a conditional update; the check constraints make
+    exceeding the cap impossible whatever the code path.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    unit_cap = models.PositiveBigIntegerField()
+    value_cap_usd = models.DecimalField(max_digits=18, decimal_places=2)
+    opens_on = models.DateField()
+    closes_on = models.DateField()
+    granted_units = models.PositiveBigIntegerField(default=0, editable=False)
+    granted_value_usd = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["opens_on", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(unit_cap__gt=0), name="round_unit_cap_positive"),
+            models.CheckConstraint(condition=Q(value_cap_usd__gt=0), name="round_value_cap_positive"),
+            models.CheckConstraint(condition=Q(opens_on__lte=F("closes_on")), name="round_window_ordered"),
+            models.CheckConstraint(condition=Q(granted_units__lte=F("unit_cap")), name="round_units_within_cap"),
+            models.CheckConstraint(
+                condition=Q(granted_value_usd__gte=0) & Q(granted_value_usd__lte=F("value_cap_usd")),
+                name="round_value_within_cap",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportLicence(models.Model):
+    """A company's right to import up to ``granted_quantity`` of one chip model in a round.
+
+    Shipments draw it down: ``reserved_quantity`` is declared but not yet cleared,
+    ``used_quantity`` is cleared. ``reserved + used <= granted`` is a database constraint.
+    """
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        APPROVED = "approved", "Approved"
+        SUSPENDED = "suspended", "Suspended"
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+        REJECTED = "rejected", "Rejected"
+
+    number = models.CharField(max_length=64, unique=True)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="licences")
+    chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="licences")
+    round = models.ForeignKey(AllocationRound, on_delete=models.PROTECT, related_name="licences")
+    requested_quantity = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
+    granted_quantity = models.PositiveBigIntegerField(default=0)
+    reserved_quantity = models.PositiveBigIntegerField(default=0, editable=False)
+    used_quantity = models.PositiveBigIntegerField(default=0, editable=False)
+    unit_value_usd = models.DecimalField(max_digits=14, decimal_places=2)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLIED)
+    status_reason = models.TextField(blank=True)
+    applied_at = models.DateTimeField()
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-applied_at", "number"]
+        indexes = [
+            models.Index(fields=["company", "status"]),
+            models.Index(fields=["status", "valid_until"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(requested_quantity__gt=0), name="licence_requested_positive"),
+            models.CheckConstraint(
+                condition=Q(granted_quantity__lte=F("requested_quantity")), name="licence_granted_within_requested"
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved_quantity__gte=0)
+                & Q(used_quantity__gte=0)
+                & Q(granted_quantity__gte=F("reserved_quantity") + F("used_quantity")),
+                name="licence_never_overdrawn",
+            ),
+            models.CheckConstraint(condition=Q(unit_value_usd__gte=0), name="licence_unit_value_not_negative"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_from__lte=F("valid_until")),
+                name="licence_validity_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["applied", "rejected"])
+                | (Q(granted_quantity__gt=0) & Q(valid_from__isnull=False) & Q(valid_until__isnull=False)),
+                name="licence_decided_has_grant_and_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def remaining_quantity(self) -> int:
+        return self.granted_quantity - self.reserved_quantity - self.used_quantity
+
+    @property
+    def granted_value_usd(self) -> Decimal:
+        return self.unit_value_usd * self.granted_quantity
+
+
+class Shipment(models.Model):
+    """A customs declaration: a consignment of one chip model drawn against one licence."""
+
+    class Status(models.TextChoices):
+        DECLARED = "declared", "Declared"
+        INSPECTING = "inspecting", "Inspecting"
+        HELD = "held", "Held"
+        CLEARED = "cleared", "Cleared"
+        REJECTED = "rejected", "Rejected"
+
+    declaration_number = models.CharField(max_length=64, unique=True)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="shipments")
+    licence = models.ForeignKey(ImportLicence, on_delete=models.PROTECT, related_name="shipments")
+    chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="shipments")
+    quantity = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
+    declared_value_usd = models.DecimalField(max_digits=18, decimal_places=2)
+    port_of_entry = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DECLARED)
+    declared_at = models.DateTimeField()
+    status_changed_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    held_since = models.DateTimeField(null=True, blank=True)
+    entry_block_directive = models.ForeignKey(
+        "CustomsDirective",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="blocked_shipments",
+        help_text="The entry directive in force for this chip when the shipment was declared.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-declared_at", "declaration_number"]
+        indexes = [
+            models.Index(fields=["company", "status"]),
+            models.Index(fields=["licence", "status"]),
+            models.Index(fields=["status", "held_since"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="shipment_quantity_positive"),
+            models.CheckConstraint(condition=Q(declared_value_usd__gte=0), name="shipment_value_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(status="cleared") | Q(cleared_at__isnull=False), name="shipment_cleared_has_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.declaration_number
+
+
+class CustomsEvent(models.Model):
+    """One step of a shipment's customs history. Append-only: never edited or deleted."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="events")
+    status = models.CharField(max_length=16, choices=Shipment.Status.choices)
+    occurred_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["shipment_id", "occurred_at", "id"]
+        indexes = [models.Index(fields=["shipment", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id}: {self.status} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class CustomsDirective(models.Model):
+    """An entry block: a chip model may not enter between two dates (``blocked_until`` open-ended)."""
+
+    reference = models.CharField(max_length=64, unique=True)
+    chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="directives")
+    blocked_from = models.DateField()
+    blocked_until = models.DateField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-blocked_from", "reference"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(blocked_until__isnull=True) | Q(blocked_from__lte=F("blocked_until")),
+                name="directive_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference

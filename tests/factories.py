@@ -1,0 +1,205 @@
+"""factory_boy factories for every model. Defaults describe a plain, valid world."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from compliance.models import Finding, SecurityAttestation, SecurityRequirement
+from licences.models import (
+    AllocationRound,
+    ChipModel,
+    Company,
+    CustomsDirective,
+    CustomsEvent,
+    ImportLicence,
+    Shipment,
+)
+from quotas.models import DomesticCommitment, QuotaPolicy
+
+
+def at(day: dt.date, hour: int = 12) -> dt.datetime:
+    """An aware datetime at ``hour`` o'clock (service time zone) on ``day``."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(hour)))
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"company-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+    category = Company.Category.INTERNET_PLATFORM
+
+
+class ForeignChipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChipModel
+        django_get_or_create = ("code",)
+
+    code = "H200"
+    name = "NVIDIA H200"
+    vendor = "NVIDIA"
+    origin = ChipModel.Origin.FOREIGN
+    export_controlled = True
+    compute_index = Decimal("6.000")
+    reference_unit_value_usd = Decimal("32000.00")
+
+
+class DomesticChipFactory(ForeignChipFactory):
+    code = "ASCEND-910B"
+    name = "Huawei Ascend 910B"
+    vendor = "Huawei"
+    origin = ChipModel.Origin.DOMESTIC
+    export_controlled = False
+    compute_index = Decimal("1.000")
+    reference_unit_value_usd = Decimal("12000.00")
+
+
+class AllocationRoundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AllocationRound
+        django_get_or_create = ("name",)
+
+    name = "Wave 1"
+    unit_cap = 400_000
+    value_cap_usd = Decimal("10000000000.00")
+    opens_on = dt.date(2026, 1, 23)
+    closes_on = dt.date(2026, 12, 31)
+
+
+class ImportLicenceFactory(factory.django.DjangoModelFactory):
+    """An *applied* licence. Use ``licence_approve`` (or ``ApprovedLicenceFactory``) to grant."""
+
+    class Meta:
+        model = ImportLicence
+
+    number = factory.Sequence(lambda n: f"LIC-TEST-{n:05d}")
+    company = factory.SubFactory(CompanyFactory)
+    chip = factory.SubFactory(ForeignChipFactory)
+    round = factory.SubFactory(AllocationRoundFactory)
+    requested_quantity = 1000
+    unit_value_usd = Decimal("32000.00")
+    applied_at = factory.LazyFunction(lambda: at(dt.date(2026, 1, 10)))
+
+
+class ApprovedLicenceFactory(ImportLicenceFactory):
+    """An approved licence written directly (no round accounting): for read-side tests."""
+
+    status = ImportLicence.Status.APPROVED
+    granted_quantity = factory.LazyAttribute(lambda o: o.requested_quantity)
+    valid_from = dt.date(2026, 1, 23)
+    valid_until = dt.date(2026, 12, 31)
+    approved_at = factory.LazyFunction(lambda: at(dt.date(2026, 1, 23)))
+
+
+class ShipmentFactory(factory.django.DjangoModelFactory):
+    """A shipment written directly (no licence accounting): for read-side tests."""
+
+    class Meta:
+        model = Shipment
+
+    declaration_number = factory.Sequence(lambda n: f"DEC-TEST-{n:06d}")
+    licence = factory.SubFactory(ApprovedLicenceFactory)
+    company = factory.SelfAttribute("licence.company")
+    chip = factory.SelfAttribute("licence.chip")
+    quantity = 100
+    declared_value_usd = factory.LazyAttribute(lambda o: o.licence.unit_value_usd * o.quantity)
+    port_of_entry = "Shanghai Pudong"
+    declared_at = factory.LazyFunction(lambda: at(dt.date(2026, 2, 1)))
+    status_changed_at = factory.SelfAttribute("declared_at")
+
+
+class CustomsEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomsEvent
+
+    shipment = factory.SubFactory(ShipmentFactory)
+    status = Shipment.Status.DECLARED
+    occurred_at = factory.SelfAttribute("shipment.declared_at")
+
+
+class CustomsDirectiveFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomsDirective
+
+    reference = factory.Sequence(lambda n: f"GACC-DIR-{n:04d}")
+    chip = factory.SubFactory(ForeignChipFactory)
+    blocked_from = dt.date(2026, 1, 1)
+    blocked_until = dt.date(2026, 1, 22)
+    reason = "H200 not permitted to enter pending licensing"
+
+
+class QuotaPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = QuotaPolicy
+
+    name = factory.Sequence(lambda n: f"Domestic purchase rule {n}")
+    version = 1
+    ratio = Decimal("0.3000")
+    basis = QuotaPolicy.Basis.UNITS
+    measured_on = QuotaPolicy.MeasuredOn.LICENSED
+    counts_pledged = False
+    counts_contracted = True
+    counts_delivered = True
+    grace_days = 0
+    effective_from = dt.date(2026, 1, 1)
+    status = QuotaPolicy.Status.ACTIVE
+
+
+class DomesticCommitmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DomesticCommitment
+
+    company = factory.SubFactory(CompanyFactory)
+    chip = factory.SubFactory(DomesticChipFactory)
+    quantity = 1000
+    unit_price = Decimal("12000.00")
+    currency = "USD"
+    unit_price_usd = Decimal("12000.00")
+    status = DomesticCommitment.Status.CONTRACTED
+    pledged_on = dt.date(2026, 1, 15)
+    contracted_on = dt.date(2026, 1, 20)
+    due_date = dt.date(2026, 9, 30)
+
+
+class SecurityRequirementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SecurityRequirement
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"requirement-{n}")
+    title = factory.LazyAttribute(lambda o: o.code.replace("-", " ").capitalize())
+    mandatory = True
+    validity_days = 365
+    scope = SecurityRequirement.Scope.COMPANY
+
+
+class SecurityAttestationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SecurityAttestation
+
+    company = factory.SubFactory(CompanyFactory)
+    requirement = factory.SubFactory(SecurityRequirementFactory)
+    status = SecurityAttestation.Status.ACCEPTED
+    evidence_reference = "AUDIT-2026-001"
+    attested_on = dt.date(2026, 1, 10)
+    expires_on = dt.date(2027, 1, 10)
+
+
+class FindingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Finding
+
+    rule = "quota_shortfall"
+    severity = Finding.Severity.HIGH
+    company = factory.SubFactory(CompanyFactory)
+    subject = factory.LazyAttribute(lambda o: f"company:{o.company.slug}")
+    fingerprint = factory.LazyAttribute(lambda o: f"{o.rule}:{o.company.slug}:{o.subject}")
+    summary = "Short of the domestic-purchase quota"
+    first_seen_at = factory.LazyFunction(timezone.now)
+    last_seen_at = factory.SelfAttribute("first_seen_at")
