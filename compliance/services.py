@@ -1,0 +1,113 @@
+"""Writes with a business rule on security attestations and findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from compliance.models import Finding, SecurityAttestation, SecurityRequirement
+from licences.errors import Conflict, DomainError
+from licences.models import Company, Shipment
+
+AttestationStatus = SecurityAttestation.Status
+
+
+def attestation_submit(
+    *,
+    company: Company,
+    requirement: SecurityRequirement,
+    attested_on: dt.date,
+    evidence_reference: str = "",
+    evidence_file=None,
+    shipment: Shipment | None = None,
+) -> SecurityAttestation:
+    """Record a company's attestation against a requirement (status ``submitted``)."""
+    if not evidence_reference and not evidence_file:
+        raise DomainError(
+            "Give an evidence file or an evidence reference.",
+            code="evidence_required",
+            fields={"evidence_reference": ["evidence file or reference required"]},
+        )
+    if requirement.scope == SecurityRequirement.Scope.SHIPMENT and shipment is None:
+        raise DomainError(f"{requirement.code} is attested per shipment: name the shipment.", code="shipment_required")
+    if requirement.scope == SecurityRequirement.Scope.COMPANY and shipment is not None:
+        raise DomainError(f"{requirement.code} is attested per company, not per shipment.", code="shipment_not_allowed")
+    if shipment is not None and shipment.company_id != company.pk:
+        raise DomainError("That shipment belongs to another company.", code="shipment_not_found", status_code=404)
+    attestation = SecurityAttestation(
+        company=company,
+        requirement=requirement,
+        shipment=shipment,
+        attested_on=attested_on,
+        evidence_reference=evidence_reference,
+    )
+    if evidence_file:
+        attestation.evidence_file = evidence_file
+    attestation.save()
+    return attestation
+
+
+@transaction.atomic
+def attestation_review(
+    *,
+    attestation: SecurityAttestation,
+    accept: bool,
+    reviewer: AbstractBaseUser | None = None,
+    expires_on: dt.date | None = None,
+    note: str = "",
+) -> SecurityAttestation:
+    """Accept (with an expiry, by default the requirement's validity) or reject a submission."""
+    attestation = SecurityAttestation.objects.select_for_update().select_related("requirement").get(pk=attestation.pk)
+    if attestation.status != AttestationStatus.SUBMITTED:
+        raise Conflict(f"This attestation is already {attestation.status}.", code="invalid_transition")
+    now = timezone.now()
+    if accept:
+        expires_on = expires_on or attestation.attested_on + dt.timedelta(days=attestation.requirement.validity_days)
+        if expires_on < attestation.attested_on:
+            raise DomainError("The expiry must not be before the attestation date.", code="invalid_expiry")
+        attestation.status = AttestationStatus.ACCEPTED
+        attestation.expires_on = expires_on
+    else:
+        if not note.strip():
+            raise DomainError("Say why the attestation is rejected.", code="reason_required")
+        attestation.status = AttestationStatus.REJECTED
+    attestation.review_note = note
+    attestation.reviewed_at = now
+    attestation.reviewed_by = reviewer
+    attestation.save()
+    return attestation
+
+
+@transaction.atomic
+def finding_acknowledge(*, finding: Finding, user: AbstractBaseUser | None = None, note: str = "") -> Finding:
+    """An officer has seen the finding: it stays listed but is not alerted again unless it worsens."""
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    if finding.status != Finding.Status.OPEN:
+        raise Conflict(
+            f"This finding is {finding.status}; only open findings can be acknowledged.", code="invalid_transition"
+        )
+    finding.status = Finding.Status.ACKNOWLEDGED
+    finding.acknowledged_at = timezone.now()
+    finding.acknowledged_by = user
+    if note:
+        finding.resolution_note = note
+    finding.save()
+    return finding
+
+
+@transaction.atomic
+def finding_resolve(*, finding: Finding, note: str, user: AbstractBaseUser | None = None) -> Finding:
+    """Close a finding by hand (a sweep re-opens it if the condition still holds)."""
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    if finding.status == Finding.Status.RESOLVED:
+        raise Conflict("This finding is already resolved.", code="invalid_transition")
+    if not note.strip():
+        raise DomainError("Say how the finding was resolved.", code="reason_required")
+    finding.status = Finding.Status.RESOLVED
+    finding.resolved_at = timezone.now()
+    finding.resolution_note = note
+    finding.save()
+    return finding
