@@ -1,0 +1,48 @@
+# The two commands: `make run` (demo service on SQLite + filesystem broker, or on
+# PostgreSQL/Redis when DATABASE_URL / REDIS_URL are set) and `make test` (whole suite).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+PYTEST_ARGS ?=
+
+export PORT
+
+.PHONY: install run test lint format check bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Set up everything and start web, Celery worker and Celery beat (Procfile, via honcho).
+run: install
+	DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DEBUG=1 $(BIN)/python manage.py load_demo
+	DEBUG=1 $(BIN)/python manage.py ensure_admin
+	DEBUG=1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Schema and deployment checks, as CI runs them.
+check: install
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: install
+	$(BIN)/python manage.py bench_quota --companies 2000 --shipments 200000
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache
