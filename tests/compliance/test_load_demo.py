@@ -1,0 +1,48 @@
+"""The demo world: what it holds, and that loading it twice changes nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+
+from licences.models import AllocationRound, ImportLicence, Shipment
+
+pytestmark = pytest.mark.django_db
+
+DEMO_APPS = ("licences", "quotas", "compliance")
+
+
+def row_counts() -> dict[str, int]:
+    return {
+        model._meta.label: model.objects.count() for app in DEMO_APPS for model in apps.get_app_config(app).get_models()
+    }
+
+
+def test_loading_the_demo_twice_changes_nothing():
+    call_command("load_demo", stdout=StringIO())
+    first = row_counts()
+    snapshot = list(ImportLicence.objects.order_by("pk").values())
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    assert "nothing changed" in out.getvalue()
+    assert row_counts() == first
+    assert list(ImportLicence.objects.order_by("pk").values()) == snapshot
+
+
+def test_demo_world_holds_the_domain_story():
+    call_command("load_demo", stdout=StringIO())
+    wave = AllocationRound.objects.get()
+    assert (wave.unit_cap, wave.value_cap_usd) == (400_000, Decimal("10000000000.00"))
+    assert (wave.granted_units, wave.granted_value_usd) == (328_000, Decimal("9336000000.00"))
+    statuses = set(ImportLicence.objects.values_list("status", flat=True))
+    assert statuses == {"applied", "approved", "suspended", "rejected"}
+    alibaba = ImportLicence.objects.get(number="LIC-2026-ALI-H200-001")
+    assert (alibaba.granted_quantity, alibaba.used_quantity, alibaba.reserved_quantity) == (200_000, 120_000, 30_000)
+    customs = dict(Shipment.objects.values_list("declaration_number", "status"))
+    assert set(customs.values()) == {"declared", "inspecting", "held", "cleared", "rejected"}
+    assert customs["DEC-2026-000301"] == "held"  # declared during the H20 entry block
+    assert Shipment.objects.get(declaration_number="DEC-2026-000301").entry_block_directive.reference == "GACC-2026-017"
