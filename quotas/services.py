@@ -1,0 +1,493 @@
+"""Every write with a business rule on quota policies and domestic purchase commitments.
+
+Policies are versioned data. A draft may be edited freely; activating it is refused if
+its window overlaps a policy already in force (active, or retired but still governing the
+dates of its closed window). Once active, its terms are history: a new ratio, basis or
+measure is a new version (``policy_revise``), never an edit. On PostgreSQL an exclusion
+constraint (migration 0003) backs the overlap rule, so even a racing or raw write cannot
+put two policies in force on one date.
+
+Status transitions are written once, in ``POLICY_TRANSITIONS`` and
+``COMMITMENT_TRANSITIONS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Final
+
+from django.db import IntegrityError, transaction
+
+from licences.errors import Conflict, DomainError
+from licences.models import ChipModel, Company
+from quotas.models import DomesticCommitment, QuotaPolicy
+
+PolicyStatus = QuotaPolicy.Status
+CommitmentStatus = DomesticCommitment.Status
+
+POLICY_TRANSITIONS: dict[str, set[str]] = {
+    PolicyStatus.DRAFT: {PolicyStatus.ACTIVE},
+    PolicyStatus.ACTIVE: {PolicyStatus.RETIRED},
+    PolicyStatus.RETIRED: set(),
+}
+
+COMMITMENT_TRANSITIONS: dict[str, set[str]] = {
+    CommitmentStatus.PLEDGED: {CommitmentStatus.CONTRACTED, CommitmentStatus.CANCELLED},
+    CommitmentStatus.CONTRACTED: {CommitmentStatus.DELIVERED, CommitmentStatus.CANCELLED},
+    CommitmentStatus.DELIVERED: set(),
+    CommitmentStatus.CANCELLED: set(),
+}
+
+# The terms that define what a policy requires; frozen once it is active.
+POLICY_TERMS: Final = (
+    "ratio",
+    "basis",
+    "measured_on",
+    "counts_pledged",
+    "counts_contracted",
+    "counts_delivered",
+    "grace_days",
+    "effective_from",
+    "effective_until",
+)
+# Policies whose window governs the dates it covers.
+IN_FORCE_STATUSES: Final = (PolicyStatus.ACTIVE, PolicyStatus.RETIRED)
+
+RATIO_QUANTUM = Decimal("0.0001")
+
+
+class _Unset:
+    """Marks a keyword argument the caller did not pass (``None`` can be a real value)."""
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+
+
+# --- Checks shared by the services ---------------------------------------------------------
+
+
+def _check_policy_transition(policy: QuotaPolicy, target: str) -> None:
+    if target not in POLICY_TRANSITIONS[policy.status]:
+        raise Conflict(
+            f"Policy {policy.name} v{policy.version} is {policy.status}; it cannot become {target}.",
+            code="invalid_transition",
+        )
+
+
+def _check_commitment_transition(commitment: DomesticCommitment, target: str) -> None:
+    if target not in COMMITMENT_TRANSITIONS[commitment.status]:
+        raise Conflict(
+            f"Commitment {commitment.pk} is {commitment.status}; it cannot become {target}.",
+            code="invalid_transition",
+        )
+
+
+def _check_policy_terms(
+    *,
+    ratio: Any,
+    basis: str,
+    measured_on: str,
+    grace_days: Any,
+    effective_from: dt.date,
+    effective_until: dt.date | None,
+) -> None:
+    # A float ratio is refused outright: 0.3 as a float is not 0.3.
+    if isinstance(ratio, bool) or not isinstance(ratio, Decimal | int):
+        raise DomainError("The ratio must be a Decimal, e.g. Decimal('0.3000').", code="invalid_ratio")
+    ratio = Decimal(ratio)
+    if not ratio.is_finite() or not 0 <= ratio <= 100 or ratio != ratio.quantize(RATIO_QUANTUM):
+        raise DomainError(
+            "The ratio must be between 0 and 100 with at most four decimal places.",
+            code="invalid_ratio",
+            fields={"ratio": [str(ratio)]},
+        )
+    if basis not in QuotaPolicy.Basis.values:
+        raise DomainError(f"Unknown basis {basis!r}.", code="invalid_basis", fields={"basis": [basis]})
+    if measured_on not in QuotaPolicy.MeasuredOn.values:
+        raise DomainError(
+            f"Unknown measure {measured_on!r}.", code="invalid_measured_on", fields={"measured_on": [measured_on]}
+        )
+    if isinstance(grace_days, bool) or not isinstance(grace_days, int) or grace_days < 0:
+        raise DomainError("Grace days must be a whole number, zero or more.", code="invalid_grace_days")
+    if effective_until is not None and effective_until < effective_from:
+        raise DomainError("effective_until must not be before effective_from.", code="invalid_window")
+
+
+def _windows_overlap(a: QuotaPolicy, b: QuotaPolicy) -> bool:
+    """Inclusive windows; an empty ``effective_until`` is open-ended."""
+    a_ends_after_b_starts = a.effective_until is None or a.effective_until >= b.effective_from
+    b_ends_after_a_starts = b.effective_until is None or b.effective_until >= a.effective_from
+    return a_ends_after_b_starts and b_ends_after_a_starts
+
+
+def _policy_overlap(policy: QuotaPolicy, other: QuotaPolicy) -> Conflict:
+    until = other.effective_until or "open-ended"
+    return Conflict(
+        f"Policy {policy.name} v{policy.version} would overlap {other.name} v{other.version} "
+        f"({other.status}, {other.effective_from} to {until}): at most one policy is in force on any date.",
+        code="policy_overlap",
+        fields={"overlaps": [other.pk]},
+    )
+
+
+def _check_positive_quantity(quantity: Any, field: str = "quantity") -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+        raise DomainError(
+            "The quantity must be a positive whole number of chips.",
+            code="invalid_quantity",
+            fields={field: ["must be a positive integer"]},
+        )
+    return quantity
+
+
+def _check_price(value: Any, field: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise DomainError(f"{field} must be a Decimal.", code="invalid_price", fields={field: ["must be a Decimal"]})
+    value = Decimal(value)
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise DomainError(
+            f"{field} must be zero or more, in cents.", code="invalid_price", fields={field: [str(value)]}
+        )
+    return value
+
+
+def _require_text(value: str, field: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise DomainError(f"{field} is required.", code=f"{field}_required", fields={field: ["required"]})
+    return value
+
+
+# --- Policies ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def policy_create(
+    *,
+    name: str,
+    ratio: Decimal,
+    effective_from: dt.date,
+    basis: str = QuotaPolicy.Basis.UNITS,
+    measured_on: str = QuotaPolicy.MeasuredOn.LICENSED,
+    counts_pledged: bool = False,
+    counts_contracted: bool = True,
+    counts_delivered: bool = True,
+    grace_days: int = 0,
+    effective_until: dt.date | None = None,
+    notes: str = "",
+) -> QuotaPolicy:
+    """Create a draft policy. Under an existing name it becomes the next version (max + 1).
+
+    Raises ``DomainError`` for invalid terms (``invalid_ratio``, ``invalid_basis``,
+    ``invalid_measured_on``, ``invalid_grace_days``, ``invalid_window``) and ``Conflict``
+    ``policy_version_conflict`` if a concurrent create took the same version number.
+    """
+    name = _require_text(name, "name")
+    _check_policy_terms(
+        ratio=ratio,
+        basis=basis,
+        measured_on=measured_on,
+        grace_days=grace_days,
+        effective_from=effective_from,
+        effective_until=effective_until,
+    )
+    # Lock the existing versions so two revisions of one rule queue up rather than collide.
+    versions = list(QuotaPolicy.objects.select_for_update().filter(name=name).values_list("version", flat=True))
+    try:
+        with transaction.atomic():
+            return QuotaPolicy.objects.create(
+                name=name,
+                version=max(versions, default=0) + 1,
+                ratio=Decimal(ratio),
+                basis=basis,
+                measured_on=measured_on,
+                counts_pledged=counts_pledged,
+                counts_contracted=counts_contracted,
+                counts_delivered=counts_delivered,
+                grace_days=grace_days,
+                effective_from=effective_from,
+                effective_until=effective_until,
+                status=PolicyStatus.DRAFT,
+                notes=notes,
+            )
+    except IntegrityError as error:
+        raise Conflict(
+            f"Another version of {name!r} was created at the same time; try again.", code="policy_version_conflict"
+        ) from error
+
+
+@transaction.atomic
+def policy_update(
+    *,
+    policy: QuotaPolicy,
+    ratio: Decimal | _Unset = UNSET,
+    basis: str | _Unset = UNSET,
+    measured_on: str | _Unset = UNSET,
+    counts_pledged: bool | _Unset = UNSET,
+    counts_contracted: bool | _Unset = UNSET,
+    counts_delivered: bool | _Unset = UNSET,
+    grace_days: int | _Unset = UNSET,
+    effective_from: dt.date | _Unset = UNSET,
+    effective_until: dt.date | _Unset | None = UNSET,
+    notes: str | _Unset = UNSET,
+) -> QuotaPolicy:
+    """Edit a policy. A draft's terms may change; an active or retired policy's may not.
+
+    Only ``notes`` may change once a policy is active or retired; changing any term
+    (``POLICY_TERMS``) raises ``Conflict`` ``policy_immutable``: create a new version with
+    ``policy_revise`` instead, and end an active policy's window with ``policy_retire``.
+    Passing a term's current value is not a change.
+    """
+    policy = QuotaPolicy.objects.select_for_update().get(pk=policy.pk)
+    passed = {
+        "ratio": ratio,
+        "basis": basis,
+        "measured_on": measured_on,
+        "counts_pledged": counts_pledged,
+        "counts_contracted": counts_contracted,
+        "counts_delivered": counts_delivered,
+        "grace_days": grace_days,
+        "effective_from": effective_from,
+        "effective_until": effective_until,
+        "notes": notes,
+    }
+    changes = {field: value for field, value in passed.items() if not isinstance(value, _Unset)}
+    changed_terms = sorted(
+        field for field in POLICY_TERMS if field in changes and changes[field] != getattr(policy, field)
+    )
+    if changed_terms and policy.status != PolicyStatus.DRAFT:
+        raise Conflict(
+            f"Policy {policy.name} v{policy.version} is {policy.status}: its terms are history and cannot be "
+            f"edited ({', '.join(changed_terms)}). Create a new version instead.",
+            code="policy_immutable",
+            fields={field: ["immutable"] for field in changed_terms},
+        )
+    for field, value in changes.items():
+        setattr(policy, field, value)
+    _check_policy_terms(
+        ratio=policy.ratio,
+        basis=policy.basis,
+        measured_on=policy.measured_on,
+        grace_days=policy.grace_days,
+        effective_from=policy.effective_from,
+        effective_until=policy.effective_until,
+    )
+    policy.save()
+    return policy
+
+
+def policy_revise(
+    *,
+    policy: QuotaPolicy,
+    ratio: Decimal | _Unset = UNSET,
+    basis: str | _Unset = UNSET,
+    measured_on: str | _Unset = UNSET,
+    counts_pledged: bool | _Unset = UNSET,
+    counts_contracted: bool | _Unset = UNSET,
+    counts_delivered: bool | _Unset = UNSET,
+    grace_days: int | _Unset = UNSET,
+    effective_from: dt.date | _Unset = UNSET,
+    effective_until: dt.date | _Unset | None = UNSET,
+    notes: str | _Unset = UNSET,
+) -> QuotaPolicy:
+    """A new draft version of ``policy``'s rule: its terms, with the ones passed changed."""
+    terms: dict[str, Any] = {field: getattr(policy, field) for field in POLICY_TERMS}
+    terms["notes"] = policy.notes
+    passed = {
+        "ratio": ratio,
+        "basis": basis,
+        "measured_on": measured_on,
+        "counts_pledged": counts_pledged,
+        "counts_contracted": counts_contracted,
+        "counts_delivered": counts_delivered,
+        "grace_days": grace_days,
+        "effective_from": effective_from,
+        "effective_until": effective_until,
+        "notes": notes,
+    }
+    terms.update({field: value for field, value in passed.items() if not isinstance(value, _Unset)})
+    return policy_create(name=policy.name, **terms)
+
+
+@transaction.atomic
+def policy_activate(*, policy: QuotaPolicy) -> QuotaPolicy:
+    """Put a draft policy in force over its window.
+
+    Refused with ``Conflict`` ``policy_overlap`` when its window overlaps that of a policy
+    already in force (active, or retired but governing its closed window): at most one
+    policy is in force on any date. Every policy row is locked first, so two activations
+    run one after the other and the second sees the first. On PostgreSQL an exclusion
+    constraint backs this up.
+    """
+    # Lock all policies (a small table): a concurrent activation waits here and, once it
+    # goes on, re-reads the rows this one changed.
+    locked = {row.pk: row for row in QuotaPolicy.objects.select_for_update().order_by("pk")}
+    policy = locked[policy.pk]
+    _check_policy_transition(policy, PolicyStatus.ACTIVE)
+    for other in locked.values():
+        if other.pk != policy.pk and other.status in IN_FORCE_STATUSES and _windows_overlap(policy, other):
+            raise _policy_overlap(policy, other)
+    policy.status = PolicyStatus.ACTIVE
+    try:
+        with transaction.atomic():
+            policy.save(update_fields=["status"])
+    except IntegrityError as error:  # the PostgreSQL exclusion constraint
+        raise Conflict(
+            f"Policy {policy.name} v{policy.version} would overlap a policy already in force.", code="policy_overlap"
+        ) from error
+    return policy
+
+
+@transaction.atomic
+def policy_retire(*, policy: QuotaPolicy, last_day: dt.date) -> QuotaPolicy:
+    """Close an active policy's window: it governs dates up to ``last_day`` and none after.
+
+    Its terms and earlier dates are untouched, so positions on those dates keep being
+    computed under it. ``last_day`` must fall within the current window (it can shorten,
+    never extend it).
+    """
+    policy = QuotaPolicy.objects.select_for_update().get(pk=policy.pk)
+    _check_policy_transition(policy, PolicyStatus.RETIRED)
+    if last_day < policy.effective_from or (policy.effective_until is not None and last_day > policy.effective_until):
+        raise DomainError(
+            f"The last day must fall within the policy's window ({policy.effective_from} to "
+            f"{policy.effective_until or 'open-ended'}).",
+            code="invalid_window",
+        )
+    policy.status = PolicyStatus.RETIRED
+    policy.effective_until = last_day
+    policy.save(update_fields=["status", "effective_until"])
+    return policy
+
+
+# --- Commitments --------------------------------------------------------------------------------
+
+
+def _locked_commitment(commitment: DomesticCommitment) -> DomesticCommitment:
+    return DomesticCommitment.objects.select_for_update().get(pk=commitment.pk)
+
+
+def _check_not_before(on: dt.date, earlier: dt.date | None, what: str) -> None:
+    if earlier is not None and on < earlier:
+        raise DomainError(f"The date {on} is before the commitment was {what} ({earlier}).", code="invalid_date")
+
+
+@transaction.atomic
+def commitment_record(
+    *,
+    company: Company,
+    chip: ChipModel,
+    quantity: int,
+    unit_price: Decimal,
+    currency: str,
+    unit_price_usd: Decimal,
+    pledged_on: dt.date,
+    due_date: dt.date | None = None,
+    contract_reference: str = "",
+    status: str = CommitmentStatus.PLEDGED,
+    contracted_on: dt.date | None = None,
+) -> DomesticCommitment:
+    """Record a company's commitment to buy domestic chips, pledged or already contracted.
+
+    Refused with ``commitment_chip_not_domestic`` for a foreign chip (a database trigger
+    refuses it too), ``invalid_quantity`` for a quantity that is not a positive integer,
+    ``invalid_price`` / ``invalid_currency`` for bad prices, ``invalid_status`` for any
+    starting status but pledged or contracted, and ``invalid_date`` when a contracted
+    commitment has no contract date or one before the pledge.
+    """
+    if chip.origin != ChipModel.Origin.DOMESTIC:
+        raise DomainError(
+            f"{chip.code} is a foreign chip; a commitment must be to domestic chips.",
+            code="commitment_chip_not_domestic",
+            fields={"chip": [chip.code]},
+        )
+    _check_positive_quantity(quantity)
+    unit_price = _check_price(unit_price, "unit_price")
+    unit_price_usd = _check_price(unit_price_usd, "unit_price_usd")
+    currency = (currency or "").strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise DomainError("The currency must be a three-letter ISO code.", code="invalid_currency")
+    if status not in (CommitmentStatus.PLEDGED, CommitmentStatus.CONTRACTED):
+        raise DomainError(
+            "A commitment is recorded as pledged or contracted.", code="invalid_status", fields={"status": [status]}
+        )
+    if status == CommitmentStatus.CONTRACTED:
+        if contracted_on is None:
+            raise DomainError("A contracted commitment needs its contract date.", code="invalid_date")
+        _check_not_before(contracted_on, pledged_on, "pledged")
+    elif contracted_on is not None:
+        raise DomainError("A pledged commitment has no contract date yet.", code="invalid_date")
+    return DomesticCommitment.objects.create(
+        company=company,
+        chip=chip,
+        quantity=quantity,
+        unit_price=unit_price,
+        currency=currency,
+        unit_price_usd=unit_price_usd,
+        status=status,
+        pledged_on=pledged_on,
+        contracted_on=contracted_on,
+        due_date=due_date,
+        contract_reference=contract_reference.strip(),
+    )
+
+
+@transaction.atomic
+def commitment_contract(*, commitment: DomesticCommitment, on: dt.date, contract_reference: str) -> DomesticCommitment:
+    """Turn a pledge into a signed contract on ``on`` (pledged -> contracted)."""
+    commitment = _locked_commitment(commitment)
+    _check_commitment_transition(commitment, CommitmentStatus.CONTRACTED)
+    _check_not_before(on, commitment.pledged_on, "pledged")
+    commitment.status = CommitmentStatus.CONTRACTED
+    commitment.contracted_on = on
+    commitment.contract_reference = _require_text(contract_reference, "contract_reference")
+    commitment.save()
+    return commitment
+
+
+@transaction.atomic
+def commitment_deliver(*, commitment: DomesticCommitment, quantity: int, on: dt.date) -> DomesticCommitment:
+    """Record a delivery of ``quantity`` chips against a contracted commitment.
+
+    Partial deliveries add up in ``delivered_quantity``; the delivery that completes the
+    commitment makes it ``delivered`` on ``on``. Refused with ``over_delivery`` beyond the
+    committed quantity and ``invalid_transition`` unless the commitment is contracted.
+    """
+    _check_positive_quantity(quantity)
+    commitment = _locked_commitment(commitment)
+    _check_commitment_transition(commitment, CommitmentStatus.DELIVERED)
+    _check_not_before(on, commitment.contracted_on, "contracted")
+    delivered = commitment.delivered_quantity + quantity
+    if delivered > commitment.quantity:
+        raise Conflict(
+            f"Commitment {commitment.pk} has {commitment.quantity - commitment.delivered_quantity:,} chips left "
+            f"to deliver; {quantity:,} reported.",
+            code="over_delivery",
+        )
+    commitment.delivered_quantity = delivered
+    if delivered == commitment.quantity:
+        commitment.status = CommitmentStatus.DELIVERED
+        commitment.delivered_on = on
+    commitment.save()
+    return commitment
+
+
+@transaction.atomic
+def commitment_cancel(*, commitment: DomesticCommitment, on: dt.date, reason: str) -> DomesticCommitment:
+    """Cancel a pledged or contracted commitment on ``on``; the reason goes into its history.
+
+    It stops counting from ``on``: positions on earlier dates still see it.
+    """
+    reason = _require_text(reason, "reason")
+    commitment = _locked_commitment(commitment)
+    _check_commitment_transition(commitment, CommitmentStatus.CANCELLED)
+    _check_not_before(on, commitment.contracted_on or commitment.pledged_on, "last changed")
+    commitment.status = CommitmentStatus.CANCELLED
+    commitment.cancelled_on = on
+    commitment._change_reason = reason[:100]  # simple_history's history_change_reason
+    commitment.save()
+    return commitment
