@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -77,6 +77,7 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
+@transaction.atomic
 def licence_apply(
     *,
     company: Company,
@@ -96,17 +97,22 @@ def licence_apply(
         raise DomainError("The requested quantity must be positive.", code="invalid_quantity")
     applied_at = applied_at or timezone.now()
     number = number or f"LIC-{timezone.localdate(applied_at):%Y}-{chip.code}-{uuid.uuid4().hex[:8].upper()}"
-    if ImportLicence.objects.filter(number=number).exists():
-        raise Conflict(f"A licence numbered {number} already exists.", code="duplicate_number")
-    return ImportLicence.objects.create(
-        number=number,
-        company=company,
-        chip=chip,
-        round=round,
-        requested_quantity=requested_quantity,
-        unit_value_usd=chip.reference_unit_value_usd if unit_value_usd is None else unit_value_usd,
-        applied_at=applied_at,
-    )
+    try:
+        # The unique constraint decides, so two racing applications cannot both win.
+        with transaction.atomic():
+            return ImportLicence.objects.create(
+                number=number,
+                company=company,
+                chip=chip,
+                round=round,
+                requested_quantity=requested_quantity,
+                unit_value_usd=chip.reference_unit_value_usd if unit_value_usd is None else unit_value_usd,
+                applied_at=applied_at,
+            )
+    except IntegrityError as error:
+        if ImportLicence.objects.filter(number=number).exists():
+            raise Conflict(f"A licence numbered {number} already exists.", code="duplicate_number") from error
+        raise
 
 
 @transaction.atomic
@@ -266,8 +272,6 @@ def shipment_declare(
             f"Licence {licence.number} is valid {licence.valid_from} to {licence.valid_until}, not on {on}.",
             code="licence_not_valid",
         )
-    if Shipment.objects.filter(declaration_number=declaration_number).exists():
-        raise Conflict(f"Declaration {declaration_number} already exists.", code="duplicate_declaration")
     reserved = ImportLicence.objects.filter(
         pk=licence.pk, granted_quantity__gte=F("reserved_quantity") + F("used_quantity") + quantity
     ).update(reserved_quantity=F("reserved_quantity") + quantity)
@@ -277,21 +281,27 @@ def shipment_declare(
             code="licence_exhausted",
         )
     directive = directive_in_force(chip=licence.chip_id, on=on)
-    status = CustomsStatus.HELD if directive else CustomsStatus.DECLARED
-    shipment = Shipment.objects.create(
-        declaration_number=declaration_number,
-        company=company,
-        licence=licence,
-        chip_id=licence.chip_id,
-        quantity=quantity,
-        declared_value_usd=declared_value_usd,
-        port_of_entry=port_of_entry,
-        status=status,
-        declared_at=declared_at,
-        status_changed_at=declared_at,
-        held_since=declared_at if directive else None,
-        entry_block_directive=directive,
-    )
+    try:
+        # The unique declaration number decides between racing declarations.
+        with transaction.atomic():
+            shipment = Shipment.objects.create(
+                declaration_number=declaration_number,
+                company=company,
+                licence=licence,
+                chip_id=licence.chip_id,
+                quantity=quantity,
+                declared_value_usd=declared_value_usd,
+                port_of_entry=port_of_entry,
+                status=CustomsStatus.HELD if directive else CustomsStatus.DECLARED,
+                declared_at=declared_at,
+                status_changed_at=declared_at,
+                held_since=declared_at if directive else None,
+                entry_block_directive=directive,
+            )
+    except IntegrityError as error:
+        if Shipment.objects.filter(declaration_number=declaration_number).exists():
+            raise Conflict(f"Declaration {declaration_number} already exists.", code="duplicate_declaration") from error
+        raise
     events = [
         CustomsEvent(shipment=shipment, status=CustomsStatus.DECLARED, occurred_at=declared_at, recorded_by=recorded_by)
     ]

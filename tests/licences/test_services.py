@@ -239,3 +239,24 @@ def test_leaving_hold_clears_held_since():
     services.customs_event_record(shipment=shipment, status=S.INSPECTING, occurred_at=at(dt.date(2026, 2, 9)))
     shipment.refresh_from_db()
     assert shipment.held_since is None
+
+
+def test_duplicate_declaration_number_is_a_conflict_and_reserves_nothing():
+    first = ApprovedLicenceFactory(requested_quantity=1000)
+    other = ApprovedLicenceFactory(requested_quantity=1000)
+    declare(first, 10, number="DEC-SAME")
+    with pytest.raises(DomainError) as refusal:
+        declare(other, 20, number="DEC-SAME")
+    assert (refusal.value.code, refusal.value.status_code) == ("duplicate_declaration", 409)
+    other.refresh_from_db()
+    assert other.reserved_quantity == 0
+
+
+def test_duplicate_licence_number_is_a_conflict():
+    licence = ImportLicenceFactory(number="LIC-SAME")
+    with pytest.raises(DomainError) as refusal:
+        services.licence_apply(
+            company=licence.company, chip=licence.chip, round=licence.round, requested_quantity=5, number="LIC-SAME"
+        )
+    assert refusal.value.code == "duplicate_number"
+    assert ImportLicence.objects.filter(number="LIC-SAME").count() == 1
