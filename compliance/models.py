@@ -270,3 +270,36 @@ class AlertEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.finding_id} -> {self.recipient}"
+
+
+class JobLock(models.Model):
+    """A named lock shared by every worker process (a row, so it works on SQLite and PostgreSQL).
+
+    Held by one holder until released or until ``expires_at``, so a crashed sweep never
+    blocks the next one for longer than the lock's lifetime.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=64)
+    acquired_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder} until {self.expires_at}"
+
+
+class DigestEmail(models.Model):
+    """A daily digest sent to one recipient on one day: unique, so a re-run never mails twice."""
+
+    digest_on = models.DateField()
+    recipient = models.EmailField()
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["digest_on", "recipient"], name="digest_email_once_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"digest {self.digest_on} -> {self.recipient}"

@@ -145,13 +145,14 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
 else:
     # Filesystem transport: a real broker with no server, for the embedded default.
-    for folder in ("queue", "processed"):
+    for folder in ("queue", "processed", "control"):
         (CELERY_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = "django-db"
@@ -170,21 +171,56 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "compliance.api.schema.ApiAutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "compliance.api.authentication.ApiKeyAuthentication",
+        "compliance.api.authentication.StaffSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "compliance.api.permissions.IsApiClient",
+        "compliance.api.permissions.RegulatorActions",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["compliance.api.throttling.ApiKeyRateThrottle"],
+    # Per API key (or staff user, or anonymous address).
+    "DEFAULT_THROTTLE_RATES": {"api": env.str("API_THROTTLE_RATE", default="600/minute")},
+    "DEFAULT_PAGINATION_CLASS": "compliance.api.pagination.OrderedPageNumberPagination",
+    "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "compliance.api.filters.StableOrderingFilter",
     ],
+    "DEFAULT_PARSER_CLASSES": ["compliance.api.parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "compliance.api.errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chip-import compliance API",
-    "DESCRIPTION": "Import licences, customs, domestic-chip commitments and quota positions.",
+    "DESCRIPTION": (
+        "Import licences, customs, domestic-chip commitments, quota positions and US security "
+        "conditions. Authenticate with `Authorization: Api-Key <key>`: a company key sees and "
+        "writes only its own company's records; a regulator key sees everything. Errors are "
+        '`{"code", "detail", "errors"}` with a stable `code`. POSTs accept an `Idempotency-Key` header.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "LicenceStatusEnum": "licences.models.ImportLicence.Status",
+        "CustomsStatusEnum": "licences.models.Shipment.Status",
+        "CommitmentStatusEnum": "quotas.models.DomesticCommitment.Status",
+        "PolicyStatusEnum": "quotas.models.QuotaPolicy.Status",
+        "AttestationStatusEnum": "compliance.models.SecurityAttestation.Status",
+        "FindingStatusEnum": "compliance.models.Finding.Status",
+    },
 }
 
 # --- Compliance thresholds (rules read these, never literals) ------------------------
@@ -193,6 +229,17 @@ COMPLIANCE = {
     "REMINDER_DAYS": [30, 7, 1],
     "LICENCE_EXHAUSTION_RATIO": env.str("COMPLIANCE_LICENCE_EXHAUSTION_RATIO", default="0.90"),
     "CUSTOMS_HOLD_MAX_DAYS": env.int("COMPLIANCE_CUSTOMS_HOLD_MAX_DAYS", default=7),
+    # Jobs: companies per sweep chunk (one task each) and how long a sweep lock may live.
+    "SWEEP_CHUNK_SIZE": env.int("COMPLIANCE_SWEEP_CHUNK_SIZE", default=200),
+    "SWEEP_LOCK_SECONDS": env.int("COMPLIANCE_SWEEP_LOCK_SECONDS", default=50 * 60),
+    # Webhooks: HTTP attempts per delivery (first try + retries), first retry delay (doubling,
+    # capped, with jitter), failed deliveries in a row that disable a subscription, timeouts.
+    "WEBHOOK_MAX_ATTEMPTS": env.int("COMPLIANCE_WEBHOOK_MAX_ATTEMPTS", default=6),
+    "WEBHOOK_RETRY_BACKOFF_SECONDS": env.int("COMPLIANCE_WEBHOOK_RETRY_BACKOFF_SECONDS", default=30),
+    "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS": env.int("COMPLIANCE_WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", default=30 * 60),
+    "WEBHOOK_DISABLE_AFTER_FAILURES": env.int("COMPLIANCE_WEBHOOK_DISABLE_AFTER_FAILURES", default=5),
+    "WEBHOOK_TIMEOUT_SECONDS": env.int("COMPLIANCE_WEBHOOK_TIMEOUT_SECONDS", default=10),
+    "WEBHOOK_SIGNATURE_TOLERANCE_SECONDS": env.int("COMPLIANCE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", default=300),
 }
 
 # --- Security (production) ----------------------------------------------------------

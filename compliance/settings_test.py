@@ -14,7 +14,7 @@ os.environ.setdefault("STATICFILES_BACKEND", "django.contrib.staticfiles.storage
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 
 from compliance.settings import *  # noqa: F403
-from compliance.settings import VAR_DIR
+from compliance.settings import STATIC_ROOT, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "test-media"

@@ -1,0 +1,298 @@
+"""The sweep: judge companies against every rule and upsert the results into findings.
+
+For each rule hit the fingerprint (rule family + company + subject) decides:
+
+- no finding yet: a new *open* finding, alerted (``opened``);
+- a resolved finding (by hand or automatically) whose condition holds again: re-opened
+  as a new episode (``first_seen_at`` moves to now) and alerted again (``opened``);
+- an open or acknowledged finding whose severity rose: back to *open* and alerted
+  (``escalated``), even if it had been acknowledged;
+- otherwise (still open, or acknowledged): only ``last_seen_at`` moves (with the current
+  summary and details, so numbers stay current): nothing is alerted and no history row
+  is written for a heartbeat;
+- an open or acknowledged finding of a swept rule with no hit: resolved automatically,
+  with a note saying so, and alerted (``resolved``).
+
+The alert outbox (``AlertEmail`` and ``WebhookDelivery`` rows) is written in the same
+transaction as the findings, so a crash between the two can neither lose nor repeat an
+alert: e-mails go out after commit from the outbox (rows not yet sent), webhook
+deliveries are enqueued after commit. Running the sweep twice in a row writes nothing
+new and sends nothing new.
+
+Everything is set-based: the number of queries does not depend on the number of
+companies (rules run a constant number each; writes are ``bulk_create`` / ``bulk_update``).
+Concurrent sweeps of the same companies (an hourly chunk and an on-change re-check)
+are serialised by locking the companies' rows first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from compliance import alerts, rules, webhooks
+from compliance.models import AlertEmail, Finding
+from licences.models import Company
+
+logger = logging.getLogger(__name__)
+
+FindingStatus = Finding.Status
+Event = AlertEmail.Event
+ACTIVE = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
+# Fingerprints per ``IN (...)`` list: well under SQLite's limit on bound parameters.
+FINGERPRINT_BATCH = 5000
+TRANSITION_FIELDS = [
+    "first_seen_at",
+    "rule",
+    "severity",
+    "status",
+    "summary",
+    "details",
+    "last_seen_at",
+    "acknowledged_at",
+    "acknowledged_by",
+    "resolved_at",
+    "resolution_note",
+]
+HEARTBEAT_FIELDS = ["rule", "severity", "summary", "details", "last_seen_at"]
+
+
+@dataclass(frozen=True)
+class FindingEvent:
+    """Something to alert about: a finding opened, escalated or resolved (``key`` tells repeats apart)."""
+
+    finding: Finding
+    event: str
+    key: str
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep changed, per finding rule. JSON-friendly through :meth:`as_dict`."""
+
+    companies: int = 0
+    opened: Counter[str] = field(default_factory=Counter)
+    still_open: Counter[str] = field(default_factory=Counter)
+    escalated: Counter[str] = field(default_factory=Counter)
+    resolved: Counter[str] = field(default_factory=Counter)
+
+    COUNTS = ("opened", "still_open", "escalated", "resolved")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"companies": self.companies, **{name: dict(getattr(self, name)) for name in self.COUNTS}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepSummary:
+        return cls(companies=data.get("companies", 0), **{name: Counter(data.get(name, {})) for name in cls.COUNTS})
+
+    def merge(self, other: SweepSummary) -> SweepSummary:
+        return SweepSummary(
+            companies=self.companies + other.companies,
+            **{name: getattr(self, name) + getattr(other, name) for name in self.COUNTS},
+        )
+
+    def total(self, name: str) -> int:
+        return sum(getattr(self, name).values())
+
+    def lines(self) -> list[str]:
+        """A human summary: totals, then one line per rule that had any finding."""
+        totals = ", ".join(f"{self.total(name)} {name.replace('_', ' ')}" for name in self.COUNTS)
+        lines = [f"{self.companies} companies swept: {totals}"]
+        by_rule = sorted(set().union(*(getattr(self, name).keys() for name in self.COUNTS)))
+        for rule in by_rule:
+            counts = ", ".join(f"{getattr(self, name)[rule]} {name.replace('_', ' ')}" for name in self.COUNTS)
+            lines.append(f"  {rule}: {counts}")
+        return lines
+
+
+def _event_key(now: dt.datetime) -> str:
+    """The moment of a transition: it tells one opening of a finding from a later re-opening."""
+    return now.strftime("%Y%m%dT%H%M%S.%f")
+
+
+def _lock_companies(company_ids: Sequence[int] | None) -> int:
+    """Lock the companies in scope (in primary-key order, so two sweeps cannot deadlock).
+
+    ``FOR NO KEY UPDATE`` on PostgreSQL: it serialises sweeps of the same company without
+    blocking inserts of licences or shipments that reference it. A no-op on SQLite, whose
+    writes are serialised anyway.
+    """
+    companies = Company.objects.select_for_update(no_key=True).order_by("pk")
+    if company_ids is not None:
+        companies = companies.filter(pk__in=list(company_ids))
+    return len(companies.values_list("pk", flat=True))
+
+
+def _existing_findings(
+    fingerprints: list[str], company_ids: Sequence[int] | None, *, with_active: bool = True
+) -> dict[str, Finding]:
+    """Findings matching a hit, plus every active finding of a swept rule in scope."""
+    scoped = Finding.objects.all() if company_ids is None else Finding.objects.filter(company_id__in=list(company_ids))
+    active = Q(status__in=ACTIVE, rule__in=rules.SWEPT_RULES)
+    found: dict[str, Finding] = {}
+    batches = [fingerprints[i : i + FINGERPRINT_BATCH] for i in range(0, len(fingerprints), FINGERPRINT_BATCH)] or [[]]
+    for index, batch in enumerate(batches):
+        condition = Q(fingerprint__in=batch)
+        if index == 0 and with_active:
+            condition |= active
+        found.update({finding.fingerprint: finding for finding in scoped.filter(condition)})
+    return found
+
+
+def upsert_findings(
+    hits: Iterable[rules.Hit],
+    *,
+    company_ids: Sequence[int] | None,
+    on: dt.date,
+    now: dt.datetime,
+    resolve: bool = True,
+) -> tuple[list[FindingEvent], SweepSummary]:
+    """Apply the hits to the findings of the companies in scope (see the module docstring).
+
+    With ``resolve=False`` only the hits are applied and nothing is resolved (a finding
+    raised outside the rules). Returns the events to alert about and the summary. Call
+    inside a transaction.
+    """
+    by_fingerprint = {hit.fingerprint: hit for hit in hits}
+    existing = _existing_findings(list(by_fingerprint), company_ids, with_active=resolve)
+    summary = SweepSummary()
+    key = _event_key(now)
+    created: list[Finding] = []
+    transitioned: list[Finding] = []
+    heartbeat: list[Finding] = []
+    events: list[tuple[Finding, str]] = []
+
+    for fingerprint, hit in by_fingerprint.items():
+        finding = existing.get(fingerprint)
+        if finding is None:
+            finding = Finding(
+                rule=hit.rule,
+                severity=hit.severity,
+                company_id=hit.company_id,
+                subject=hit.subject,
+                fingerprint=fingerprint,
+                status=FindingStatus.OPEN,
+                summary=hit.summary,
+                details=hit.details,
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+            finding._change_reason = "Opened by the compliance sweep"
+            created.append(finding)
+            events.append((finding, Event.OPENED))
+            summary.opened[hit.rule] += 1
+            continue
+        rose = rules.SEVERITY_RANK[hit.severity] > rules.SEVERITY_RANK[finding.severity]
+        reopened = finding.status == FindingStatus.RESOLVED
+        finding.rule, finding.severity, finding.summary, finding.details = (
+            hit.rule,
+            hit.severity,
+            hit.summary,
+            hit.details,
+        )
+        # Never before the first sighting, even if the clock stepped back.
+        finding.last_seen_at = max(now, finding.first_seen_at)
+        if reopened or rose:
+            finding.status = FindingStatus.OPEN
+            finding.acknowledged_at = None
+            finding.acknowledged_by = None
+            if reopened:
+                # A new episode: ``first_seen_at`` dates it (the earlier one stays in the history).
+                finding.first_seen_at = now
+                finding.resolved_at = None
+                finding.resolution_note = ""
+                finding._change_reason = f"Re-opened by the sweep on {on:%Y-%m-%d}: the condition holds again"
+                events.append((finding, Event.OPENED))
+                summary.opened[hit.rule] += 1
+            else:
+                finding._change_reason = f"Severity raised to {hit.severity} by the compliance sweep"
+                events.append((finding, Event.ESCALATED))
+                summary.escalated[hit.rule] += 1
+            transitioned.append(finding)
+        else:
+            heartbeat.append(finding)
+            summary.still_open[hit.rule] += 1
+
+    for fingerprint, finding in existing.items() if resolve else ():
+        if fingerprint in by_fingerprint or finding.status not in ACTIVE or finding.rule not in rules.SWEPT_RULES:
+            continue
+        finding.status = FindingStatus.RESOLVED
+        finding.resolved_at = now
+        finding.resolution_note = (
+            f"Resolved automatically by the compliance sweep on {on:%Y-%m-%d}: the condition no longer holds."
+        )
+        finding._change_reason = "Resolved automatically: the condition no longer holds"
+        transitioned.append(finding)
+        events.append((finding, Event.RESOLVED))
+        summary.resolved[finding.rule] += 1
+
+    if created:
+        bulk_create_with_history(created, Finding, default_date=now)
+    if transitioned:
+        bulk_update_with_history(transitioned, Finding, TRANSITION_FIELDS, default_date=now)
+    if heartbeat:
+        # A heartbeat is not a change of state: no history row for it.
+        Finding.objects.bulk_update(heartbeat, HEARTBEAT_FIELDS)
+    return [FindingEvent(finding=finding, event=event, key=key) for finding, event in events], summary
+
+
+def run_sweep(
+    *,
+    company_ids: Sequence[int] | None = None,
+    on: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> SweepSummary:
+    """Sweep the companies (all when ``company_ids`` is ``None``) and alert on what changed.
+
+    ``on`` defaults to today in the service time zone (``timezone.localdate()``), so time
+    travel in tests moves it. Findings and the alert outbox are written in one
+    transaction; e-mails are sent and webhook deliveries enqueued after it commits.
+    """
+    now = now or timezone.now()
+    on = on or timezone.localdate(now)
+    with transaction.atomic():
+        companies = _lock_companies(company_ids)
+        hits = rules.evaluate(on, company_ids)
+        events, summary = upsert_findings(hits, company_ids=company_ids, on=on, now=now)
+        summary.companies = companies
+        alerts.queue_emails(events)
+        delivery_pks = webhooks.queue_deliveries(events, now=now)
+    # Flush the whole outbox, not only this sweep's rows: mail left unsent by a crash goes now.
+    alerts.send_pending_emails()
+    webhooks.schedule_deliveries(delivery_pks)
+    return summary
+
+
+def flag_finding(
+    *, company_id: int, rule: str, subject: str, severity: str, summary: str, details: dict[str, Any]
+) -> None:
+    """Open (or re-open, or escalate) a finding raised outside the rules, e.g. a disabled webhook,
+    and alert on it. The sweep never resolves it (its rule is not swept): an officer does."""
+    now = timezone.now()
+    hit = rules.Hit(
+        family=rule, rule=rule, company_id=company_id, subject=subject, severity=severity, summary=summary,
+        details=details,
+    )  # fmt: skip
+    with transaction.atomic():
+        _lock_companies([company_id])
+        events, _ = upsert_findings([hit], company_ids=[company_id], on=timezone.localdate(now), now=now,
+                                    resolve=False)  # fmt: skip
+        alerts.queue_emails(events)
+        delivery_pks = webhooks.queue_deliveries(events, now=now)
+    alerts.send_pending_emails()
+    webhooks.schedule_deliveries(delivery_pks)
+
+
+def company_chunks(chunk_size: int) -> list[list[int]]:
+    """Every company id, in chunks of ``chunk_size``, for the fan-out of a full sweep."""
+    ids = list(Company.objects.order_by("pk").values_list("pk", flat=True))
+    return [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]

@@ -1,0 +1,125 @@
+"""Celery tasks: thin and idempotent. Each takes ids (JSON), re-fetches and calls a service.
+
+- ``sweep``: the hourly full sweep. Takes the sweep lock (no two sweeps overlap), then fans
+  out over companies in chunks as a chord: more workers finish it sooner; the chord's
+  last task merges the summaries and releases the lock.
+- ``recheck_company``: the on-change re-check of one company (enqueued by
+  ``compliance.signals`` after commit).
+- ``deliver_webhook``: one HTTP attempt per run, retried with exponential backoff and
+  jitter on transient failures.
+- ``send_reminders`` and ``send_digest``: daily at 07:00 Asia/Shanghai.
+
+Re-running any of them, or a re-delivery after a worker died (``acks_late``), leaves the
+same state and sends nothing twice: findings are upserts and every alert is recorded
+under a unique constraint before it is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import chord, group, shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from compliance import alerts, locks, webhooks
+from compliance.sweep import SweepSummary, company_chunks, run_sweep
+from licences.models import Company
+
+logger = logging.getLogger(__name__)
+
+SWEEP_LOCK = "compliance-sweep"
+# A lost database connection or a lock timeout is worth a retry; anything else is a bug.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+DB_RETRY = {
+    "autoretry_for": TRANSIENT_DB_ERRORS,
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=180, **DB_RETRY)
+def sweep() -> dict[str, Any]:
+    """Start a full sweep unless one is running: a chord of ``sweep_chunk`` over the companies."""
+    compliance = settings.COMPLIANCE
+    holder = locks.acquire_lock(SWEEP_LOCK, ttl_seconds=compliance["SWEEP_LOCK_SECONDS"])
+    if holder is None:
+        logger.info("A compliance sweep is already running; this one is skipped.")
+        return {"started": False, "reason": "a sweep is already running"}
+    try:
+        webhooks.requeue_stale_deliveries()
+        chunks = company_chunks(compliance["SWEEP_CHUNK_SIZE"])
+    except Exception:
+        locks.release_lock(SWEEP_LOCK, holder)
+        raise
+    if not chunks:
+        locks.release_lock(SWEEP_LOCK, holder)
+        return {"started": False, "reason": "no companies"}
+    finish = sweep_finished.s(holder).on_error(sweep_failed.si(holder))
+    chord(group(sweep_chunk.s(chunk) for chunk in chunks), finish).apply_async()
+    return {"started": True, "chunks": len(chunks), "companies": sum(len(chunk) for chunk in chunks)}
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660, **DB_RETRY)
+def sweep_chunk(company_ids: list[int]) -> dict[str, Any]:
+    """Sweep one chunk of companies; returns its summary."""
+    return run_sweep(company_ids=[int(pk) for pk in company_ids]).as_dict()
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def sweep_finished(results: list[dict[str, Any]], holder: str) -> dict[str, Any]:
+    """Merge the chunks' summaries, log them and release the sweep lock."""
+    total = SweepSummary()
+    for result in results:
+        total = total.merge(SweepSummary.from_dict(result))
+    locks.release_lock(SWEEP_LOCK, holder)
+    for line in total.lines():
+        logger.info("Compliance sweep: %s", line.strip())
+    return total.as_dict()
+
+
+@shared_task(soft_time_limit=30, time_limit=60)
+def sweep_failed(holder: str) -> None:
+    """A chunk failed for good: release the lock now rather than at its expiry."""
+    logger.error("A compliance sweep chunk failed; releasing the sweep lock.")
+    locks.release_lock(SWEEP_LOCK, holder)
+
+
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=180, **DB_RETRY)
+def recheck_company(company_id: int) -> dict[str, Any]:
+    """Re-check one company after a change to its licences, shipments, commitments or attestations."""
+    if not Company.objects.filter(pk=company_id).exists():
+        return {"skipped": f"company {company_id} does not exist"}
+    return run_sweep(company_ids=[company_id]).as_dict()
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(webhooks.TransientDeliveryError,),
+    retry_backoff=settings.COMPLIANCE["WEBHOOK_RETRY_BACKOFF_SECONDS"],
+    retry_backoff_max=settings.COMPLIANCE["WEBHOOK_RETRY_BACKOFF_MAX_SECONDS"],
+    retry_jitter=True,
+    # The attempt count in the database is authoritative (``WEBHOOK_MAX_ATTEMPTS``); this is a backstop.
+    max_retries=settings.COMPLIANCE["WEBHOOK_MAX_ATTEMPTS"] + 2,
+    soft_time_limit=settings.COMPLIANCE["WEBHOOK_TIMEOUT_SECONDS"] * 3,
+    time_limit=settings.COMPLIANCE["WEBHOOK_TIMEOUT_SECONDS"] * 4,
+)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """Make one attempt at a webhook delivery (``delivery_id`` is the row's primary key)."""
+    return webhooks.attempt_delivery(delivery_pk=delivery_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=360, **DB_RETRY)
+def send_reminders() -> int:
+    """Send the expiry reminders due today (30, 7 and 1 days before)."""
+    return alerts.send_reminders()
+
+
+@shared_task(acks_late=True, soft_time_limit=300, time_limit=360, **DB_RETRY)
+def send_digest() -> int:
+    """Send today's digest to regulator staff and to companies with open findings."""
+    return alerts.send_daily_digest()

@@ -1,0 +1,339 @@
+"""Signed webhooks: queue a delivery per event and subscription, POST it, retry, disable dead receivers.
+
+Each delivery is a JSON POST with these headers::
+
+    Content-Type: application/json
+    X-Compliance-Event: finding.opened
+    X-Compliance-Delivery: <uuid>                   (the same on every retry: de-duplicate on it)
+    X-Compliance-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>
+
+Receivers check the signature with :func:`verify_signature`. The delivery id is derived
+from the subscription, the finding's fingerprint, the event and its moment (UUID 5), so
+queueing the same event twice creates one delivery.
+
+One HTTP attempt per task run (:func:`attempt_delivery`); every attempt is logged in
+``WebhookAttempt``. A network error, a timeout, a 5xx, 408 or 429 is transient: the task
+retries with exponential backoff and jitter until ``WEBHOOK_MAX_ATTEMPTS``. Any other
+non-2xx answer fails the delivery at once. A subscription whose deliveries fail
+``WEBHOOK_DISABLE_AFTER_FAILURES`` times in a row is disabled with its reason, logged at
+error level and, for a company's subscription, flagged by a ``webhook_disabled`` finding.
+Each delivery is its own task with a short timeout, so a dead receiver never holds up
+other deliveries or the sweep.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from compliance.models import AlertEmail, Finding, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from licences.models import Company
+
+if TYPE_CHECKING:
+    from compliance.sweep import FindingEvent
+
+logger = logging.getLogger(__name__)
+
+DeliveryStatus = WebhookDelivery.Status
+EVENT_TYPES: dict[str, str] = {
+    AlertEmail.Event.OPENED: "finding.opened",
+    AlertEmail.Event.ESCALATED: "finding.escalated",
+    AlertEmail.Event.RESOLVED: "finding.resolved",
+}
+# Fixed namespace for delivery ids (UUID 5): the same event always gets the same id.
+DELIVERY_NAMESPACE = uuid.UUID("6f1c3c8e-2b1a-5c53-9a55-7d1f0c4a1e01")
+SIGNATURE_HEADER = "X-Compliance-Signature"
+TRANSIENT_STATUS_CODES = frozenset({408, 425, 429})
+USER_AGENT = "chip-import-compliance-webhooks/1.0"
+
+
+class TransientDeliveryError(Exception):
+    """A delivery attempt failed in a way worth retrying (network, timeout, 5xx, 408, 429)."""
+
+
+def _config(name: str) -> Any:
+    return settings.COMPLIANCE[name]
+
+
+# --- Signatures ------------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """Hex HMAC-SHA256 of ``"<timestamp>.<body>"`` keyed with the subscription's secret."""
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The ``X-Compliance-Signature`` value: ``t=<timestamp>,v1=<signature>``."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return f"t={timestamp},v1={sign(secret, timestamp, body)}"
+
+
+def verify_signature(
+    secret: str, header: str, body: bytes, tolerance: int | None = None, *, now: float | None = None
+) -> bool:
+    """For receivers: is ``header`` a valid signature of ``body`` with ``secret``, made within
+    ``tolerance`` seconds of now (default ``WEBHOOK_SIGNATURE_TOLERANCE_SECONDS``)?
+
+    Compares in constant time; accepts any of several ``v1=`` values (secret rotation).
+    """
+    tolerance = _config("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS") if tolerance is None else tolerance
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in (header or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit():
+            timestamp = int(value)
+        elif name == "v1" and value:
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        return False
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = sign(secret, timestamp, body)
+    return any(hmac.compare_digest(expected, signature) for signature in signatures)
+
+
+# --- Queueing ----------------------------------------------------------------------------------
+
+
+def finding_payload(finding: Finding, company: dict[str, Any]) -> dict[str, Any]:
+    """The JSON representation of a finding in a webhook body."""
+
+    def stamp(value: datetime.datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": finding.pk,
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "status": finding.status,
+        "company": company,
+        "subject": finding.subject,
+        "fingerprint": finding.fingerprint,
+        "summary": finding.summary,
+        "details": finding.details,
+        "first_seen_at": stamp(finding.first_seen_at),
+        "last_seen_at": stamp(finding.last_seen_at),
+        "resolved_at": stamp(finding.resolved_at),
+        "resolution_note": finding.resolution_note,
+    }
+
+
+def delivery_uuid(*, subscription_id: int, fingerprint: str, event: str, key: str) -> uuid.UUID:
+    """The delivery id of an event for a subscription: stable, so a re-queue is a no-op."""
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"{subscription_id}|{fingerprint}|{event}|{key}")
+
+
+def queue_deliveries(events: Sequence[FindingEvent], *, now: datetime.datetime) -> list[int]:
+    """Record one pending ``WebhookDelivery`` per event and interested active subscription.
+
+    A company's subscription receives its own company's events; a regulator-wide one
+    (no company) receives every company's. Returns the primary keys of the pending
+    deliveries to enqueue. At most four queries whatever the number of events.
+    """
+    if not events:
+        return []
+    company_ids = {event.finding.company_id for event in events}
+    subscriptions = list(
+        WebhookSubscription.objects.filter(is_active=True).filter(
+            Q(company__isnull=True) | Q(company_id__in=company_ids)
+        )
+    )
+    if not subscriptions:
+        return []
+    companies = {
+        row["id"]: row for row in Company.objects.filter(pk__in=company_ids).values("id", "slug", "name")
+    }  # fmt: skip
+    rows = []
+    for event in events:
+        event_type = EVENT_TYPES.get(event.event)
+        if event_type is None:
+            continue
+        finding = event.finding
+        for subscription in subscriptions:
+            if subscription.company_id not in (None, finding.company_id) or not subscription.wants(event_type):
+                continue
+            delivery_id = delivery_uuid(
+                subscription_id=subscription.pk, fingerprint=finding.fingerprint, event=event.event, key=event.key
+            )
+            payload = {
+                "id": str(delivery_id),
+                "type": event_type,
+                "created_at": now.isoformat(),
+                "finding": finding_payload(finding, companies[finding.company_id]),
+            }
+            rows.append(
+                WebhookDelivery(
+                    subscription=subscription,
+                    delivery_id=delivery_id,
+                    event_type=event_type,
+                    finding=finding,
+                    payload=payload,
+                )
+            )
+    if not rows:
+        return []
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    return list(
+        WebhookDelivery.objects.filter(
+            delivery_id__in=[row.delivery_id for row in rows], status=DeliveryStatus.PENDING
+        ).values_list("pk", flat=True)
+    )
+
+
+def schedule_deliveries(delivery_pks: Sequence[int]) -> None:
+    """Enqueue a ``deliver_webhook`` task per delivery once the current transaction commits.
+
+    ``robust``: a broker outage is logged, not raised; the delivery stays pending and the
+    hourly sweep re-enqueues it (:func:`requeue_stale_deliveries`).
+    """
+    if not delivery_pks:
+        return
+    from compliance.tasks import deliver_webhook  # the tasks module imports this one
+
+    for pk in delivery_pks:
+        transaction.on_commit(partial(deliver_webhook.delay, pk), robust=True)
+
+
+def requeue_stale_deliveries(*, older_than_seconds: int = 3600) -> int:
+    """Re-enqueue deliveries still pending long after their retries should have ended
+    (a lost task or a broker outage). Receivers de-duplicate on the delivery id."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    pks = list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, created_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1000]
+    )
+    schedule_deliveries(pks)
+    return len(pks)
+
+
+# --- Delivering ----------------------------------------------------------------------------------
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str]:
+    """POST ``body``; returns the status code (``None`` if no answer) and an error text.
+
+    Redirects are not followed: a receiver must answer at its registered URL.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None, f"Unsupported URL {url!r}"
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(64 * 1024)
+    except (OSError, http.client.HTTPException) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
+    finally:
+        connection.close()
+    if 200 <= response.status < 300:
+        return response.status, ""
+    return response.status, f"HTTP {response.status} {response.reason}"[:500]
+
+
+def request_body(delivery: WebhookDelivery) -> bytes:
+    """The exact bytes POSTed (and signed) for a delivery."""
+    return json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
+
+
+def attempt_delivery(*, delivery_pk: int) -> str:
+    """Make one HTTP attempt at a pending delivery and record it. Idempotent.
+
+    Returns ``"delivered"``, ``"failed"`` or ``"skipped"`` (already final or gone);
+    raises :class:`TransientDeliveryError` when the attempt should be retried.
+    """
+    delivery = WebhookDelivery.objects.select_related("subscription").filter(pk=delivery_pk).first()
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        return "skipped"
+    subscription = delivery.subscription
+    if not subscription.is_active:
+        WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.FAILED
+        )
+        return "failed"
+
+    body = request_body(delivery)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Compliance-Event": delivery.event_type,
+        "X-Compliance-Delivery": str(delivery.delivery_id),
+        SIGNATURE_HEADER: signature_header(subscription.secret, body),
+    }
+    attempted_at = timezone.now()
+    started = time.monotonic()
+    code, error = _post(subscription.url, body, headers, _config("WEBHOOK_TIMEOUT_SECONDS"))
+    duration_ms = int((time.monotonic() - started) * 1000)
+    WebhookAttempt.objects.create(
+        delivery=delivery, attempted_at=attempted_at, response_code=code, error=error, duration_ms=duration_ms
+    )
+    attempts = delivery.attempts + 1
+
+    if code is not None and 200 <= code < 300:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.DELIVERED, attempts=attempts, delivered_at=timezone.now()
+        )
+        WebhookSubscription.objects.filter(pk=subscription.pk, consecutive_failures__gt=0).update(
+            consecutive_failures=0
+        )
+        return "delivered"
+
+    transient = code is None or code >= 500 or code in TRANSIENT_STATUS_CODES
+    if transient and attempts < _config("WEBHOOK_MAX_ATTEMPTS"):
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=attempts)
+        raise TransientDeliveryError(f"Delivery {delivery.delivery_id} attempt {attempts}: {error}")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, attempts=attempts)
+    logger.warning("Webhook delivery %s to %s failed after %s attempts: %s", delivery.delivery_id,
+                   subscription.url, attempts, error)  # fmt: skip
+    _count_failed_delivery(subscription, error)
+    return "failed"
+
+
+def _count_failed_delivery(subscription: WebhookSubscription, error: str) -> None:
+    """One more failed delivery in a row; at the threshold the subscription is disabled and flagged."""
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(consecutive_failures=F("consecutive_failures") + 1)
+    subscription.refresh_from_db(fields=["consecutive_failures", "is_active"])
+    threshold = _config("WEBHOOK_DISABLE_AFTER_FAILURES")
+    if not subscription.is_active or subscription.consecutive_failures < threshold:
+        return
+    subscription.is_active = False
+    subscription.disabled_at = timezone.now()
+    subscription.disabled_reason = (
+        f"Disabled after {subscription.consecutive_failures} consecutive failed deliveries; last error: {error}"
+    )[:300]
+    subscription._change_reason = "Disabled: the receiver keeps failing"
+    subscription.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
+    logger.error("Webhook subscription %s (%s) disabled: %s", subscription.pk, subscription.url,
+                 subscription.disabled_reason)  # fmt: skip
+    if subscription.company_id is not None:
+        from compliance.sweep import flag_finding  # the sweep imports this module
+
+        flag_finding(
+            company_id=subscription.company_id,
+            rule="webhook_disabled",
+            subject=f"webhook:{subscription.pk}",
+            severity=Finding.Severity.WARNING,
+            summary=f"Webhook subscription {subscription.name} was disabled: its receiver keeps failing"[:300],
+            details={"subscription": subscription.pk, "url": subscription.url, "reason": subscription.disabled_reason},
+        )

@@ -1,0 +1,122 @@
+"""End to end with a real Redis broker, PostgreSQL and a real Celery worker process.
+
+A change made through the service layer (a shipment declared while its chip is under an
+entry block) commits, the ``post_save`` handler enqueues a re-check after commit, the
+worker runs it, opens an ``entry_block_shipment`` finding and delivers a signed webhook
+to a receiver listening on 127.0.0.1 in this process. No task is called directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from compliance import celery_app, webhooks
+from compliance.models import Finding, WebhookDelivery
+from licences.services import licence_apply, licence_approve, shipment_declare
+from tests.compliance.conftest import h200, make_company, subscription
+from tests.factories import AllocationRoundFactory, CustomsDirectiveFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "integration-secret"
+DEADLINE_SECONDS = 60
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses, for the worker."""
+    db = connection.settings_dict
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_worker(log_path: Path, var_dir: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "compliance.settings_test",
+        "VAR_DIR": str(var_dir),
+        "CONN_MAX_AGE": "0",
+    }
+    command = [
+        str(ROOT / ".venv" / "bin" / "celery"), "-A", "compliance", "worker", "--pool=solo", "-l", "info",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"itest-{uuid.uuid4().hex[:8]}@%h",
+    ]  # fmt: skip
+    log = log_path.open("w")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for(condition, *, what: str, log_path: Path) -> None:
+    """Poll ``condition`` until it holds or the deadline passes (then fail with the worker's log)."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)  # a polling interval, bounded by the deadline: not a wait for an outcome
+    pytest.fail(f"Timed out after {DEADLINE_SECONDS}s waiting for {what}. Worker log:\n{log_path.read_text()[-5000:]}")
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_change_leads_to_a_finding_and_a_webhook_through_a_real_worker(receiver, tmp_path):
+    celery_app.control.purge()  # nothing left over from an earlier run
+    today = timezone.localdate()
+    company = make_company("deepseek", name="DeepSeek")
+    subscription(receiver.url, secret=SECRET, name="Regulator receiver", event_types=["finding.opened"])
+    chip = h200()
+    wave = AllocationRoundFactory(opens_on=today - dt.timedelta(days=30), closes_on=today + dt.timedelta(days=300))
+    CustomsDirectiveFactory(reference="GACC-IT-001", chip=chip, blocked_from=today - dt.timedelta(days=1),
+                            blocked_until=None)  # fmt: skip
+    licence = licence_apply(company=company, chip=chip, round=wave, requested_quantity=500)
+    licence = licence_approve(
+        licence=licence, granted_quantity=500, valid_from=today - dt.timedelta(days=1),
+        valid_until=today + dt.timedelta(days=200),
+    )  # fmt: skip
+
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(log_path, tmp_path / "var")
+    try:
+        shipment = shipment_declare(
+            company=company, licence=licence, quantity=100, declared_value_usd=Decimal("3200000.00"),
+            port_of_entry="Shanghai Pudong", declaration_number="DEC-IT-0001",
+        )  # fmt: skip
+        assert shipment.entry_block_directive is not None
+
+        def finding_open() -> bool:
+            return Finding.objects.filter(rule="entry_block_shipment", company=company, status="open").exists()
+
+        wait_for(finding_open, what="the entry_block_shipment finding", log_path=log_path)
+
+        def delivered() -> bool:
+            return WebhookDelivery.objects.filter(
+                event_type="finding.opened", status=WebhookDelivery.Status.DELIVERED,
+                finding__rule="entry_block_shipment",
+            ).exists()  # fmt: skip
+
+        wait_for(delivered, what="the webhook delivery", log_path=log_path)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+
+    finding = Finding.objects.get(rule="entry_block_shipment")
+    assert (finding.severity, finding.subject) == ("high", "shipment:DEC-IT-0001")
+    [request] = [r for r in receiver.requests if b"entry_block_shipment" in r["body"]]
+    assert webhooks.verify_signature(SECRET, request["headers"]["X-Compliance-Signature"], request["body"])
+    delivery = WebhookDelivery.objects.get(finding=finding)
+    assert request["headers"]["X-Compliance-Delivery"] == str(delivery.delivery_id)
+    assert delivery.attempt_log.get().response_code == 200
