@@ -2,12 +2,18 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from health_check.views import HealthCheckView
 
+from compliance.api import errors as api_errors
 from compliance.health import BrokerCheck
 
 urlpatterns = [
+    path("admin/cockpit/", include("compliance.admin_urls")),  # before admin/: its catch-all
     path("admin/", admin.site.urls),
+    path("api/v1/", include("compliance.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(
         "health/",
         HealthCheckView.as_view(checks=["health_check.checks.Database", BrokerCheck]),
@@ -15,3 +21,21 @@ urlpatterns = [
     ),
     path("", include("django_prometheus.urls")),
 ]
+
+
+def handler404(request, exception=None):
+    """JSON (the API's error envelope) under ``/api/``, Django's page elsewhere."""
+    from django.views.defaults import page_not_found
+
+    if api_errors.is_api_path(request):
+        return api_errors.api_not_found(request, exception)
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    """JSON under ``/api/``, Django's page elsewhere."""
+    from django.views.defaults import server_error
+
+    if api_errors.is_api_path(request):
+        return api_errors.api_server_error(request)
+    return server_error(request)

@@ -1,0 +1,136 @@
+"""The one error envelope: every 4xx is ``{"code", "detail", "errors": {field: [messages]}}``.
+
+``code`` is stable and machine-readable (``licence_exhausted``, ``round_cap_exceeded``,
+``invalid_transition``, ``validation_error``, ``permission_denied``, ...); ``detail`` is
+for humans; ``errors`` names the offending fields (dotted paths for nested input).
+Domain errors (:class:`licences.errors.DomainError`) carry their own code and status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from licences.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+NON_FIELD = "non_field_errors"
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This Idempotency-Key was already used with a different request."
+    default_code = "idempotency_key_reused"
+
+
+class InvalidIdempotencyKey(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The Idempotency-Key header must be 1 to 200 printable characters."
+    default_code = "invalid_idempotency_key"
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    """The body of every error response (documents the envelope in the OpenAPI schema)."""
+
+    code = serializers.CharField(help_text="Stable machine-readable error code, e.g. licence_exhausted.")
+    detail = serializers.CharField(help_text="A human-readable message.")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages per offending field (dotted path for nested input); empty when none.",
+    )
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """``{"imports": [{"quantity": ["..."]}]}`` -> ``{"imports.0.quantity": ["..."]}``."""
+    errors: dict[str, list[str]] = defaultdict(list)
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list | tuple):
+            if all(not isinstance(item, Mapping | list | tuple) for item in node):
+                errors[path or NON_FIELD].extend(str(item) for item in node)
+            else:
+                for index, item in enumerate(node):
+                    walk(item, f"{path}.{index}" if path else str(index))
+        else:
+            errors[path or NON_FIELD].append(str(node))
+
+    walk(detail, prefix)
+    return {field: messages for field, messages in errors.items() if messages}
+
+
+def envelope(code: str, detail: str, errors: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The error body."""
+    return {"code": code, "detail": detail, "errors": flatten_errors(errors or {})}
+
+
+def _validation_detail(errors: dict[str, list[str]]) -> str:
+    if not errors:
+        return "The request is invalid."
+    field, messages = next(iter(errors.items()))
+    more = f" (and {len(errors) - 1} more field(s))" if len(errors) > 1 else ""
+    return f"Invalid input: {field}: {messages[0]}{more}"
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Map every expected failure to the envelope; anything else stays a 500 (a bug)."""
+    if isinstance(exc, DomainError):
+        return Response(envelope(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        raw = exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD: exc.messages}
+        errors = flatten_errors(raw)
+        return Response(
+            {"code": "validation_error", "detail": _validation_detail(errors), "errors": errors},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        response.data = {"code": "validation_error", "detail": _validation_detail(errors), "errors": errors}
+        return response
+    if isinstance(exc, Http404):
+        response.data = envelope("not_found", "Not found.")
+        return response
+    if isinstance(exc, exceptions.APIException):
+        detail = exc.detail if isinstance(exc.detail, str) else "Request refused."
+        response.data = envelope(getattr(exc, "default_code", "error"), str(detail))
+        return response
+    # django.core.exceptions.PermissionDenied, converted by DRF.
+    response.data = envelope("permission_denied", "You do not have permission to perform this action.")
+    return response
+
+
+def is_api_path(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse | None:
+    """URL-level 404 inside ``/api/``: the envelope instead of an HTML page."""
+    return JsonResponse(envelope("not_found", "Not found."), status=404)
+
+
+def api_server_error(request: HttpRequest) -> JsonResponse:
+    """URL-level 500 inside ``/api/``: the envelope instead of an HTML page."""
+    return JsonResponse(envelope("server_error", "Internal server error."), status=500)

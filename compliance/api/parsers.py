@@ -1,0 +1,33 @@
+"""A JSON parser with a size bound and no way to crash on hostile input."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
+
+from compliance.api.errors import RequestTooLarge
+
+# Write bodies are a few hundred bytes; anything past this is a mistake or an attack.
+MAX_JSON_BODY_BYTES = 256 * 1024
+
+
+class BoundedJSONParser(parsers.JSONParser):
+    """JSON of at most ``MAX_JSON_BODY_BYTES``; 413 beyond, 400 for anything unparseable.
+
+    Deeply nested arrays make :mod:`json` recurse until ``RecursionError``: that is a
+    malformed request too, never a 500.
+    """
+
+    max_bytes = MAX_JSON_BODY_BYTES
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        raw = stream.read(self.max_bytes + 1) if stream is not None else b""
+        if len(raw) > self.max_bytes:
+            raise RequestTooLarge(f"The JSON body exceeds {self.max_bytes} bytes.")
+        try:
+            return super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError as error:
+            raise ParseError("JSON parse error - nested too deeply.") from error

@@ -1,0 +1,356 @@
+"""Compliance endpoints: security requirements, attestations, findings, company compliance
+status and webhook subscriptions. Thin: parse, call :mod:`compliance.services`, render."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import django_filters
+from django.core.validators import URLValidator
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from compliance import services
+from compliance.api.base import (
+    ApiViewSetMixin,
+    BoundedDateField,
+    CreateReadApiViewSet,
+    ReadOnlyApiViewSet,
+    ScopedSlugRelatedField,
+    StrictSerializer,
+    StrictSerializerMixin,
+)
+from compliance.api.filters import BoundedIsoDateTimeFilter
+from compliance.api.parsers import BoundedJSONParser
+from compliance.models import Finding, SecurityAttestation, SecurityRequirement, WebhookSubscription
+from compliance.selectors import ACTIVE, company_compliance_statuses
+from compliance.webhooks import EVENT_TYPES
+from licences.api import CompanyOwnedSerializer
+from licences.models import Company, Shipment
+
+# Evidence uploads: small documents of a few known types.
+MAX_EVIDENCE_BYTES = 2 * 1024 * 1024
+EVIDENCE_TYPES = {
+    ".pdf": {"application/pdf"},
+    ".png": {"image/png"},
+    ".jpg": {"image/jpeg"},
+    ".jpeg": {"image/jpeg"},
+    ".txt": {"text/plain"},
+}
+
+
+# --- Security requirements ----------------------------------------------------------------
+
+
+class SecurityRequirementSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    """A procedure the US side requires of a customer."""
+
+    validity_days = serializers.IntegerField(min_value=1, max_value=3650, default=365)
+
+    class Meta:
+        model = SecurityRequirement
+        fields = ["code", "title", "description", "mandatory", "validity_days", "scope"]
+        extra_kwargs = {"description": {"max_length": 5000}}
+
+
+class SecurityRequirementViewSet(CreateReadApiViewSet):
+    """The catalogue of US security conditions; the regulator maintains it."""
+
+    queryset = SecurityRequirement.objects.all()
+    serializer_class = SecurityRequirementSerializer
+    lookup_field = "code"
+    company_field = None
+    regulator_actions = frozenset({"create"})
+    filterset_fields = ["scope", "mandatory"]
+    ordering_fields = ("code", "title")
+
+
+# --- Attestations ------------------------------------------------------------------------------
+
+
+class AttestationSerializer(serializers.ModelSerializer):
+    """A company's evidence that it meets one requirement, and its review."""
+
+    company = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requirement = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    shipment = serializers.SlugRelatedField(slug_field="declaration_number", read_only=True, allow_null=True)
+    evidence_file = serializers.FileField(read_only=True, use_url=False, allow_null=True)
+
+    class Meta:
+        model = SecurityAttestation
+        fields = [
+            "id",
+            "company",
+            "requirement",
+            "shipment",
+            "status",
+            "evidence_reference",
+            "evidence_file",
+            "attested_on",
+            "reviewed_at",
+            "review_note",
+            "expires_on",
+        ]
+        read_only_fields = fields
+
+
+class AttestationSubmitSerializer(CompanyOwnedSerializer):
+    """A submission: an evidence file (PDF, PNG, JPEG or text, at most 2 MiB) or a reference."""
+
+    requirement = ScopedSlugRelatedField(
+        slug_field="code", queryset=SecurityRequirement.objects.all(), company_field=None
+    )
+    shipment = ScopedSlugRelatedField(
+        slug_field="declaration_number", queryset=Shipment.objects.all(), required=False, allow_null=True
+    )
+    attested_on = BoundedDateField()
+    evidence_reference = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    evidence_file = serializers.FileField(required=False, allow_null=True, max_length=100)
+
+    def validate_evidence_file(self, upload: Any) -> Any:
+        if upload is None:
+            return None
+        if upload.size > MAX_EVIDENCE_BYTES:
+            raise serializers.ValidationError(f"The file is larger than {MAX_EVIDENCE_BYTES} bytes.")
+        extension = os.path.splitext(upload.name)[1].lower()
+        allowed = EVIDENCE_TYPES.get(extension)
+        content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
+        if allowed is None or content_type not in allowed:
+            raise serializers.ValidationError("Allowed evidence files: PDF, PNG, JPEG or plain text.")
+        return upload
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        shipment = attrs.get("shipment")
+        if shipment is not None and shipment.company_id != attrs["company"].pk:
+            raise serializers.ValidationError({"shipment": ["That shipment belongs to another company."]})
+        return attrs
+
+
+class ReviewSerializer(StrictSerializer):
+    decision = serializers.ChoiceField(choices=["accept", "reject"])
+    expires_on = BoundedDateField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AttestationFilter(django_filters.FilterSet):
+    company = django_filters.CharFilter(field_name="company__slug")
+    requirement = django_filters.CharFilter(field_name="requirement__code")
+    expires_before = django_filters.DateFilter(field_name="expires_on", lookup_expr="lte")
+
+    class Meta:
+        model = SecurityAttestation
+        fields = ["status"]
+
+
+class AttestationViewSet(CreateReadApiViewSet):
+    """Security attestations: a company submits, the regulator reviews."""
+
+    queryset = SecurityAttestation.objects.select_related("company", "requirement", "shipment")
+    serializer_class = AttestationSerializer
+    lookup_value_regex = r"[0-9]{1,18}"
+    regulator_actions = frozenset({"review"})
+    parser_classes = [BoundedJSONParser, parsers.MultiPartParser]
+    filterset_class = AttestationFilter
+    ordering_fields = ("attested_on", "expires_on", "status")
+
+    @extend_schema(request=AttestationSubmitSerializer, responses={201: AttestationSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Submit an attestation with an evidence file (multipart) or an evidence reference."""
+        attestation = services.attestation_submit(**self.parse(AttestationSubmitSerializer))
+        return self.render(attestation, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReviewSerializer, responses=AttestationSerializer)
+    @action(detail=True, methods=["post"], parser_classes=[BoundedJSONParser])
+    def review(self, request: Request, pk: str) -> Response:
+        """Accept (with an expiry, by default the requirement's validity) or reject."""
+        review = self.parse(ReviewSerializer)
+        attestation = services.attestation_review(
+            attestation=self.get_object(),
+            accept=review["decision"] == "accept",
+            reviewer=self.principal.user,
+            expires_on=review["expires_on"],
+            note=review["note"],
+        )
+        return self.render(attestation)
+
+
+# --- Findings ------------------------------------------------------------------------------------
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    """A flagged compliance gap and its lifecycle."""
+
+    company = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "rule",
+            "severity",
+            "company",
+            "subject",
+            "status",
+            "summary",
+            "details",
+            "first_seen_at",
+            "last_seen_at",
+            "acknowledged_at",
+            "resolved_at",
+            "resolution_note",
+        ]
+        read_only_fields = fields
+
+
+class NoteSerializer(StrictSerializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ResolveSerializer(StrictSerializer):
+    note = serializers.CharField(max_length=2000)
+
+
+class FindingFilter(django_filters.FilterSet):
+    company = django_filters.CharFilter(field_name="company__slug")
+    seen_after = BoundedIsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+
+    class Meta:
+        model = Finding
+        fields = ["rule", "status", "severity"]
+
+
+class FindingViewSet(ReadOnlyApiViewSet):
+    """Findings. A company may acknowledge its own; resolving one by hand is the regulator's call."""
+
+    queryset = Finding.objects.select_related("company")
+    serializer_class = FindingSerializer
+    lookup_value_regex = r"[0-9]{1,18}"
+    regulator_actions = frozenset({"resolve"})
+    filterset_class = FindingFilter
+    ordering_fields = ("last_seen_at", "first_seen_at", "severity", "status", "rule")
+
+    @extend_schema(request=NoteSerializer, responses=FindingSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        """Mark an open finding as seen."""
+        note = self.parse(NoteSerializer)["note"]
+        return self.render(services.finding_acknowledge(finding=self.get_object(), user=self.principal.user, note=note))
+
+    @extend_schema(request=ResolveSerializer, responses=FindingSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        """Close a finding by hand (the next sweep re-opens it if the gap remains)."""
+        note = self.parse(ResolveSerializer)["note"]
+        return self.render(services.finding_resolve(finding=self.get_object(), user=self.principal.user, note=note))
+
+
+class CompanyComplianceSerializer(serializers.Serializer):
+    """A company's overall compliance status and its active (open or acknowledged) findings."""
+
+    company = serializers.CharField()
+    status = serializers.ChoiceField(choices=["compliant", "at_risk", "non_compliant"])
+    high = serializers.IntegerField(help_text="Active high-severity findings.")
+    warning = serializers.IntegerField(help_text="Active warnings.")
+    findings = FindingSerializer(many=True)
+
+
+class CompanyComplianceViewSet(ApiViewSetMixin, viewsets.GenericViewSet):
+    """``companies/{slug}/compliance/``: non-compliant with any active high finding, at risk with
+    active warnings only, compliant otherwise (the rule of :mod:`compliance.selectors`)."""
+
+    queryset = Company.objects.all()
+    serializer_class = CompanyComplianceSerializer
+    lookup_field = "slug"
+    company_field = "pk"
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(responses=CompanyComplianceSerializer)
+    @action(detail=True, methods=["get"])
+    def compliance(self, request: Request, slug: str) -> Response:
+        """The company's overall status and its active findings, most recent first."""
+        company = self.get_object()
+        (overall,) = company_compliance_statuses(companies=[company])
+        findings = Finding.objects.filter(company=company, status__in=ACTIVE).select_related("company")
+        return Response(
+            CompanyComplianceSerializer(
+                {
+                    "company": company.slug,
+                    "status": overall.status,
+                    "high": overall.high,
+                    "warning": overall.warning,
+                    "findings": findings,
+                }
+            ).data
+        )
+
+
+# --- Webhook subscriptions ---------------------------------------------------------------------------
+
+
+class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSerializer):
+    """A receiver of signed alert webhooks. The secret is write-only: it is never shown again."""
+
+    company = ScopedSlugRelatedField(
+        slug_field="slug",
+        queryset=Company.objects.all(),
+        company_field="pk",
+        required=False,
+        allow_null=True,
+        help_text="Regulator only: the company whose findings it receives; null for every company.",
+    )
+    url = serializers.CharField(max_length=500, validators=[URLValidator(schemes=["https"])])
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(EVENT_TYPES.values())), required=False, max_length=10
+    )
+    secret = serializers.CharField(write_only=True, min_length=16, max_length=128)
+
+    class Meta:
+        model = WebhookSubscription
+        fields = [
+            "id",
+            "company",
+            "name",
+            "url",
+            "event_types",
+            "secret",
+            "is_active",
+            "consecutive_failures",
+            "disabled_at",
+            "disabled_reason",
+            "created_at",
+        ]
+        read_only_fields = ["consecutive_failures", "disabled_at", "disabled_reason", "created_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        principal = self.context["principal"]
+        if not principal.is_regulator:
+            if "company" in attrs and attrs["company"] != principal.company:
+                raise serializers.ValidationError({"company": ["A company key subscribes for its own company."]})
+            attrs["company"] = principal.company
+        if attrs.get("is_active") and self.instance is not None and not self.instance.is_active:
+            # Re-enabling a subscription clears its failure streak.
+            attrs.update(consecutive_failures=0, disabled_at=None, disabled_reason="")
+        return attrs
+
+
+class WebhookSubscriptionViewSet(
+    ApiViewSetMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
+    """Webhook subscriptions: a company key manages its own; the regulator sees every one."""
+
+    queryset = WebhookSubscription.objects.select_related("company")
+    serializer_class = WebhookSubscriptionSerializer
+    lookup_value_regex = r"[0-9]{1,18}"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filterset_fields = ["is_active"]
+    ordering_fields = ("name", "created_at")

@@ -1,0 +1,59 @@
+"""Schema-driven fuzzing of the running API (schemathesis over WSGI, a regulator key).
+
+Every operation gets a bounded number of generated requests; none may answer 5xx and every
+response must match the schema (including the error envelope of the 4xx answers).
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+from compliance.wsgi import application
+from tests.api.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api_schema(world: World):
+    # Requests go straight to the WSGI app, which closes "old" connections when a request
+    # starts and finishes; inside the test's transaction that would close the test's own
+    # connection. Django's test client detaches the same handlers for the same reason.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/", application)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def regulator_key(world: World, settings) -> str:
+    # Fuzzing sends hundreds of requests a minute with one key: lift the throttle.
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api": "100000/minute"}}
+    return world.keys["regulator"]
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_server_errors_and_responses_match_the_schema(case, regulator_key: str) -> None:
+    case.call_and_validate(
+        headers={"Authorization": f"Api-Key {regulator_key}"},
+        checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
+    )
