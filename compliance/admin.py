@@ -1,9 +1,21 @@
-"""Admin for US security conditions, findings, API keys and webhooks."""
+"""Admin for US security conditions, findings, API keys and webhooks.
 
-from django.contrib import admin
+Reviewing attestations and acknowledging or resolving findings are decisions through
+``compliance.services`` (the functions the API calls), with a confirmation step; "run the
+compliance check now" sweeps the selected companies with ``compliance.sweep.run_sweep``.
+The dashboard, company page and policy-impact page are in ``compliance.admin_views``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from compliance import services
 from compliance.models import (
     CompanyAPIKey,
     Finding,
@@ -14,6 +26,19 @@ from compliance.models import (
     WebhookSubscription,
 )
 from licences import admin as licences_admin
+from licences.admin_helpers import (
+    Decision,
+    DecisionAdminMixin,
+    IsoDateInput,
+    NoteForm,
+    ReasonForm,
+    ServiceOwnedHistoryMixin,
+    decision_action,
+    export_as_csv,
+    message_domain_error,
+)
+from licences.errors import DomainError
+from licences.models import Company
 
 
 class AttestationInline(admin.TabularInline):
@@ -31,6 +56,96 @@ class AttestationInline(admin.TabularInline):
 licences_admin.extra_company_inlines.append(AttestationInline)
 
 
+@admin.action(description="Run the compliance check now for selected companies", permissions=["change"])
+def run_compliance_check(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Company]) -> None:
+    """Sweep the selected companies against every rule now (the scheduled sweep's function)."""
+    from compliance.sweep import run_sweep
+
+    try:
+        summary = run_sweep(company_ids=list(queryset.values_list("pk", flat=True)))
+    except DomainError as error:
+        message_domain_error(request, error, subject="Compliance check")
+        return
+    messages.success(request, "Compliance check done. " + " ".join(line.strip() + "." for line in summary.lines()))
+
+
+licences_admin.extra_company_actions.append(run_compliance_check)
+
+
+class AcceptForm(forms.Form):
+    """Accept an attestation, with its expiry (default: the requirement's validity)."""
+
+    expires_on = forms.DateField(
+        required=False,
+        widget=IsoDateInput(),
+        help_text="Leave empty for the requirement's validity from the attestation date.",
+    )
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+def _submitted(attestation: SecurityAttestation) -> bool:
+    return attestation.status == SecurityAttestation.Status.SUBMITTED
+
+
+ATTESTATION_DECISIONS = (
+    Decision(
+        name="accept",
+        label="Accept",
+        form_class=AcceptForm,
+        perform=lambda request, attestation, data: services.attestation_review(
+            attestation=attestation,
+            accept=True,
+            reviewer=request.user,
+            expires_on=data["expires_on"],
+            note=data["note"],
+        ),
+        applies_to=_submitted,
+        done="accepted",
+    ),
+    Decision(
+        name="reject",
+        label="Reject",
+        form_class=ReasonForm,
+        perform=lambda request, attestation, data: services.attestation_review(
+            attestation=attestation, accept=False, reviewer=request.user, note=data["reason"]
+        ),
+        applies_to=_submitted,
+        done="rejected",
+        danger=True,
+    ),
+)
+
+
+def _active(finding: Finding) -> bool:
+    return finding.status != Finding.Status.RESOLVED
+
+
+FINDING_DECISIONS = (
+    Decision(
+        name="acknowledge",
+        label="Acknowledge",
+        form_class=NoteForm,
+        perform=lambda request, finding, data: services.finding_acknowledge(
+            finding=finding, user=request.user, note=data["note"]
+        ),
+        applies_to=lambda finding: finding.status == Finding.Status.OPEN,
+        done="acknowledged",
+        help_text="An acknowledged finding stays listed but is not alerted again unless it worsens.",
+    ),
+    Decision(
+        name="resolve",
+        label="Resolve",
+        form_class=ReasonForm,
+        perform=lambda request, finding, data: services.finding_resolve(
+            finding=finding, note=data["reason"], user=request.user
+        ),
+        applies_to=_active,
+        done="resolved",
+        help_text="The next compliance sweep re-opens the finding if its condition still holds.",
+    ),
+)
+
+
 @admin.register(SecurityRequirement)
 class SecurityRequirementAdmin(SimpleHistoryAdmin):
     list_display = ("code", "title", "scope", "mandatory", "validity_days")
@@ -39,7 +154,12 @@ class SecurityRequirementAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SecurityAttestation)
-class SecurityAttestationAdmin(SimpleHistoryAdmin):
+class SecurityAttestationAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+    decisions = ATTESTATION_DECISIONS
+    actions = [
+        decision_action("accept", "Accept selected attestations (with expiry)"),
+        decision_action("reject", "Reject selected attestations"),
+    ]
     list_display = ("company", "requirement", "shipment", "status", "attested_on", "expires_on", "reviewed_at")
     list_filter = ("status", "requirement")
     search_fields = ("company__name", "evidence_reference")
@@ -50,7 +170,28 @@ class SecurityAttestationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Finding)
-class FindingAdmin(SimpleHistoryAdmin):
+class FindingAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+    decisions = FINDING_DECISIONS
+    actions = [
+        decision_action("acknowledge", "Acknowledge selected findings"),
+        decision_action("resolve", "Resolve selected findings"),
+        export_as_csv,
+    ]
+    csv_fields = (
+        "id",
+        "rule",
+        "severity",
+        "status",
+        "company__slug",
+        "company__name",
+        "subject",
+        "summary",
+        "first_seen_at",
+        "last_seen_at",
+        "acknowledged_at",
+        "resolved_at",
+        "resolution_note",
+    )
     list_display = ("summary", "rule", "severity", "company", "status", "first_seen_at", "last_seen_at")
     list_filter = ("status", "severity", "rule")
     search_fields = ("summary", "company__name", "subject")

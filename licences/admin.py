@@ -1,12 +1,33 @@
 """Admin for companies, the chip catalogue, rounds, licences, shipments and directives.
 
-Decisions (approve, suspend, ...) go through ``licences.services``; fields those services
-own are read-only here so no form can bypass a rule.
+Decisions (approve, reject, suspend, reinstate, revoke) go through ``licences.services``,
+the functions the API calls, with a confirmation step (``licences.admin_helpers``); fields
+those services own are read-only here and history cannot be reverted, so no form can
+bypass a rule.
 """
 
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from licences import services
+from licences.admin_helpers import (
+    Decision,
+    DecisionAdminMixin,
+    IsoDateInput,
+    ReasonForm,
+    ServiceOwnedHistoryMixin,
+    decision_action,
+    export_as_csv,
+)
 from licences.models import (
     AllocationRound,
     ChipModel,
@@ -43,9 +64,16 @@ class CustomsEventInline(admin.TabularInline):
         return False
 
 
+# Filled by higher apps' admin modules: keeps imports running licences <- quotas <- compliance.
+extra_company_inlines: list[type[admin.options.InlineModelAdmin]] = []
+# Actions the compliance app adds to companies ("run the compliance check now").
+extra_company_actions: list[Any] = []
+
+
 @admin.register(Company)
 class CompanyAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "slug", "category", "created_at")
+    list_display = ("name", "slug", "category", "created_at", "company_page")
+    actions = extra_company_actions
     list_filter = ("category",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -56,9 +84,23 @@ class CompanyAdmin(SimpleHistoryAdmin):
         # through ``extra_company_inlines`` without this app importing them.
         return [*self.inlines, *extra_company_inlines]
 
+    @admin.display(description="Company page")
+    def company_page(self, company: Company) -> str:
+        # The one-page view lives in the compliance app; linked by URL name, not imported.
+        try:
+            url = reverse("cockpit:company", args=[company.slug])
+        except NoReverseMatch:
+            return "-"
+        return format_html('<a href="{}">Open</a>', url)
 
-# Filled by higher apps' admin modules: keeps imports running licences <- quotas <- compliance.
-extra_company_inlines: list[type[admin.options.InlineModelAdmin]] = []
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        company = self.get_object(request, object_id)
+        try:
+            page = reverse("cockpit:company", args=[company.slug]) if company else None
+        except NoReverseMatch:
+            page = None
+        extra_context = {**(extra_context or {}), "company_page_url": page}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(ChipModel)
@@ -77,14 +119,149 @@ class ChipModelAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(AllocationRound)
-class AllocationRoundAdmin(SimpleHistoryAdmin):
+class AllocationRoundAdmin(ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     list_display = ("name", "opens_on", "closes_on", "unit_cap", "granted_units", "value_cap_usd", "granted_value_usd")
     search_fields = ("name",)
     readonly_fields = ("granted_units", "granted_value_usd")
 
 
+class ApproveForm(forms.Form):
+    """Approve with a granted quantity (default: as requested) and a validity window."""
+
+    granted_quantity = forms.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="Units to grant. Leave empty to grant each licence its requested quantity.",
+    )
+    valid_from = forms.DateField(widget=IsoDateInput())
+    valid_until = forms.DateField(widget=IsoDateInput())
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("valid_from", timezone.localdate())
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("valid_from") and data.get("valid_until") and data["valid_from"] > data["valid_until"]:
+            self.add_error("valid_until", "The validity must not end before it starts.")
+        return data
+
+
+def _approve(request, licence: ImportLicence, data: dict) -> ImportLicence:
+    return services.licence_approve(
+        licence=licence,
+        granted_quantity=data["granted_quantity"] or licence.requested_quantity,
+        valid_from=data["valid_from"],
+        valid_until=data["valid_until"],
+    )
+
+
+def _approve_initial(licence: ImportLicence) -> dict[str, Any]:
+    today = timezone.localdate()
+    return {
+        "granted_quantity": licence.requested_quantity,
+        "valid_from": today,
+        "valid_until": max(licence.round.closes_on, today + dt.timedelta(days=1)),
+    }
+
+
+def _with_reason(service):
+    def perform(request, licence: ImportLicence, data: dict) -> ImportLicence:
+        return service(licence=licence, reason=data["reason"])
+
+    return perform
+
+
+def _in(*statuses: str):
+    return lambda licence: licence.status in statuses
+
+
+LicenceStatus = ImportLicence.Status
+
+LICENCE_DECISIONS = (
+    Decision(
+        name="approve",
+        label="Approve",
+        form_class=ApproveForm,
+        perform=_approve,
+        applies_to=_in(LicenceStatus.APPLIED),
+        initial=_approve_initial,
+        done="approved",
+        help_text="The grant is drawn from the allocation round's unit and value caps; "
+        "an approval that would exceed either cap is refused.",
+    ),
+    Decision(
+        name="reject",
+        label="Reject",
+        form_class=ReasonForm,
+        perform=_with_reason(services.licence_reject),
+        applies_to=_in(LicenceStatus.APPLIED),
+        done="rejected",
+        danger=True,
+    ),
+    Decision(
+        name="suspend",
+        label="Suspend",
+        form_class=ReasonForm,
+        perform=_with_reason(services.licence_suspend),
+        applies_to=_in(LicenceStatus.APPROVED),
+        done="suspended",
+        danger=True,
+        help_text="No new shipment may be declared against a suspended licence.",
+    ),
+    Decision(
+        name="reinstate",
+        label="Reinstate",
+        form_class=ReasonForm,
+        perform=_with_reason(services.licence_reinstate),
+        applies_to=_in(LicenceStatus.SUSPENDED),
+        done="reinstated",
+    ),
+    Decision(
+        name="revoke",
+        label="Revoke",
+        form_class=ReasonForm,
+        perform=_with_reason(services.licence_revoke),
+        applies_to=_in(LicenceStatus.APPROVED, LicenceStatus.SUSPENDED),
+        done="revoked",
+        danger=True,
+        help_text="Revocation is final; the grant stays counted against the round.",
+    ),
+)
+
+
 @admin.register(ImportLicence)
-class ImportLicenceAdmin(SimpleHistoryAdmin):
+class ImportLicenceAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+    decisions = LICENCE_DECISIONS
+    actions = [
+        decision_action("approve", "Approve selected licences (with grant and validity)"),
+        decision_action("reject", "Reject selected applications"),
+        decision_action("suspend", "Suspend selected licences"),
+        decision_action("reinstate", "Reinstate selected licences"),
+        decision_action("revoke", "Revoke selected licences"),
+        export_as_csv,
+    ]
+    csv_fields = (
+        "number",
+        "company__slug",
+        "company__name",
+        "chip__code",
+        "round__name",
+        "status",
+        "requested_quantity",
+        "granted_quantity",
+        "reserved_quantity",
+        "used_quantity",
+        "remaining_quantity",
+        "unit_value_usd",
+        "granted_value_usd",
+        "valid_from",
+        "valid_until",
+        "applied_at",
+        "approved_at",
+        "status_reason",
+    )
     list_display = (
         "number",
         "company",
@@ -119,7 +296,23 @@ class ImportLicenceAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(SimpleHistoryAdmin):
+class ShipmentAdmin(ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+    actions = [export_as_csv]
+    csv_fields = (
+        "declaration_number",
+        "company__slug",
+        "licence__number",
+        "chip__code",
+        "quantity",
+        "declared_value_usd",
+        "port_of_entry",
+        "status",
+        "declared_at",
+        "status_changed_at",
+        "held_since",
+        "cleared_at",
+        "entry_block_directive__reference",
+    )
     list_display = (
         "declaration_number",
         "company",

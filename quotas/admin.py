@@ -1,9 +1,26 @@
-"""Admin for quota policies and domestic purchase commitments."""
+"""Admin for quota policies and domestic purchase commitments.
 
+Putting a draft policy in force and retiring one are decisions through ``quotas.services``
+(the functions the API calls), with a confirmation step.
+"""
+
+from __future__ import annotations
+
+from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from licences import admin as licences_admin
+from licences.admin_helpers import (
+    ConfirmForm,
+    Decision,
+    DecisionAdminMixin,
+    IsoDateInput,
+    ServiceOwnedHistoryMixin,
+    decision_action,
+    export_as_csv,
+)
+from quotas import services
 from quotas.models import DomesticCommitment, QuotaPolicy
 
 
@@ -22,8 +39,41 @@ class CommitmentInline(admin.TabularInline):
 licences_admin.extra_company_inlines.append(CommitmentInline)
 
 
+class RetireForm(forms.Form):
+    """Retire an active policy: the last day it governs."""
+
+    last_day = forms.DateField(widget=IsoDateInput())
+
+
+POLICY_DECISIONS = (
+    Decision(
+        name="activate",
+        label="Put in force",
+        form_class=ConfirmForm,
+        perform=lambda request, policy, data: services.policy_activate(policy=policy),
+        applies_to=lambda policy: policy.status == QuotaPolicy.Status.DRAFT,
+        done="in force over its window",
+        help_text="Refused if its window overlaps the window of a policy already in force.",
+    ),
+    Decision(
+        name="retire",
+        label="Retire",
+        form_class=RetireForm,
+        perform=lambda request, policy, data: services.policy_retire(policy=policy, last_day=data["last_day"]),
+        applies_to=lambda policy: policy.status == QuotaPolicy.Status.ACTIVE,
+        done="retired",
+        danger=True,
+    ),
+)
+
+
 @admin.register(QuotaPolicy)
-class QuotaPolicyAdmin(SimpleHistoryAdmin):
+class QuotaPolicyAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+    decisions = POLICY_DECISIONS
+    actions = [
+        decision_action("activate", "Put selected draft policies in force"),
+        decision_action("retire", "Retire selected policies"),
+    ]
     list_display = ("name", "version", "status", "ratio", "basis", "measured_on", "effective_from", "effective_until")
     list_filter = ("status", "basis", "measured_on")
     search_fields = ("name",)
@@ -42,3 +92,23 @@ class DomesticCommitmentAdmin(SimpleHistoryAdmin):
     search_fields = ("company__name", "contract_reference")
     list_select_related = ("company", "chip")
     autocomplete_fields = ("company",)
+    actions = [export_as_csv]
+    csv_fields = (
+        "id",
+        "company__slug",
+        "company__name",
+        "chip__code",
+        "quantity",
+        "status",
+        "delivered_quantity",
+        "unit_price",
+        "currency",
+        "unit_price_usd",
+        "value_usd",
+        "pledged_on",
+        "contracted_on",
+        "delivered_on",
+        "cancelled_on",
+        "due_date",
+        "contract_reference",
+    )

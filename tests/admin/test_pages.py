@@ -1,0 +1,95 @@
+"""Every cockpit page for the regulator, the analyst, a staff member with no group and anonymous."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [
+    reverse("admin:index"),
+    reverse("cockpit:dashboard"),
+    reverse("cockpit:company", args=["alibaba"]),
+    reverse("cockpit:company", args=["deepseek"]) + "?import_chip=H200&import_quantity=1000",
+    reverse("cockpit:policy-impact"),
+]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_regulator_and_analyst_open_every_page(demo, regulator_client, analyst_client, url):
+    assert regulator_client.get(url).status_code == 200
+    assert analyst_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_is_sent_to_the_login_page(demo, url):
+    response = Client().get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.parametrize("url", PAGES[1:])
+def test_staff_without_a_group_is_refused_the_cockpit(demo, django_user_model, url):
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("nobody", "n@example.com", "pw", is_staff=True))
+    assert client.get(url).status_code == 403
+
+
+def test_admin_front_page_leads_to_the_dashboard(demo, analyst_client):
+    page = analyst_client.get(reverse("admin:index")).content.decode()
+    assert reverse("cockpit:dashboard") in page
+    assert "Open the dashboard" in page
+
+
+def test_unknown_company_is_404(demo, regulator_client):
+    assert regulator_client.get(reverse("cockpit:company", args=["no-such-company"])).status_code == 404
+
+
+def test_company_page_shows_licences_shipments_commitments_attestations_and_quota(demo, analyst_client):
+    page = analyst_client.get(reverse("cockpit:company", args=["alibaba"])).content.decode()
+    assert "LIC-2026-ALI-H200-001" in page
+    # 200,000 granted: 120,000 cleared, 30,000 declared or held, 50,000 left.
+    assert "120,000 used, 30,000 reserved, 50,000 remaining" in page
+    assert "DEC-2026-000105" in page and "held 3\xa0weeks" in page
+    assert "HW-ALI-2026-01" in page
+    assert "Recipient security procedures" in page
+    # DOMAIN.md's worked example: 60,000 required, 40,000 committed, 20,000 short.
+    assert "66.7 % · short 20,000 units" in page
+    assert "<strong>H200</strong> 0 units" in page  # no headroom while short
+
+
+def test_company_page_history_says_what_each_change_changed(demo, analyst_client):
+    page = analyst_client.get(reverse("cockpit:company", args=["deepseek"])).content.decode()
+    assert "Change history" in page
+    assert "status: applied &rarr; rejected" in page
+    assert "status: approved &rarr; suspended" in page
+
+
+def test_company_page_what_if_shows_the_hypothetical_position(demo, analyst_client):
+    url = reverse("cockpit:company", args=["alibaba"])
+    page = analyst_client.get(url, {"commit_chip": "ASCEND-910B", "commit_quantity": 20000}).content.decode()
+    assert 'id="position-what-if"' in page
+    assert "100.0 % · covered" in page
+
+
+def test_company_page_what_if_refusal_is_a_form_error(demo, analyst_client):
+    url = reverse("cockpit:company", args=["alibaba"])
+    page = analyst_client.get(url, {"import_chip": "ASCEND-910B", "import_quantity": 5}).content.decode()
+    assert 'id="position-what-if"' not in page
+    assert "Select a valid choice" in page
+
+
+def test_policy_impact_lists_every_company_under_the_draft_sorted_by_change(demo, analyst_client):
+    page = analyst_client.get(reverse("cockpit:policy-impact")).content.decode()
+    assert "Domestic purchase rule v2" in page
+    rows = [name for name in ("ByteDance", "Alibaba Group", "Tencent Holdings", "DeepSeek") if name in page]
+    assert len(rows) == 4
+    # Different bases (units vs compute): sorted by the fall in coverage, ByteDance first.
+    positions = [page.index(f">{name}</a>") for name in ("ByteDance", "Alibaba Group", "Tencent Holdings", "DeepSeek")]
+    assert positions == sorted(positions)
+
+
+def test_policy_impact_unknown_draft_is_refused(demo, analyst_client):
+    assert analyst_client.get(reverse("cockpit:policy-impact"), {"draft": "999999"}).status_code == 403
