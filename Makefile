@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto
 
 export PORT
 
@@ -23,6 +23,7 @@ install: $(VENV)/.installed
 run: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py load_demo
+	DEBUG=1 $(BIN)/python manage.py compliance_sweep
 	DEBUG=1 $(BIN)/python manage.py ensure_admin
 	DEBUG=1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
