@@ -174,6 +174,56 @@ class IdempotencyRecord(models.Model):
         return f"{self.method} {self.path} [{self.key}]"
 
 
+class IngestionBatch(models.Model):
+    """One bulk-ingestion request (shipments or customs events), remembered by its ``batch_id``.
+
+    The batch id is unique per caller (an API key, or a staff user in the browsable API):
+    the row is inserted before the batch's work, in the same transaction, so a concurrent
+    replay waits on the unique index and then answers from ``response_body``; a replay
+    with another body is refused (``request_hash`` is the SHA-256 of the canonical JSON).
+    """
+
+    class Kind(models.TextChoices):
+        SHIPMENTS = "shipments", "Shipments"
+        CUSTOMS_EVENTS = "customs_events", "Customs events"
+
+    api_key = models.ForeignKey(CompanyAPIKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    batch_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    request_hash = models.CharField(max_length=64)
+    received = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(default=0, help_text="0 while the batch is running.")
+    # Text, not JSON: jsonb reorders keys, and a replay must answer byte for byte the same.
+    response_body = models.TextField(blank=True, help_text="The JSON answer as sent.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "batch_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "batch_id"],
+                condition=Q(api_key__isnull=False),
+                name="ingestion_batch_unique_per_api_key",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "batch_id"], condition=Q(user__isnull=False), name="ingestion_batch_unique_per_user"
+            ),
+            models.CheckConstraint(
+                condition=(Q(api_key__isnull=False) & Q(user__isnull=True))
+                | (Q(api_key__isnull=True) & Q(user__isnull=False)),
+                name="ingestion_batch_one_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} batch {self.batch_id}"
+
+
 class WebhookSubscription(models.Model):
     """A receiver of signed alert webhooks: a company's own, or regulator-wide (no company)."""
 

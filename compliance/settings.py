@@ -256,6 +256,10 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+# Bulk ingestion (POST /api/v1/shipments/batch/, /api/v1/customs-events/batch/): items per
+# batch, and the JSON body cap for those two endpoints only (other writes stay at 256 KiB).
+API_BATCH_MAX_ITEMS = env.int("API_BATCH_MAX_ITEMS", default=5000)
+API_BATCH_MAX_BODY_BYTES = env.int("API_BATCH_MAX_BODY_BYTES", default=8 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

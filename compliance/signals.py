@@ -15,6 +15,7 @@ from django.db.models.signals import post_save
 
 from compliance.models import SecurityAttestation
 from licences.models import ImportLicence, Shipment
+from licences.signals import shipments_changed
 from quotas.models import DomesticCommitment
 
 WATCHED_MODELS = (ImportLicence, Shipment, DomesticCommitment, SecurityAttestation)
@@ -59,7 +60,17 @@ def recheck_on_save(sender: type, instance: Any, raw: bool = False, **kwargs: An
     enqueue_recheck(instance.company_id)
 
 
+def recheck_after_bulk_change(sender: Any, company_ids: Any = (), **kwargs: Any) -> None:
+    """``shipments_changed`` handler: one re-check per company a bulk ingestion touched.
+
+    Bulk writes fire no ``post_save``; the batch service sends this once per batch instead.
+    """
+    for company_id in sorted(set(company_ids)):
+        enqueue_recheck(company_id)
+
+
 def connect() -> None:
     """Connect the handlers (idempotent: each has a ``dispatch_uid``)."""
     for model in WATCHED_MODELS:
         post_save.connect(recheck_on_save, sender=model, dispatch_uid=f"compliance-recheck-{model._meta.label_lower}")
+    shipments_changed.connect(recheck_after_bulk_change, dispatch_uid="compliance-recheck-bulk-shipments")

@@ -13,13 +13,14 @@ from typing import Any
 import django_filters
 from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import serializers, status
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compliance.api.base import (
     MAX_QUANTITY,
+    ApiViewSetMixin,
     BoundedDateField,
     BoundedDateTimeField,
     CreateReadApiViewSet,
@@ -29,7 +30,9 @@ from compliance.api.base import (
     StrictSerializer,
     StrictSerializerMixin,
 )
+from compliance.api.batch import BatchIngestionMixin, BatchResultSerializer, batch_request_serializer
 from compliance.api.filters import BoundedIsoDateTimeFilter
+from compliance.api.parsers import BatchJSONParser
 from licences import services
 from licences.models import AllocationRound, ChipModel, Company, CustomsEvent, ImportLicence, Shipment
 
@@ -391,6 +394,49 @@ class CustomsEventInputSerializer(StrictSerializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+class ShipmentBatchItemSerializer(ShipmentDeclareSerializer):
+    """One declaration in a batch: the single endpoint's fields, the licence and chip by natural key.
+
+    The references are resolved for the whole batch at once by the batch service, not per item.
+    """
+
+    licence = serializers.CharField(max_length=200, help_text="The licence number.")
+    chip = serializers.CharField(max_length=200, required=False, help_text="Optional chip code; must be the licence's.")
+
+
+class CustomsEventBatchItemSerializer(CustomsEventInputSerializer):
+    """One customs event in a batch: the single endpoint's fields and the shipment's declaration number."""
+
+    declaration_number = serializers.CharField(max_length=200)
+
+
+ShipmentBatchSerializer = batch_request_serializer("ShipmentBatchSerializer", ShipmentBatchItemSerializer)
+CustomsEventBatchSerializer = batch_request_serializer("CustomsEventBatchSerializer", CustomsEventBatchItemSerializer)
+
+
+def shipment_line(index: int, declaration: dict[str, Any]) -> services.ShipmentLine:
+    return services.ShipmentLine(
+        index=index,
+        declaration_number=declaration["declaration_number"],
+        licence_number=declaration["licence"],
+        quantity=declaration["quantity"],
+        declared_value_usd=declaration["declared_value_usd"],
+        port_of_entry=declaration["port_of_entry"],
+        chip_code=declaration.get("chip"),
+        declared_at=declaration.get("declared_at"),
+    )
+
+
+def customs_event_line(index: int, event: dict[str, Any]) -> services.CustomsEventLine:
+    return services.CustomsEventLine(
+        index=index,
+        declaration_number=event["declaration_number"],
+        status=event["status"],
+        occurred_at=event.get("occurred_at"),
+        note=event.get("note", ""),
+    )
+
+
 class ShipmentFilter(django_filters.FilterSet):
     company = django_filters.CharFilter(field_name="company__slug")
     licence = django_filters.CharFilter(field_name="licence__number")
@@ -403,7 +449,7 @@ class ShipmentFilter(django_filters.FilterSet):
         fields = ["status", "port_of_entry"]
 
 
-class ShipmentViewSet(CreateReadApiViewSet):
+class ShipmentViewSet(BatchIngestionMixin, CreateReadApiViewSet):
     """Shipments (customs declarations) and their customs events."""
 
     queryset = Shipment.objects.select_related("company", "licence", "chip", "entry_block_directive").prefetch_related(
@@ -432,3 +478,47 @@ class ShipmentViewSet(CreateReadApiViewSet):
         shipment = self.get_object()
         services.customs_event_record(shipment=shipment, recorded_by=self.principal.label, **event)
         return self.render(self.get_queryset().get(pk=shipment.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ShipmentBatchSerializer, responses={207: BatchResultSerializer})
+    @action(detail=False, methods=["post"], url_path="batch", parser_classes=[BatchJSONParser])
+    def batch(self, request: Request) -> Response:
+        """Declare up to ``API_BATCH_MAX_ITEMS`` shipments at once (207: accepted and refused items).
+
+        Each item is checked exactly as ``POST /shipments/`` would, in order (a later item sees
+        the quantity earlier ones reserved); a licence the caller cannot see is
+        ``licence_not_found``. The ``batch_id`` makes the call idempotent.
+        """
+        return self.ingest_batch(
+            kind="shipments",
+            item_serializer=ShipmentBatchItemSerializer,
+            to_line=shipment_line,
+            ingest=lambda lines: services.shipments_ingest(
+                lines=lines, licences=self.scoped(ImportLicence.objects.all()), recorded_by=self.principal.label
+            ),
+        )
+
+
+class CustomsEventViewSet(BatchIngestionMixin, ApiViewSetMixin, viewsets.GenericViewSet):
+    """Customs events in bulk (one shipment's events are also at ``/shipments/{number}/events/``)."""
+
+    queryset = CustomsEvent.objects.none()
+    serializer_class = CustomsEventBatchItemSerializer
+    company_field = "shipment__company"
+
+    @extend_schema(request=CustomsEventBatchSerializer, responses={207: BatchResultSerializer})
+    @action(detail=False, methods=["post"], url_path="batch", parser_classes=[BatchJSONParser])
+    def batch(self, request: Request) -> Response:
+        """Append up to ``API_BATCH_MAX_ITEMS`` customs events at once (207: accepted and refused items).
+
+        Each event is checked exactly as ``POST /shipments/{number}/events/`` would; events for
+        one shipment apply in input order. A shipment the caller cannot see is
+        ``shipment_not_found``. The ``batch_id`` makes the call idempotent.
+        """
+        return self.ingest_batch(
+            kind="customs_events",
+            item_serializer=CustomsEventBatchItemSerializer,
+            to_line=customs_event_line,
+            ingest=lambda lines: services.customs_events_ingest(
+                lines=lines, shipments=self.scoped(Shipment.objects.all()), recorded_by=self.principal.label
+            ),
+        )

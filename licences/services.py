@@ -9,11 +9,16 @@ on SQLite alike, with no read-modify-write window.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connections, models, transaction
+from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from licences.errors import Conflict, DomainError
@@ -26,6 +31,7 @@ from licences.models import (
     ImportLicence,
     Shipment,
 )
+from licences.signals import shipments_changed
 
 LicenceStatus = ImportLicence.Status
 CustomsStatus = Shipment.Status
@@ -319,6 +325,28 @@ def shipment_declare(
     return shipment
 
 
+def customs_event_refusal(
+    *, declaration_number: str, current_status: str, changed_at: dt.datetime, status: str, occurred_at: dt.datetime
+) -> DomainError | None:
+    """Why a shipment in ``current_status`` (since ``changed_at``) may not take this event; ``None`` if it may.
+
+    The customs-event rules, written once for ``customs_event_record`` and the batch.
+    """
+    if status not in CUSTOMS_TRANSITIONS:
+        return DomainError(f"Unknown customs status {status!r}.", code="invalid_status", fields={"status": ["unknown"]})
+    if status not in CUSTOMS_TRANSITIONS[current_status]:
+        return Conflict(
+            f"Shipment {declaration_number} is {current_status}; it cannot become {status}.",
+            code="invalid_transition",
+        )
+    if occurred_at < changed_at:
+        return DomainError(
+            f"The event is dated {occurred_at.isoformat()}, before the previous one ({changed_at.isoformat()}).",
+            code="event_out_of_order",
+        )
+    return None
+
+
 @transaction.atomic
 def customs_event_record(
     *,
@@ -334,19 +362,15 @@ def customs_event_record(
     """
     occurred_at = occurred_at or timezone.now()
     shipment = Shipment.objects.select_for_update().get(pk=shipment.pk)
-    if status not in CUSTOMS_TRANSITIONS:
-        raise DomainError(f"Unknown customs status {status!r}.", code="invalid_status", fields={"status": ["unknown"]})
-    if status not in CUSTOMS_TRANSITIONS[shipment.status]:
-        raise Conflict(
-            f"Shipment {shipment.declaration_number} is {shipment.status}; it cannot become {status}.",
-            code="invalid_transition",
-        )
-    if occurred_at < shipment.status_changed_at:
-        raise DomainError(
-            f"The event is dated {occurred_at.isoformat()}, before the previous one "
-            f"({shipment.status_changed_at.isoformat()}).",
-            code="event_out_of_order",
-        )
+    refusal = customs_event_refusal(
+        declaration_number=shipment.declaration_number,
+        current_status=shipment.status,
+        changed_at=shipment.status_changed_at,
+        status=status,
+        occurred_at=occurred_at,
+    )
+    if refusal is not None:
+        raise refusal
     if status in (CustomsStatus.CLEARED, CustomsStatus.REJECTED):
         counters = {"reserved_quantity": F("reserved_quantity") - shipment.quantity}
         if status == CustomsStatus.CLEARED:
@@ -360,4 +384,445 @@ def customs_event_record(
     shipment.save()
     return CustomsEvent.objects.create(
         shipment=shipment, status=status, occurred_at=occurred_at, note=note, recorded_by=recorded_by
+    )
+
+
+# --- Bulk ingestion ---------------------------------------------------------------------------
+#
+# The batch services apply exactly the single-item rules above (same checks, in the same order,
+# with the same codes) to many items at once, set-based: one query per kind of lookup for the
+# whole batch, the touched rows locked in primary-key order (so concurrent batches queue
+# instead of deadlocking), every decision taken in memory against the locked values, then one
+# bulk write per table and one counter UPDATE for all the licences touched. The check
+# constraints stay the last word: a decision computed wrongly would fail the whole batch, never
+# over-draw a licence.
+
+
+@dataclass(frozen=True)
+class ShipmentLine:
+    """One item of a shipment batch, already parsed (its fields as ``shipment_declare`` takes them)."""
+
+    index: int
+    declaration_number: str
+    licence_number: str
+    quantity: int
+    declared_value_usd: Decimal
+    port_of_entry: str
+    chip_code: str | None = None
+    declared_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class CustomsEventLine:
+    """One item of a customs-event batch, already parsed (its fields as ``customs_event_record`` takes them)."""
+
+    index: int
+    declaration_number: str
+    status: str
+    occurred_at: dt.datetime | None = None
+    note: str = ""
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch service decided: accepted and refused items (in input order) and the companies touched."""
+
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    company_ids: set[int] = field(default_factory=set)
+
+
+def batch_refusal(
+    index: int, code: str, detail: str, errors: dict[str, list[str]] | None = None, declaration_number: Any = None
+) -> dict[str, Any]:
+    """A refused batch item: the error envelope of the single endpoint, plus the item's index."""
+    return {
+        "index": index,
+        "declaration_number": declaration_number if isinstance(declaration_number, str) else None,
+        "code": code,
+        "detail": detail,
+        "errors": errors or {},
+    }
+
+
+def _add_to_counters(deltas: dict[int, dict[str, int]]) -> None:
+    """Add per-licence deltas to the counters in one UPDATE (``licence_never_overdrawn`` still checks it)."""
+    if not deltas:
+        return
+    changes: dict[str, Any] = {}
+    for counter in ("reserved_quantity", "used_quantity"):
+        whens = [When(pk=pk, then=Value(delta[counter])) for pk, delta in deltas.items() if delta.get(counter)]
+        if whens:
+            changes[counter] = F(counter) + Case(*whens, default=Value(0), output_field=BigIntegerField())
+    if changes:
+        ImportLicence.objects.filter(pk__in=deltas).update(**changes)
+
+
+def _directives_by_chip(chip_ids: set[int], days: list[dt.date]) -> dict[int, list[CustomsDirective]]:
+    """Every entry directive in force for one of ``chip_ids`` on some day in ``days``: one query."""
+    by_chip: dict[int, list[CustomsDirective]] = defaultdict(list)
+    if not chip_ids:
+        return by_chip
+    directives = (
+        CustomsDirective.objects.filter(chip_id__in=chip_ids, blocked_from__lte=max(days))
+        .filter(Q(blocked_until__isnull=True) | Q(blocked_until__gte=min(days)))
+        .order_by("blocked_from", "pk")
+    )
+    for directive in directives:
+        by_chip[directive.chip_id].append(directive)
+    return by_chip
+
+
+def _directive_on(directives: list[CustomsDirective], on: dt.date) -> CustomsDirective | None:
+    """``directive_in_force`` over preloaded directives (same order: earliest ``blocked_from`` first)."""
+    for directive in directives:
+        if directive.blocked_from <= on and (directive.blocked_until is None or directive.blocked_until >= on):
+            return directive
+    return None
+
+
+def shipments_ingest(
+    *,
+    lines: Sequence[ShipmentLine],
+    licences: QuerySet[ImportLicence],
+    recorded_by: str = "",
+    now: dt.datetime | None = None,
+) -> BatchOutcome:
+    """Declare many shipments at once, each under exactly ``shipment_declare``'s rules.
+
+    ``licences`` is what the caller may see (a company key's own licences, or all): a licence
+    outside it is ``licence_not_found``. Items are decided in input order against the locked
+    licence counters, so an item that would over-draw is refused while a later, smaller one
+    against the same licence may still fit. The accepted shipments, their history and their
+    customs events are written in bulk, the counters in one UPDATE; ``shipments_changed`` is
+    sent once with the companies touched.
+    """
+    now = now or timezone.now()
+    with transaction.atomic(savepoint=False):
+        numbers = {line.licence_number for line in lines}
+        locked = {
+            licence.number: licence
+            for licence in licences.filter(number__in=numbers).select_for_update().order_by("pk")
+        }
+        codes = {line.chip_code for line in lines if line.chip_code is not None}
+        chips = dict(ChipModel.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
+        days = [timezone.localdate(line.declared_at or now) for line in lines]
+        directives = _directives_by_chip({licence.chip_id for licence in locked.values()}, days)
+        declarations = [line.declaration_number for line in lines]
+        for _attempt in range(3):
+            existing = Shipment.objects.filter(declaration_number__in=declarations)
+            taken = set(existing.values_list("declaration_number", flat=True))
+            outcome, shipments, deltas = _decide_shipments(lines, locked, chips, directives, taken, now)
+            try:
+                # A concurrent batch may have committed one of these declaration numbers since
+                # the look-up: its unique index refuses ours, and the batch is decided again.
+                with transaction.atomic():
+                    _write_shipments(shipments, deltas, recorded_by)
+            except IntegrityError:
+                if not existing.exclude(declaration_number__in=taken).exists():
+                    raise
+                continue
+            break
+        else:  # pragma: no cover - three races in a row on the same numbers
+            raise Conflict("The batch kept colliding with concurrent declarations; retry it.", code="batch_conflict")
+        if outcome.company_ids:
+            shipments_changed.send(sender=Shipment, company_ids=frozenset(outcome.company_ids))
+    return outcome
+
+
+def _decide_shipments(
+    lines: Sequence[ShipmentLine],
+    locked: dict[str, ImportLicence],
+    chips: dict[str, int],
+    directives: dict[int, list[CustomsDirective]],
+    taken: set[str],
+    now: dt.datetime,
+) -> tuple[BatchOutcome, list[Shipment], dict[int, dict[str, int]]]:
+    """Accept or refuse each line in order, as ``shipment_declare`` would one after the other."""
+    outcome = BatchOutcome()
+    shipments: list[Shipment] = []
+    deltas: dict[int, dict[str, int]] = {}
+    remaining = {licence.pk: licence.remaining_quantity for licence in locked.values()}
+    taken = set(taken)
+    for line in lines:
+        declared_at = line.declared_at or now
+        on = timezone.localdate(declared_at)
+        number = line.declaration_number
+        licence = locked.get(line.licence_number)
+        refusal = _shipment_refusal(line, licence, chips, remaining, taken, on)
+        if refusal is not None:
+            outcome.refused.append(batch_refusal(line.index, *refusal, declaration_number=number))
+            continue
+        assert licence is not None  # refused above otherwise
+        remaining[licence.pk] -= line.quantity
+        taken.add(number)
+        delta = deltas.setdefault(licence.pk, {"reserved_quantity": 0})
+        delta["reserved_quantity"] += line.quantity
+        directive = _directive_on(directives.get(licence.chip_id, []), on)
+        shipments.append(
+            Shipment(
+                declaration_number=number,
+                company_id=licence.company_id,
+                licence_id=licence.pk,
+                chip_id=licence.chip_id,
+                quantity=line.quantity,
+                declared_value_usd=line.declared_value_usd,
+                port_of_entry=line.port_of_entry,
+                status=CustomsStatus.HELD if directive else CustomsStatus.DECLARED,
+                declared_at=declared_at,
+                status_changed_at=declared_at,
+                held_since=declared_at if directive else None,
+                entry_block_directive=directive,
+            )
+        )
+        outcome.company_ids.add(licence.company_id)
+        outcome.accepted.append(
+            {
+                "index": line.index,
+                "declaration_number": number,
+                "licence": licence.number,
+                "quantity": line.quantity,
+                "status": shipments[-1].status,
+                "entry_block_directive": directive.reference if directive else None,
+            }
+        )
+    return outcome, shipments, deltas
+
+
+def _shipment_refusal(
+    line: ShipmentLine,
+    licence: ImportLicence | None,
+    chips: dict[str, int],
+    remaining: dict[int, int],
+    taken: set[str],
+    on: dt.date,
+) -> tuple[str, str, dict[str, list[str]] | None] | None:
+    """``shipment_declare``'s checks, in its order: ``(code, detail, errors)``, or ``None`` when allowed.
+
+    An unknown chip is the single endpoint's ``validation_error``; a licence the caller cannot
+    see is ``licence_not_found`` (never revealing whether another company holds it).
+    """
+    if line.chip_code is not None and line.chip_code not in chips:
+        message = f"Object with code={line.chip_code} does not exist."
+        return "validation_error", f"Invalid input: chip: {message}", {"chip": [message]}
+    if licence is None:
+        message = f"Object with number={line.licence_number} does not exist."
+        return "licence_not_found", f"Licence {line.licence_number} not found.", {"licence": [message]}
+    if line.chip_code is not None and chips[line.chip_code] != licence.chip_id:
+        return "chip_mismatch", f"Licence {licence.number} is for another chip model.", None
+    if licence.status != LicenceStatus.APPROVED:
+        return "licence_not_valid", f"Licence {licence.number} is {licence.status}, not approved.", None
+    if not (licence.valid_from <= on <= licence.valid_until):
+        window = f"valid {licence.valid_from} to {licence.valid_until}, not on {on}"
+        return "licence_not_valid", f"Licence {licence.number} is {window}.", None
+    if remaining[licence.pk] < line.quantity:
+        have = f"{remaining[licence.pk]:,} units remaining; {line.quantity:,} declared"
+        return "licence_exhausted", f"Licence {licence.number} has {have}.", None
+    if line.declaration_number in taken:
+        return "duplicate_declaration", f"Declaration {line.declaration_number} already exists.", None
+    return None
+
+
+def _write_shipments(shipments: list[Shipment], deltas: dict[int, dict[str, int]], recorded_by: str) -> None:
+    """Insert the accepted shipments with their history and first customs events; move the counters."""
+    if not shipments:
+        return
+    _add_to_counters(deltas)
+    # One INSERT for the shipments (their ids come back), one bulk write for their history rows.
+    shipments = Shipment.objects.bulk_create(shipments)
+    history = [_history_row(shipment) for shipment in shipments]
+    _record_history(history, history_type="+", change_reason="batch declaration")
+    events: list[tuple[Any, ...]] = []
+    for shipment in shipments:
+        events.append((shipment.pk, CustomsStatus.DECLARED, shipment.declared_at, "", recorded_by))
+        if shipment.entry_block_directive is not None:
+            note = f"Entry blocked by directive {shipment.entry_block_directive.reference}"
+            events.append((shipment.pk, CustomsStatus.HELD, shipment.declared_at, note, recorded_by))
+    _insert_customs_events(events)
+
+
+def customs_events_ingest(
+    *,
+    lines: Sequence[CustomsEventLine],
+    shipments: QuerySet[Shipment],
+    recorded_by: str = "",
+    now: dt.datetime | None = None,
+) -> BatchOutcome:
+    """Append many customs events at once, each under exactly ``customs_event_record``'s rules.
+
+    ``shipments`` is what the caller may see: a shipment outside it is ``shipment_not_found``.
+    Events for the same shipment are applied in input order (each sees the status the
+    previous one left). The events are inserted in bulk (``COPY`` on PostgreSQL), every
+    changed shipment is updated in one statement with one history row per accepted event
+    (the state that event left, as ``customs_event_record`` would have saved it), and each
+    touched licence's counters move in one UPDATE.
+    """
+    now = now or timezone.now()
+    tracked = _history_fields()
+    with transaction.atomic(savepoint=False):
+        numbers = {line.declaration_number for line in lines}
+        # Plain rows, not model instances: a batch reads thousands and needs no model behaviour.
+        locked = {
+            state["declaration_number"]: state
+            for state in shipments.filter(declaration_number__in=numbers)
+            .select_related(None)
+            .prefetch_related(None)
+            .select_for_update()
+            .order_by("pk")
+            .values(*tracked)
+        }
+        outcome = BatchOutcome()
+        events: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
+        changed: dict[int, dict[str, Any]] = {}
+        deltas: dict[int, dict[str, int]] = {}
+        for line in lines:
+            number = line.declaration_number
+            occurred_at = line.occurred_at or now
+            state = locked.get(number)
+            if state is None:
+                outcome.refused.append(
+                    batch_refusal(line.index, "shipment_not_found", f"Shipment {number} not found.", None, number)
+                )
+                continue
+            refusal = customs_event_refusal(
+                declaration_number=number,
+                current_status=state["status"],
+                changed_at=state["status_changed_at"],
+                status=line.status,
+                occurred_at=occurred_at,
+            )
+            if refusal is not None:
+                outcome.refused.append(
+                    batch_refusal(line.index, refusal.code, refusal.message, refusal.fields, declaration_number=number)
+                )
+                continue
+            if line.status in (CustomsStatus.CLEARED, CustomsStatus.REJECTED):
+                delta = deltas.setdefault(state["licence_id"], {"reserved_quantity": 0, "used_quantity": 0})
+                delta["reserved_quantity"] -= state["quantity"]
+                if line.status == CustomsStatus.CLEARED:
+                    delta["used_quantity"] += state["quantity"]
+            state["status"] = line.status
+            state["status_changed_at"] = occurred_at
+            state["held_since"] = occurred_at if line.status == CustomsStatus.HELD else None
+            if line.status == CustomsStatus.CLEARED:
+                state["cleared_at"] = occurred_at
+            changed[state["id"]] = state
+            history.append(tuple(state[name] for name in tracked))
+            events.append((state["id"], line.status, occurred_at, line.note, recorded_by))
+            outcome.company_ids.add(state["company_id"])
+            outcome.accepted.append({"index": line.index, "declaration_number": number, "status": line.status})
+        if events:
+            if deltas:
+                # Lock the licences in id order before moving their counters (no deadlock with a
+                # shipment batch, which locks the same rows in the same order).
+                list(ImportLicence.objects.filter(pk__in=deltas).select_for_update().order_by("pk").values_list("pk"))
+                _add_to_counters(deltas)
+            _update_shipment_states(list(changed.values()))
+            _record_history(history, history_type="~", change_reason="batch customs event")
+            _insert_customs_events(events, recorded_at=now)
+            shipments_changed.send(sender=Shipment, company_ids=frozenset(outcome.company_ids))
+    return outcome
+
+
+SHIPMENT_STATE_FIELDS = ("status", "status_changed_at", "held_since", "cleared_at")
+
+
+def _update_shipment_states(states: list[dict[str, Any]]) -> None:
+    """Write each shipment's new customs state (rows of ``_history_fields``) in one statement.
+
+    On PostgreSQL an ``UPDATE ... FROM unnest(arrays)``: five parameters whatever the number
+    of rows (Django's ``bulk_update`` builds one ``CASE WHEN id = ...`` per field and row,
+    whose cost grows with the square of the rows). Other engines use ``bulk_update``.
+    """
+    if not states:
+        return
+    connection = connections[Shipment.objects.db]
+    if connection.vendor != "postgresql":
+        Shipment.objects.bulk_update([Shipment(**state) for state in states], SHIPMENT_STATE_FIELDS)
+        return
+    table = connection.ops.quote_name(Shipment._meta.db_table)
+    sql = (
+        f"UPDATE {table} AS s SET status = v.status, status_changed_at = v.changed, "  # noqa: S608
+        f"held_since = v.held, cleared_at = v.cleared "
+        f"FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
+        f"AS v(id, status, changed, held, cleared) WHERE s.id = v.id"
+    )
+    params = [[state[name] for state in states] for name in ("id", *SHIPMENT_STATE_FIELDS)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Append rows to ``model``'s table with PostgreSQL ``COPY`` (the fastest bulk path; no ids back)."""
+    connection = connections[model.objects.db]
+    quote = connection.ops.quote_name
+    statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy_in:
+        for row in rows:
+            copy_in.write_row(row)
+
+
+@functools.cache
+def _history_fields() -> tuple[str, ...]:
+    """The shipment columns simple_history records (``id`` first), in its historical model's order."""
+    return tuple(field.attname for field in Shipment.history.model.tracked_fields)
+
+
+def _history_row(shipment: Shipment) -> tuple[Any, ...]:
+    return tuple(getattr(shipment, name) for name in _history_fields())
+
+
+def _record_history(rows: list[tuple[Any, ...]], *, history_type: str, change_reason: str) -> None:
+    """One simple_history row per shipment state given (rows of ``_history_fields``), for a whole batch.
+
+    On PostgreSQL the rows go straight into the history table through ``COPY``, with the
+    user simple_history would record (the request's, from its middleware), one date and a
+    change reason; elsewhere through simple_history's ``bulk_history_create``.
+    """
+    if not rows:
+        return
+    historical = Shipment.history.model
+    names = _history_fields()
+    if connections[historical.objects.db].vendor != "postgresql":
+        shipments = [Shipment(**dict(zip(names, row, strict=True))) for row in rows]
+        Shipment.history.bulk_history_create(shipments, update=history_type == "~", default_change_reason=change_reason)
+        return
+    user = historical.get_default_history_user(Shipment(**dict(zip(names, rows[0], strict=True))))
+    extra = (timezone.now(), change_reason, history_type, user.pk if user is not None else None)
+    columns = [*names, "history_date", "history_change_reason", "history_type", "history_user_id"]
+    _copy_rows(historical, columns, (row + extra for row in rows))
+
+
+CUSTOMS_EVENT_COPY_COLUMNS = ("shipment_id", "status", "occurred_at", "note", "recorded_at", "recorded_by")
+
+
+def _insert_customs_events(events: list[tuple[Any, ...]], recorded_at: dt.datetime | None = None) -> None:
+    """Insert customs events given as ``(shipment_id, status, occurred_at, note, recorded_by)``.
+
+    PostgreSQL ``COPY`` (no ids are needed back); ``bulk_create`` elsewhere.
+    """
+    if not events:
+        return
+    recorded_at = recorded_at or timezone.now()
+    if connections[CustomsEvent.objects.db].vendor != "postgresql":
+        CustomsEvent.objects.bulk_create(
+            CustomsEvent(
+                shipment_id=shipment_id,
+                status=status,
+                occurred_at=occurred_at,
+                note=note,
+                recorded_by=recorded_by,
+                recorded_at=recorded_at,
+            )
+            for shipment_id, status, occurred_at, note, recorded_by in events
+        )
+        return
+    _copy_rows(
+        CustomsEvent,
+        CUSTOMS_EVENT_COPY_COLUMNS,
+        (
+            (shipment_id, status, occurred_at, note, recorded_at, recorded_by)
+            for shipment_id, status, occurred_at, note, recorded_by in events
+        ),
     )

@@ -18,7 +18,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from licences.errors import DomainError
 
@@ -90,8 +89,17 @@ def _validation_detail(errors: dict[str, list[str]]) -> str:
     return f"Invalid input: {field}: {messages[0]}{more}"
 
 
+def validation_error_body(detail: Any) -> dict[str, Any]:
+    """The envelope of a ``validation_error`` from a serializer's error ``detail``."""
+    errors = flatten_errors(detail)
+    return {"code": "validation_error", "detail": _validation_detail(errors), "errors": errors}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map every expected failure to the envelope; anything else stays a 500 (a bug)."""
+    # Imported here: rest_framework.views loads the parser classes, which import this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, DomainError):
         return Response(envelope(exc.code, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
@@ -107,8 +115,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        errors = flatten_errors(exc.detail)
-        response.data = {"code": "validation_error", "detail": _validation_detail(errors), "errors": errors}
+        response.data = validation_error_body(exc.detail)
         return response
     if isinstance(exc, Http404):
         response.data = envelope("not_found", "Not found.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -31,3 +32,11 @@ class BoundedJSONParser(parsers.JSONParser):
             return super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError as error:
             raise ParseError("JSON parse error - nested too deeply.") from error
+
+
+class BatchJSONParser(BoundedJSONParser):
+    """The bounded parser with the larger cap of the bulk-ingestion endpoints (``API_BATCH_MAX_BODY_BYTES``)."""
+
+    @property
+    def max_bytes(self) -> int:  # type: ignore[override]
+        return settings.API_BATCH_MAX_BODY_BYTES
