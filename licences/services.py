@@ -263,21 +263,22 @@ def shipment_declare(
         raise DomainError(
             f"Licence {licence.number} does not belong to {company.slug}.", code="licence_not_found", status_code=404
         )
-    if chip is not None and chip.pk != licence.chip_id:
-        raise DomainError(f"Licence {licence.number} is for another chip model.", code="chip_mismatch")
     if quantity <= 0:
         raise DomainError(
             "The quantity must be positive.", code="invalid_quantity", fields={"quantity": ["must be positive"]}
         )
     if declared_value_usd < 0:
         raise DomainError("The declared value must not be negative.", code="invalid_value")
-    if licence.status != LicenceStatus.APPROVED:
-        raise Conflict(f"Licence {licence.number} is {licence.status}, not approved.", code="licence_not_valid")
-    if not (licence.valid_from <= on <= licence.valid_until):
-        raise Conflict(
-            f"Licence {licence.number} is valid {licence.valid_from} to {licence.valid_until}, not on {on}.",
-            code="licence_not_valid",
-        )
+    refusal = shipment_refusal(
+        licence=licence,
+        chip_id=None if chip is None else chip.pk,
+        quantity=quantity,
+        remaining=licence.remaining_quantity,
+        on=on,
+    )
+    if refusal is not None:
+        raise refusal
+    # Locked above, so this cannot fail on a race; the constraint backs it regardless.
     reserved = ImportLicence.objects.filter(
         pk=licence.pk, granted_quantity__gte=F("reserved_quantity") + F("used_quantity") + quantity
     ).update(reserved_quantity=F("reserved_quantity") + quantity)
@@ -323,6 +324,31 @@ def shipment_declare(
         )
     CustomsEvent.objects.bulk_create(events)
     return shipment
+
+
+def shipment_refusal(
+    *, licence: ImportLicence, chip_id: int | None, quantity: int, remaining: int, on: dt.date
+) -> DomainError | None:
+    """Why ``quantity`` units may not be declared against ``licence`` on ``on``; ``None`` if they may.
+
+    The declaration rules, written once for ``shipment_declare`` and the batch: the same chip,
+    an approved licence, inside its validity window, with ``remaining`` units left.
+    """
+    if chip_id is not None and chip_id != licence.chip_id:
+        return DomainError(f"Licence {licence.number} is for another chip model.", code="chip_mismatch")
+    if licence.status != LicenceStatus.APPROVED:
+        return Conflict(f"Licence {licence.number} is {licence.status}, not approved.", code="licence_not_valid")
+    if not (licence.valid_from <= on <= licence.valid_until):
+        return Conflict(
+            f"Licence {licence.number} is valid {licence.valid_from} to {licence.valid_until}, not on {on}.",
+            code="licence_not_valid",
+        )
+    if remaining < quantity:
+        return Conflict(
+            f"Licence {licence.number} has {remaining:,} units remaining; {quantity:,} declared.",
+            code="licence_exhausted",
+        )
+    return None
 
 
 def customs_event_refusal(
@@ -608,16 +634,15 @@ def _shipment_refusal(
     if licence is None:
         message = f"Object with number={line.licence_number} does not exist."
         return "licence_not_found", f"Licence {line.licence_number} not found.", {"licence": [message]}
-    if line.chip_code is not None and chips[line.chip_code] != licence.chip_id:
-        return "chip_mismatch", f"Licence {licence.number} is for another chip model.", None
-    if licence.status != LicenceStatus.APPROVED:
-        return "licence_not_valid", f"Licence {licence.number} is {licence.status}, not approved.", None
-    if not (licence.valid_from <= on <= licence.valid_until):
-        window = f"valid {licence.valid_from} to {licence.valid_until}, not on {on}"
-        return "licence_not_valid", f"Licence {licence.number} is {window}.", None
-    if remaining[licence.pk] < line.quantity:
-        have = f"{remaining[licence.pk]:,} units remaining; {line.quantity:,} declared"
-        return "licence_exhausted", f"Licence {licence.number} has {have}.", None
+    refusal = shipment_refusal(
+        licence=licence,
+        chip_id=None if line.chip_code is None else chips[line.chip_code],
+        quantity=line.quantity,
+        remaining=remaining[licence.pk],
+        on=on,
+    )
+    if refusal is not None:
+        return refusal.code, refusal.message, refusal.fields or None
     if line.declaration_number in taken:
         return "duplicate_declaration", f"Declaration {line.declaration_number} already exists.", None
     return None
