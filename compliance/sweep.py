@@ -9,7 +9,8 @@ For each rule hit the fingerprint (rule family + company + subject) decides:
   (``escalated``), even if it had been acknowledged;
 - otherwise (still open, or acknowledged): only ``last_seen_at`` moves (with the current
   summary and details, so numbers stay current): nothing is alerted and no history row
-  is written for a heartbeat;
+  is written for a heartbeat. Findings whose text did not change get one ``UPDATE`` of
+  ``last_seen_at`` for all of them, so an unchanged re-sweep is cheaper than the first;
 - an open or acknowledged finding of a swept rule with no hit: resolved automatically,
   with a note saying so, and alerted (``resolved``).
 
@@ -35,7 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -168,7 +170,8 @@ def upsert_findings(
     key = _event_key(now)
     created: list[Finding] = []
     transitioned: list[Finding] = []
-    heartbeat: list[Finding] = []
+    heartbeat: list[Finding] = []  # still open, nothing to rewrite but last_seen_at
+    restated_findings: list[Finding] = []  # still open, with new numbers in the summary or details
     events: list[tuple[Finding, str]] = []
 
     for fingerprint, hit in by_fingerprint.items():
@@ -193,6 +196,12 @@ def upsert_findings(
             continue
         rose = rules.SEVERITY_RANK[hit.severity] > rules.SEVERITY_RANK[finding.severity]
         reopened = finding.status == FindingStatus.RESOLVED
+        restated = (finding.rule, finding.severity, finding.summary, finding.details) != (
+            hit.rule,
+            hit.severity,
+            hit.summary,
+            hit.details,
+        )
         finding.rule, finding.severity, finding.summary, finding.details = (
             hit.rule,
             hit.severity,
@@ -219,7 +228,7 @@ def upsert_findings(
                 summary.escalated[hit.rule] += 1
             transitioned.append(finding)
         else:
-            heartbeat.append(finding)
+            (restated_findings if restated else heartbeat).append(finding)
             summary.still_open[hit.rule] += 1
 
     for fingerprint, finding in existing.items() if resolve else ():
@@ -239,9 +248,16 @@ def upsert_findings(
         bulk_create_with_history(created, Finding, default_date=now)
     if transitioned:
         bulk_update_with_history(transitioned, Finding, TRANSITION_FIELDS, default_date=now)
+    # A heartbeat is not a change of state: no history row for it. Findings whose text is
+    # unchanged (nearly all of them, sweep after sweep) get one UPDATE setting one value;
+    # ``bulk_update`` writes a CASE per field and row, which costs quadratic time in the
+    # number of findings, so it is kept for the few whose summary or details moved.
+    if restated_findings:
+        Finding.objects.bulk_update(restated_findings, HEARTBEAT_FIELDS)
     if heartbeat:
-        # A heartbeat is not a change of state: no history row for it.
-        Finding.objects.bulk_update(heartbeat, HEARTBEAT_FIELDS)
+        Finding.objects.filter(pk__in=[finding.pk for finding in heartbeat]).update(
+            last_seen_at=Greatest(Value(now), F("first_seen_at"))
+        )
     return [FindingEvent(finding=finding, event=event, key=key) for finding, event in events], summary
 
 

@@ -158,6 +158,8 @@ class ImportLicence(models.Model):
         indexes = [
             models.Index(fields=["company", "status"]),
             models.Index(fields=["status", "valid_until"]),
+            # The licence list's default order: a page is read off the index, not sorted.
+            models.Index(fields=["-applied_at", "number"], name="licence_applied_number_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(requested_quantity__gt=0), name="licence_requested_positive"),
@@ -234,6 +236,13 @@ class Shipment(models.Model):
             models.Index(fields=["company", "status"]),
             models.Index(fields=["licence", "status"]),
             models.Index(fields=["status", "held_since"]),
+            # A company's cleared quantity (quota positions, the quota endpoint, the sweep's
+            # quota rule) from the index alone on PostgreSQL, without visiting the table.
+            models.Index(
+                fields=["company", "cleared_at"],
+                include=["chip", "licence", "quantity"],
+                name="shipment_company_cleared_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="shipment_quantity_positive"),

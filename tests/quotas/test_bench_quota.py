@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
 
+from benchmarks.generator import generate
 from licences.models import Company, ImportLicence, Shipment
-from quotas.management.commands.bench_quota import generate
 from quotas.models import DomesticCommitment, QuotaPolicy
 
 pytestmark = pytest.mark.django_db

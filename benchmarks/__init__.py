@@ -1,0 +1,14 @@
+"""The benchmark suite: a deterministic data generator and benchmarks of the service against its limits.
+
+``python manage.py bench --companies N --shipments M --seed S --runs R [--only ...]`` runs
+them (see ``compliance/management/commands/bench.py``); ``bench_quota`` runs the quota
+benchmark alone. Figures measured on a real machine are in ``benchmarks/RESULTS.md``.
+
+- :mod:`benchmarks.generator`: the one data generator (a few giants, a long tail).
+- :mod:`benchmarks.measure`: medians, query counts and the printed table.
+- :mod:`benchmarks.quota`: ``quota_positions`` against one hand-written statement.
+- :mod:`benchmarks.sweep`: the compliance sweep against the same rules in raw SQL, the
+  unchanged re-sweep, and the sweep's growth with the data.
+- :mod:`benchmarks.api`: API reads under load against a trivial endpoint.
+- :mod:`benchmarks.ingest`: bulk customs-event ingestion against ``COPY``.
+"""

@@ -1,0 +1,164 @@
+"""Benchmark 6: customs events through the batch endpoint, against ``COPY`` of the same rows.
+
+The service: ``POST /api/v1/customs-events/batch/`` in batches of ``API_BATCH_MAX_ITEMS``
+through the Django test client in this process (the whole request path, parsing,
+validation, the service, the JSON answer; not the network), with a company key. Each
+shipment gets four events in order (inspecting, held, inspecting, cleared), so every
+event is a real transition that moves the shipment and, when it clears, its licence's
+counters. Fresh declared shipments are bulk-loaded before each run (untimed).
+
+The limit: ``COPY`` of the same rows (declaration number, status, time, note) into a bare
+table without keys or indexes (PostgreSQL). On SQLite it is ``executemany`` into the bare
+table, which the table says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.conf import settings
+from django.db import connection, reset_queries, transaction
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from benchmarks.api import in_process
+from benchmarks.generator import FIRST_DAY, ensure_chips, insert_rows, reset_sequence
+from benchmarks.measure import Row, timed, verdict
+from compliance.models import CompanyAPIKey
+from licences.models import AllocationRound, Company, ImportLicence, Shipment
+
+EVENTS_PER_SHIPMENT = ("inspecting", "held", "inspecting", "cleared")
+BARE_TABLE = "bench_bare_customs_event"
+
+
+def ingest_licence() -> tuple[ImportLicence, str]:
+    """A company with one roomy approved licence to declare against, and a key for it."""
+    company, _ = Company.objects.get_or_create(slug="bench-ingest", defaults={"name": "Bench ingestion importer"})
+    h20 = next(chip for chip in ensure_chips()[0] if chip.code == "H20")
+    wave, _ = AllocationRound.objects.get_or_create(
+        name="Bench ingestion wave",
+        defaults={"unit_cap": 9 * 10**15, "value_cap_usd": 9 * 10**15, "opens_on": FIRST_DAY,
+                  "closes_on": dt.date(2099, 12, 31)},
+    )  # fmt: skip
+    now = timezone.now()
+    licence, _ = ImportLicence.objects.get_or_create(
+        number="LIC-bench-ingest",
+        defaults={"company": company, "chip": h20, "round": wave, "requested_quantity": 10**15,
+                  "granted_quantity": 10**15, "unit_value_usd": h20.reference_unit_value_usd,
+                  "valid_from": now.date() - dt.timedelta(days=30), "valid_until": now.date() + dt.timedelta(days=365),
+                  "status": ImportLicence.Status.APPROVED, "applied_at": now - dt.timedelta(days=40),
+                  "approved_at": now - dt.timedelta(days=35)},
+    )  # fmt: skip
+    _, key = CompanyAPIKey.objects.create_key(name="bench-ingest", company=company)
+    return licence, key
+
+
+def declare_shipments(licence: ImportLicence, how_many: int, run: str) -> tuple[list[str], dt.datetime]:
+    """``how_many`` fresh declared shipments of one chip each (bulk-loaded); their numbers and declaration time."""
+    declared_at = timezone.now() - dt.timedelta(hours=2)
+    numbers = [f"DEC-bench-ingest-{run}-{number}" for number in range(how_many)]
+    with transaction.atomic():
+        first = (Shipment.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+        rows = (
+            (first + index, number, licence.company_id, licence.pk, licence.chip_id, 1, licence.unit_value_usd,
+             "Shanghai Pudong", "declared", declared_at, declared_at)
+            for index, number in enumerate(numbers)
+        )  # fmt: skip
+        columns = ["id", "declaration_number", "company_id", "licence_id", "chip_id", "quantity", "declared_value_usd",
+                   "port_of_entry", "status", "declared_at", "status_changed_at"]  # fmt: skip
+        insert_rows(Shipment, columns, rows)
+        reset_sequence(Shipment)
+        ImportLicence.objects.filter(pk=licence.pk).update(reserved_quantity=F("reserved_quantity") + how_many)
+    return numbers, declared_at
+
+
+def event_items(numbers: list[str], declared_at: dt.datetime) -> list[dict[str, str]]:
+    """Four events per shipment, in order, a minute apart, grouped by shipment."""
+    return [
+        {
+            "declaration_number": number,
+            "status": status,
+            "occurred_at": (declared_at + dt.timedelta(minutes=step + 1)).isoformat(),
+            "note": "",
+        }
+        for number in numbers
+        for step, status in enumerate(EVENTS_PER_SHIPMENT)
+    ]
+
+
+def create_bare_table() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {BARE_TABLE}")
+        cursor.execute(
+            f"CREATE TABLE {BARE_TABLE} (declaration_number varchar(200), status varchar(16), "
+            f"occurred_at {'timestamptz' if connection.vendor == 'postgresql' else 'datetime'}, note text)"
+        )
+
+
+def copy_rows(items: list[dict[str, str]]) -> None:
+    """The limit: the same rows into the bare table, by ``COPY`` (PostgreSQL) or ``executemany``."""
+    rows = [(item["declaration_number"], item["status"], item["occurred_at"], item["note"]) for item in items]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {BARE_TABLE}")
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {BARE_TABLE} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {BARE_TABLE} VALUES (%s, %s, %s, %s)", rows)
+
+
+@in_process
+def bench_ingest(*, events: int, runs: int) -> list[Row]:
+    """Benchmark 6: ``events`` customs events through the batch endpoint against ``COPY``."""
+    from django.test import Client
+
+    from licences import api as licences_api
+
+    if not hasattr(licences_api, "CustomsEventViewSet"):
+        return [Row("6. bulk ingestion", "pending", note="POST /api/v1/customs-events/batch/ does not exist yet")]
+    batch_size = settings.API_BATCH_MAX_ITEMS
+    shipments = max(1, events // len(EVENTS_PER_SHIPMENT))
+    events = shipments * len(EVENTS_PER_SHIPMENT)
+    licence, key = ingest_licence()
+    client = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    prepared: dict[str, list[bytes]] = {}
+    last_items: list[dict[str, str]] = []
+
+    def setup() -> None:
+        run = timezone.now().strftime("%Y%m%d%H%M%S%f")  # unique across runs and processes
+        numbers, declared_at = declare_shipments(licence, shipments, run)
+        items = event_items(numbers, declared_at)
+        last_items[:] = items
+        prepared["bodies"] = [
+            json.dumps({"batch_id": f"bench-{run}-{start}", "items": items[start : start + batch_size]}).encode()
+            for start in range(0, len(items), batch_size)
+        ]
+
+    def ingest() -> None:
+        for body in prepared["bodies"]:
+            response = client.post("/api/v1/customs-events/batch/", body, content_type="application/json")
+            answer = response.json()
+            if response.status_code != 207 or answer["counts"]["refused"]:
+                raise RuntimeError(f"Batch answered {response.status_code}: {json.dumps(answer)[:500]}")
+
+    service = timed(ingest, runs=runs, setup=setup, warm=False)
+    batches = len(prepared["bodies"])
+    create_bare_table()
+    limit = timed(lambda: copy_rows(last_items), runs=runs)
+    # Queries per batch, counted on one more batch of a fresh run.
+    setup()
+    prepared["bodies"] = prepared["bodies"][:1]
+    reset_queries()
+    with CaptureQueriesContext(connection) as captured:
+        ingest()
+    ratio = (events / service.median) / (events / limit.median)
+    how = "COPY into a bare table" if connection.vendor == "postgresql" else "executemany into a bare table (SQLite)"
+    return [
+        Row("6. bulk ingestion", f"service: POST /customs-events/batch/ x{batches} of {batch_size:,}", service.median,
+            events, "events", f"{len(captured)}/batch", f"{ratio:.2f}x", ">= 0.25x", verdict(ratio, at_least=0.25),
+            f"{events:,} events for {shipments:,} shipments, every one accepted; Django test client"),
+        Row("6. bulk ingestion", f"limit: {how}", limit.median, events, "events", "1"),
+    ]  # fmt: skip

@@ -1,0 +1,118 @@
+"""Measuring: medians over runs, queries per operation, and the table every benchmark prints."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import connection, reset_queries
+from django.test.utils import CaptureQueriesContext
+
+
+@dataclass
+class Timing:
+    """The median of several timed runs (seconds), every sample, and the queries of one run."""
+
+    median: float
+    samples: list[float]
+    queries: int
+
+
+def timed(
+    operation: Callable[[], object], *, runs: int, setup: Callable[[], object] | None = None, warm: bool = True
+) -> Timing:
+    """Time ``operation`` ``runs`` times (``setup`` before each, untimed) and count its queries once.
+
+    The queries are counted on an extra first run (which also warms the caches, unless
+    ``warm`` is false: then the counted run is the first timed one, for operations whose
+    first run differs from the next, like a sweep against an empty findings table).
+    """
+    if setup:
+        setup()
+    reset_queries()  # with DEBUG on, the query log is capped (9,000): a full log would count nothing
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        operation()
+        first = time.perf_counter() - started
+    samples = [] if warm else [first]
+    while len(samples) < runs:
+        if setup:
+            setup()
+        started = time.perf_counter()
+        operation()
+        samples.append(time.perf_counter() - started)
+    return Timing(median=statistics.median(samples), samples=samples, queries=len(captured))
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    benchmark: str
+    measure: str
+    seconds: float | None = None
+    rows: float | None = None  # rows processed per operation, for the rate
+    unit: str = "rows"
+    queries: str = ""
+    ratio: str = ""
+    goal: str = ""
+    met: str = ""
+    note: str = ""
+    per_second: float | None = None  # a measured rate (load tests), instead of rows / seconds
+
+    @property
+    def rate(self) -> str:
+        per_second = self.per_second
+        if per_second is None:
+            if not self.seconds or self.rows is None:
+                return ""
+            per_second = self.rows / self.seconds
+        return f"{per_second:,.0f} {self.unit}/s"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds >= 10:
+        return f"{seconds:,.1f} s"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    return f"{seconds * 1000:.1f} ms"
+
+
+def verdict(ratio: float, *, at_most: float | None = None, at_least: float | None = None) -> str:
+    """``met`` or ``missed`` for a ratio against its goal."""
+    if at_most is not None:
+        return "met" if ratio <= at_most else "missed"
+    return "met" if at_least is not None and ratio >= at_least else "missed"
+
+
+@dataclass
+class Table:
+    """The results of a benchmark run, printed as a Markdown table."""
+
+    rows: list[Row] = field(default_factory=list)
+
+    COLUMNS = ("benchmark", "measure", "median", "rate", "queries/op", "ratio", "goal", "met", "note")
+
+    def add(self, *rows: Row) -> None:
+        self.rows.extend(rows)
+
+    def cells(self, row: Row) -> list[str]:
+        return [
+            row.benchmark, row.measure, duration(row.seconds), row.rate, row.queries, row.ratio, row.goal, row.met,
+            row.note,
+        ]  # fmt: skip
+
+    def render(self) -> str:
+        lines = [self.cells(row) for row in self.rows]
+        widths = [max([len(name)] + [len(line[i]) for line in lines]) for i, name in enumerate(self.COLUMNS)]
+
+        def line(cells: list[str] | tuple[str, ...]) -> str:
+            return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
+
+        out = [line(self.COLUMNS), "|" + "|".join("-" * (width + 2) for width in widths) + "|"]
+        out.extend(line(cells) for cells in lines)
+        return "\n".join(out)

@@ -1,0 +1,120 @@
+"""The benchmark suite runs every benchmark at a tiny size and prints its table.
+
+No test here asserts on a time: the figures are the benchmark's business. What is
+asserted is that each benchmark runs, agrees with its limit (the same hits, the same
+positions), that an unchanged re-sweep writes nothing, and that queries per operation do
+not grow with the data.
+"""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from compliance.models import Finding
+from compliance.rules import SWEPT_RULES
+from licences.models import Shipment
+
+pytestmark = pytest.mark.django_db
+
+TINY = {"runs": 1, "api_client": "inprocess", "api_seconds": 0.1}
+
+
+def bench(companies: int, shipments: int, seed: int = 1, **options) -> str:
+    out = StringIO()
+    call_command("bench", companies=companies, shipments=shipments, seed=seed, stdout=out, **{**TINY, **options})
+    output = out.getvalue()
+    print(output)  # the table, for whoever runs the tests with -s
+    return output
+
+
+def table(output: str) -> dict[tuple[str, str], dict[str, str]]:
+    """The printed table as ``{(benchmark, measure): {column: cell}}``."""
+    lines = [line for line in output.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[1:]:
+        cells = dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
+        rows[cells["benchmark"], cells["measure"].split(",")[0]] = cells
+    return rows
+
+
+def queries(rows: dict) -> dict[tuple[str, str], int]:
+    """Queries per operation of every row that counts them (per chunk for the sweeps)."""
+    counted = {}
+    for key, cells in rows.items():
+        match = re.match(r"(\d+)", cells["queries/op"])
+        if match and not key[0].startswith("3."):
+            counted[key] = int(match.group(1))
+    return counted
+
+
+def test_every_benchmark_runs_at_a_tiny_size_and_prints_its_table():
+    output = bench(12, 150, ingest_events=200)
+    rows = table(output)
+    benchmarks = {benchmark for benchmark, _ in rows}
+    assert {"0. generate", "1. full sweep", "2. unchanged re-sweep", "3. sweep growth 1x", "3. sweep growth 3x",
+            "3. sweep growth 10x", "5. API quota", "5. API licences", "5. API chips",
+            "6. bulk ingestion"} <= benchmarks  # fmt: skip
+    assert any(name.startswith("4. quota positions") for name in benchmarks)
+    # The world was built in three stages (a tenth, three tenths, all of it): the whole world.
+    assert Shipment.objects.filter(company__slug__startswith="bench-1-").count() == 150
+    assert "12 companies, 150 shipments;" in rows["3. sweep growth 10x", "service: compliance_sweep"]["note"]
+    # Each benchmark agrees with its limit before it is timed.
+    assert rows["1. full sweep", "limit: 9 rules as raw SQL upserts"]["note"] == "same hits as the service"
+    assert re.search(r"\d\.\d\dx", rows["1. full sweep", "service: compliance_sweep"]["ratio"])
+    quota = next(cells for (name, measure), cells in rows.items() if name.startswith("4.") and "limit" in measure)
+    assert quota["note"] == "12 positions agree"
+    # The unchanged re-sweep wrote nothing but the heartbeat.
+    resweep = rows["2. unchanged re-sweep", "service: the same sweep again"]["note"]
+    assert resweep.startswith("0 created/changed/history/alerts; ")
+    assert "0 errors" in rows["5. API quota", "service: GET /api/v1/companies/<largest>/quota/"]["note"]
+    ingest = rows["6. bulk ingestion", "service: POST /customs-events/batch/ x1 of 5"]
+    assert "200 events for 50 shipments, every one accepted" in ingest["note"]
+    # Every rule of the sweep has something to find, even in a world this small.
+    assert set(Finding.objects.values_list("rule", flat=True)) >= SWEPT_RULES - {"quota_at_risk"}
+
+
+@pytest.fixture
+def sqlite_parameter_limit():
+    """Let Django use the parameter limit this SQLite really has (32,766 since 3.32), not 999.
+
+    With 999, Django splits every ``bulk_create`` / ``bulk_update`` of more than a few dozen
+    rows into several statements on SQLite, so counts would grow with the data for a reason
+    that is Django's, not the code's (PostgreSQL has no such limit).
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    before = connection.features.max_query_params
+    connection.features.max_query_params = 32_766
+    yield
+    connection.features.max_query_params = before
+
+
+def test_queries_per_operation_do_not_grow_with_the_data(sqlite_parameter_limit):
+    only = "sweep,quota,api,ingest"
+    small = queries(table(bench(8, 100, seed=1, only=only, ingest_events=200)))
+    # A second world beside the first: three times the companies and shipments in all.
+    large = queries(table(bench(16, 200, seed=2, only=only, ingest_events=800)))
+    assert Shipment.objects.filter(company__slug__regex=r"^bench-[12]-").count() == 300
+    assert len(small) >= 10
+    assert small == large
+
+
+def test_bench_refuses_to_regenerate_a_seed_unless_reused():
+    bench(6, 40, only="quota")
+    with pytest.raises(CommandError, match="6 companies from seed 1 already exist"):
+        bench(6, 40, only="quota")
+    output = bench(6, 40, only="quota,growth", reuse=True)
+    assert "reusing 6 companies from seed 1" in output
+    assert "--reuse: growth builds the world itself" in output
+
+
+def test_bench_refuses_an_unknown_benchmark():
+    with pytest.raises(CommandError, match="Unknown benchmark: speed"):
+        bench(6, 40, only="sweep,speed")
