@@ -294,6 +294,35 @@ class ImportLicenceAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHis
         "status_reason",
     )
 
+    def get_readonly_fields(self, request, obj=None):
+        # Once decided, a licence's terms are the grant's: only the decisions move it.
+        if obj is not None and obj.status != ImportLicence.Status.APPLIED:
+            return [field.name for field in ImportLicence._meta.fields]
+        return self.readonly_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "chip":
+            # Import licences are for foreign chips (licence_apply refuses the others).
+            kwargs["queryset"] = ChipModel.objects.filter(origin=ChipModel.Origin.FOREIGN)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        """A new licence is an application: recorded through ``licence_apply``, as the API does."""
+        if change:
+            return super().save_model(request, obj, form, change)
+        applied = services.licence_apply(
+            company=obj.company,
+            chip=obj.chip,
+            round=obj.round,
+            requested_quantity=obj.requested_quantity,
+            unit_value_usd=obj.unit_value_usd,
+            number=obj.number,
+            applied_at=obj.applied_at,
+        )
+        obj.pk = applied.pk
+        obj._state.adding = False
+        return None
+
 
 @admin.register(Shipment)
 class ShipmentAdmin(ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
