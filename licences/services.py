@@ -168,63 +168,61 @@ def licence_approve(
     return licence
 
 
+def _decide(
+    licence: ImportLicence,
+    *,
+    action: str,
+    status: str,
+    reason: str | None,
+    stamp: str | None = None,
+    clear: str | None = None,
+    at: dt.datetime | None = None,
+) -> ImportLicence:
+    """Move a locked licence to ``status`` if the transition table allows ``action``,
+    recording the reason (when the decision needs one) and the decision's timestamp."""
+    licence = _locked_licence(licence)
+    _check_transition(licence, action)
+    licence.status = status
+    if reason is not None:
+        licence.status_reason = _require_reason(reason)
+    if stamp:
+        setattr(licence, stamp, at or timezone.now())
+    if clear:
+        setattr(licence, clear, None)
+    licence.save()
+    return licence
+
+
 @transaction.atomic
 def licence_reject(*, licence: ImportLicence, reason: str, at: dt.datetime | None = None) -> ImportLicence:
     """Reject an application."""
-    licence = _locked_licence(licence)
-    _check_transition(licence, "reject")
-    licence.status = LicenceStatus.REJECTED
-    licence.status_reason = _require_reason(reason)
-    licence.rejected_at = at or timezone.now()
-    licence.save()
-    return licence
+    return _decide(licence, action="reject", status=LicenceStatus.REJECTED, reason=reason, stamp="rejected_at", at=at)
 
 
 @transaction.atomic
 def licence_suspend(*, licence: ImportLicence, reason: str, at: dt.datetime | None = None) -> ImportLicence:
     """Suspend an approved licence: no new shipments may be declared against it."""
-    licence = _locked_licence(licence)
-    _check_transition(licence, "suspend")
-    licence.status = LicenceStatus.SUSPENDED
-    licence.status_reason = _require_reason(reason)
-    licence.suspended_at = at or timezone.now()
-    licence.save()
-    return licence
+    return _decide(
+        licence, action="suspend", status=LicenceStatus.SUSPENDED, reason=reason, stamp="suspended_at", at=at
+    )
 
 
 @transaction.atomic
 def licence_reinstate(*, licence: ImportLicence, reason: str, at: dt.datetime | None = None) -> ImportLicence:
     """Lift a suspension."""
-    licence = _locked_licence(licence)
-    _check_transition(licence, "reinstate")
-    licence.status = LicenceStatus.APPROVED
-    licence.status_reason = _require_reason(reason)
-    licence.suspended_at = None
-    licence.save()
-    return licence
+    return _decide(licence, action="reinstate", status=LicenceStatus.APPROVED, reason=reason, clear="suspended_at")
 
 
 @transaction.atomic
 def licence_revoke(*, licence: ImportLicence, reason: str, at: dt.datetime | None = None) -> ImportLicence:
     """Revoke a licence for good. Its grant stays counted against the round (it was allocated)."""
-    licence = _locked_licence(licence)
-    _check_transition(licence, "revoke")
-    licence.status = LicenceStatus.REVOKED
-    licence.status_reason = _require_reason(reason)
-    licence.revoked_at = at or timezone.now()
-    licence.save()
-    return licence
+    return _decide(licence, action="revoke", status=LicenceStatus.REVOKED, reason=reason, stamp="revoked_at", at=at)
 
 
 @transaction.atomic
 def licence_expire(*, licence: ImportLicence, at: dt.datetime | None = None) -> ImportLicence:
     """Mark a licence whose validity window has passed as expired."""
-    licence = _locked_licence(licence)
-    _check_transition(licence, "expire")
-    licence.status = LicenceStatus.EXPIRED
-    licence.expired_at = at or timezone.now()
-    licence.save()
-    return licence
+    return _decide(licence, action="expire", status=LicenceStatus.EXPIRED, reason=None, stamp="expired_at", at=at)
 
 
 def directive_in_force(*, chip: ChipModel | int, on: dt.date) -> CustomsDirective | None:
