@@ -17,7 +17,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# A development .env (DEBUG=1) so plain `python manage.py ...` works in this checkout.
+.env:
+	printf '# Local development settings; the real environment overrides them.\nDEBUG=1\n' > .env
+
+install: $(VENV)/.installed .env
 
 # Set up everything and start web, Celery worker and Celery beat (Procfile, via honcho).
 run: install

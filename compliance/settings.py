@@ -13,6 +13,10 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
+# A local checkout's .env (written by `make install`: DEBUG=1) fills in what the real
+# environment does not set; production sets variables and has no .env (.dockerignore).
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
