@@ -31,7 +31,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+# Every run saves its screenshots under var/ (git-ignored); SCREENSHOTS_DIR=docs/screenshots
+# refreshes the ones the README shows.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR", Path(settings.BASE_DIR) / "var" / "screenshots"))
 PASSWORD = "browser-test-pw"
 
 
