@@ -220,6 +220,11 @@ def policy_create(
         ) from error
 
 
+def _given(**values: Any) -> dict[str, Any]:
+    """The keyword arguments the caller actually passed (those not left ``UNSET``)."""
+    return {field: value for field, value in values.items() if not isinstance(value, _Unset)}
+
+
 @transaction.atomic
 def policy_update(
     *,
@@ -243,19 +248,18 @@ def policy_update(
     Passing a term's current value is not a change.
     """
     policy = QuotaPolicy.objects.select_for_update().get(pk=policy.pk)
-    passed = {
-        "ratio": ratio,
-        "basis": basis,
-        "measured_on": measured_on,
-        "counts_pledged": counts_pledged,
-        "counts_contracted": counts_contracted,
-        "counts_delivered": counts_delivered,
-        "grace_days": grace_days,
-        "effective_from": effective_from,
-        "effective_until": effective_until,
-        "notes": notes,
-    }
-    changes = {field: value for field, value in passed.items() if not isinstance(value, _Unset)}
+    changes = _given(
+        ratio=ratio,
+        basis=basis,
+        measured_on=measured_on,
+        counts_pledged=counts_pledged,
+        counts_contracted=counts_contracted,
+        counts_delivered=counts_delivered,
+        grace_days=grace_days,
+        effective_from=effective_from,
+        effective_until=effective_until,
+        notes=notes,
+    )
     changed_terms = sorted(
         field for field in POLICY_TERMS if field in changes and changes[field] != getattr(policy, field)
     )
@@ -297,19 +301,19 @@ def policy_revise(
     """A new draft version of ``policy``'s rule: its terms, with the ones passed changed."""
     terms: dict[str, Any] = {field: getattr(policy, field) for field in POLICY_TERMS}
     terms["notes"] = policy.notes
-    passed = {
-        "ratio": ratio,
-        "basis": basis,
-        "measured_on": measured_on,
-        "counts_pledged": counts_pledged,
-        "counts_contracted": counts_contracted,
-        "counts_delivered": counts_delivered,
-        "grace_days": grace_days,
-        "effective_from": effective_from,
-        "effective_until": effective_until,
-        "notes": notes,
-    }
-    terms.update({field: value for field, value in passed.items() if not isinstance(value, _Unset)})
+    passed = _given(
+        ratio=ratio,
+        basis=basis,
+        measured_on=measured_on,
+        counts_pledged=counts_pledged,
+        counts_contracted=counts_contracted,
+        counts_delivered=counts_delivered,
+        grace_days=grace_days,
+        effective_from=effective_from,
+        effective_until=effective_until,
+        notes=notes,
+    )
+    terms.update(passed)
     return policy_create(name=policy.name, **terms)
 
 
