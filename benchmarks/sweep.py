@@ -29,7 +29,7 @@ from benchmarks.generator import ON
 from benchmarks.measure import Row, timed, verdict
 from benchmarks.quota import totals_sql
 from compliance import locks
-from compliance.models import AlertEmail, Finding, WebhookDelivery
+from compliance.models import AlertEmail, Finding, WebhookAttempt, WebhookDelivery
 from compliance.sweep import SweepSummary, company_chunks, run_sweep
 from compliance.tasks import SWEEP_LOCK
 from quotas.selectors import end_of_day, policy_in_force
@@ -58,12 +58,21 @@ def service_sweep(*, now: dt.datetime = NOW, chunk_size: int | None = None) -> t
 
 
 def reset_findings() -> None:
-    """Forget every finding, its history and its alerts (no signals, no history rows for the deletes)."""
+    """Forget every finding, its history and its alerts (no signals, no history rows for the deletes).
+
+    ``TRUNCATE`` on PostgreSQL, so the next sweep starts from empty tables as a first sweep
+    would, not from tables holding the last run's dead rows.
+    """
+    tables = [AlertEmail, WebhookAttempt, WebhookDelivery, Finding.history.model, Finding]
     with transaction.atomic():
-        AlertEmail.objects.all()._raw_delete(connection.alias)
-        WebhookDelivery.objects.all()._raw_delete(connection.alias)
-        Finding.history.model.objects.all()._raw_delete(connection.alias)
-        Finding.objects.all()._raw_delete(connection.alias)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                names = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in tables)
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending on these tables
+                cursor.execute(f"TRUNCATE {names}")
+            return
+        for model in tables:
+            model.objects.all()._raw_delete(connection.alias)
 
 
 def findings_state() -> dict[str, Any]:
@@ -297,8 +306,9 @@ def raw_sweep(*, now: dt.datetime = NOW) -> None:
 
 
 def truncate_raw_table() -> None:
+    """Empty the raw table the way :func:`reset_findings` empties the service's."""
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {RAW_TABLE}")
+        cursor.execute(f"{'TRUNCATE' if connection.vendor == 'postgresql' else 'DELETE FROM'} {RAW_TABLE}")
 
 
 def compare_with_raw() -> list[str]:

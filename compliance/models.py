@@ -64,7 +64,16 @@ class SecurityAttestation(models.Model):
 
     class Meta:
         ordering = ["-attested_on", "id"]
-        indexes = [models.Index(fields=["company", "requirement", "status"])]
+        indexes = [
+            models.Index(fields=["company", "requirement", "status"]),
+            # The shipment-condition rule's "no accepted attestation for this shipment" probe:
+            # an index-only anti-join instead of hashing every attestation in the country.
+            models.Index(
+                fields=["shipment", "requirement"],
+                name="attestation_shipment_accepted",
+                condition=Q(status="accepted", shipment__isnull=False),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(evidence_file="") | ~Q(evidence_reference=""), name="attestation_has_evidence"

@@ -28,21 +28,24 @@ are serialised by locking the companies' rows first.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Q, Value
+from django.db import connection, transaction
+from django.db.models import F, Lookup, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from compliance import alerts, rules, webhooks
 from compliance.models import AlertEmail, Finding
+from licences import bulk
 from licences.models import Company
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ TRANSITION_FIELDS = [
     "resolution_note",
 ]
 HEARTBEAT_FIELDS = ["rule", "severity", "summary", "details", "last_seen_at"]
+OPENED_REASON = "Opened by the compliance sweep"
 
 
 @dataclass(frozen=True)
@@ -134,19 +138,55 @@ def _lock_companies(company_ids: Sequence[int] | None) -> int:
     return len(companies.values_list("pk", flat=True))
 
 
+_FINDING_FIELDS = [(field.attname, field) for field in Finding._meta.concrete_fields]
+
+
+def _new_finding(**values: Any) -> Finding:
+    """A new, unsaved finding, built from positional arguments: three times faster than
+    keywords, which counts at tens of thousands of findings a sweep."""
+    return Finding(*[values[name] if name in values else field.get_default() for name, field in _FINDING_FIELDS])
+
+
+class _AnyOf(Lookup):
+    """``column = ANY(%s)`` with the list as one array parameter (PostgreSQL): one value to
+    quote and parse instead of thousands."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+
+
+def _fingerprint_in(batch: list[str]) -> Q | Lookup:
+    if connection.vendor == "postgresql":
+        return _AnyOf(F("fingerprint"), batch)
+    return Q(fingerprint__in=batch)
+
+
 def _existing_findings(
     fingerprints: list[str], company_ids: Sequence[int] | None, *, with_active: bool = True
 ) -> dict[str, Finding]:
     """Findings matching a hit, plus every active finding of a swept rule in scope."""
-    scoped = Finding.objects.all() if company_ids is None else Finding.objects.filter(company_id__in=list(company_ids))
-    active = Q(status__in=ACTIVE, rule__in=rules.SWEPT_RULES)
+    # Two plain queries, not one with an OR: the active findings through the (company,
+    # status) index (the rule is checked here, so a stale planner estimate cannot steer
+    # the query to the rule index), the other matches through the unique fingerprint index.
     found: dict[str, Finding] = {}
-    batches = [fingerprints[i : i + FINGERPRINT_BATCH] for i in range(0, len(fingerprints), FINGERPRINT_BATCH)] or [[]]
-    for index, batch in enumerate(batches):
-        condition = Q(fingerprint__in=batch)
-        if index == 0 and with_active:
-            condition |= active
-        found.update({finding.fingerprint: finding for finding in scoped.filter(condition)})
+    others = Finding.objects.order_by()
+    if with_active:
+        scoped = others if company_ids is None else others.filter(company_id__in=list(company_ids))
+        found.update(
+            {
+                finding.fingerprint: finding
+                for finding in scoped.filter(status__in=ACTIVE)
+                if finding.rule in rules.SWEPT_RULES
+            }
+        )
+        others = others.exclude(status__in=ACTIVE, rule__in=rules.SWEPT_RULES)
+    for start in range(0, len(fingerprints), FINGERPRINT_BATCH):
+        batch = fingerprints[start : start + FINGERPRINT_BATCH]
+        found.update({finding.fingerprint: finding for finding in others.filter(_fingerprint_in(batch))})
     return found
 
 
@@ -177,7 +217,7 @@ def upsert_findings(
     for fingerprint, hit in by_fingerprint.items():
         finding = existing.get(fingerprint)
         if finding is None:
-            finding = Finding(
+            finding = _new_finding(
                 rule=hit.rule,
                 severity=hit.severity,
                 company_id=hit.company_id,
@@ -189,7 +229,6 @@ def upsert_findings(
                 first_seen_at=now,
                 last_seen_at=now,
             )
-            finding._change_reason = "Opened by the compliance sweep"
             created.append(finding)
             events.append((finding, Event.OPENED))
             summary.opened[hit.rule] += 1
@@ -244,8 +283,8 @@ def upsert_findings(
         events.append((finding, Event.RESOLVED))
         summary.resolved[finding.rule] += 1
 
-    if created:
-        bulk_create_with_history(created, Finding, default_date=now)
+    # New findings and their history rows by binary COPY on PostgreSQL (75,000 at national scale).
+    bulk.create_with_history(created, change_reason=OPENED_REASON, date=now)
     if transitioned:
         bulk_update_with_history(transitioned, Finding, TRANSITION_FIELDS, default_date=now)
     # A heartbeat is not a change of state: no history row for it. Findings whose text is
@@ -259,6 +298,24 @@ def upsert_findings(
             last_seen_at=Greatest(Value(now), F("first_seen_at"))
         )
     return [FindingEvent(finding=finding, event=event, key=key) for finding, event in events], summary
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a sweep builds its hits and findings.
+
+    A chunk holds hundreds of thousands of small objects at once (rows, hits, findings);
+    the collector would walk them again and again as they are allocated (about a sixth
+    of the sweep's time at national scale). They are freed by reference counting as
+    usual; the collector resumes, with its normal thresholds, when the chunk is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def run_sweep(
@@ -275,7 +332,7 @@ def run_sweep(
     """
     now = now or timezone.now()
     on = on or timezone.localdate(now)
-    with transaction.atomic():
+    with _collector_paused(), transaction.atomic():
         companies = _lock_companies(company_ids)
         hits = rules.evaluate(on, company_ids)
         events, summary = upsert_findings(hits, company_ids=company_ids, on=on, now=now)

@@ -9,18 +9,18 @@ on SQLite alike, with no read-modify-write window.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connections, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from licences import bulk
 from licences.errors import Conflict, DomainError
 from licences.models import (
     AllocationRound,
@@ -752,44 +752,14 @@ SHIPMENT_STATE_FIELDS = ("status", "status_changed_at", "held_since", "cleared_a
 
 
 def _update_shipment_states(states: list[dict[str, Any]]) -> None:
-    """Write each shipment's new customs state (rows of ``_history_fields``) in one statement.
-
-    On PostgreSQL an ``UPDATE ... FROM unnest(arrays)``: five parameters whatever the number
-    of rows (Django's ``bulk_update`` builds one ``CASE WHEN id = ...`` per field and row,
-    whose cost grows with the square of the rows). Other engines use ``bulk_update``.
-    """
-    if not states:
-        return
-    connection = connections[Shipment.objects.db]
-    if connection.vendor != "postgresql":
-        Shipment.objects.bulk_update([Shipment(**state) for state in states], SHIPMENT_STATE_FIELDS)
-        return
-    table = connection.ops.quote_name(Shipment._meta.db_table)
-    sql = (
-        f"UPDATE {table} AS s SET status = v.status, status_changed_at = v.changed, "  # noqa: S608
-        f"held_since = v.held, cleared_at = v.cleared "
-        f"FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[]) "
-        f"AS v(id, status, changed, held, cleared) WHERE s.id = v.id"
-    )
-    params = [[state[name] for state in states] for name in ("id", *SHIPMENT_STATE_FIELDS)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    """Write each shipment's new customs state (rows of ``_history_fields``) in one bulk update."""
+    columns = ("id", *SHIPMENT_STATE_FIELDS)
+    bulk.update_rows(Shipment, columns, [tuple(state[name] for name in columns) for state in states])
 
 
-def _copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Append rows to ``model``'s table with PostgreSQL ``COPY`` (the fastest bulk path; no ids back)."""
-    connection = connections[model.objects.db]
-    quote = connection.ops.quote_name
-    statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy_in:
-        for row in rows:
-            copy_in.write_row(row)
-
-
-@functools.cache
 def _history_fields() -> tuple[str, ...]:
     """The shipment columns simple_history records (``id`` first), in its historical model's order."""
-    return tuple(field.attname for field in Shipment.history.model.tracked_fields)
+    return bulk.tracked_fields(Shipment)
 
 
 def _history_row(shipment: Shipment) -> tuple[Any, ...]:
@@ -797,24 +767,8 @@ def _history_row(shipment: Shipment) -> tuple[Any, ...]:
 
 
 def _record_history(rows: list[tuple[Any, ...]], *, history_type: str, change_reason: str) -> None:
-    """One simple_history row per shipment state given (rows of ``_history_fields``), for a whole batch.
-
-    On PostgreSQL the rows go straight into the history table through ``COPY``, with the
-    user simple_history would record (the request's, from its middleware), one date and a
-    change reason; elsewhere through simple_history's ``bulk_history_create``.
-    """
-    if not rows:
-        return
-    historical = Shipment.history.model
-    names = _history_fields()
-    if connections[historical.objects.db].vendor != "postgresql":
-        shipments = [Shipment(**dict(zip(names, row, strict=True))) for row in rows]
-        Shipment.history.bulk_history_create(shipments, update=history_type == "~", default_change_reason=change_reason)
-        return
-    user = historical.get_default_history_user(Shipment(**dict(zip(names, rows[0], strict=True))))
-    extra = (timezone.now(), change_reason, history_type, user.pk if user is not None else None)
-    columns = [*names, "history_date", "history_change_reason", "history_type", "history_user_id"]
-    _copy_rows(historical, columns, (row + extra for row in rows))
+    """One simple_history row per shipment state given (rows of ``_history_fields``), for a whole batch."""
+    bulk.record_history(Shipment, rows, history_type=history_type, change_reason=change_reason)
 
 
 CUSTOMS_EVENT_COPY_COLUMNS = ("shipment_id", "status", "occurred_at", "note", "recorded_at", "recorded_by")
@@ -828,7 +782,7 @@ def _insert_customs_events(events: list[tuple[Any, ...]], recorded_at: dt.dateti
     if not events:
         return
     recorded_at = recorded_at or timezone.now()
-    if connections[CustomsEvent.objects.db].vendor != "postgresql":
+    if not bulk.on_postgresql(CustomsEvent):
         CustomsEvent.objects.bulk_create(
             CustomsEvent(
                 shipment_id=shipment_id,
@@ -841,7 +795,7 @@ def _insert_customs_events(events: list[tuple[Any, ...]], recorded_at: dt.dateti
             for shipment_id, status, occurred_at, note, recorded_by in events
         )
         return
-    _copy_rows(
+    bulk.copy_rows(
         CustomsEvent,
         CUSTOMS_EVENT_COPY_COLUMNS,
         (
