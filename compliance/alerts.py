@@ -58,11 +58,11 @@ def queue_emails(events: Sequence[FindingEvent]) -> int:
     """Record one ``AlertEmail`` per event and recipient (the outbox). Two queries at most."""
     if not events:
         return 0
-    recipients = _contacts(event.finding.company_id for event in events)
+    recipients = _contacts(event.company_id for event in events)
     rows = [
         AlertEmail(finding=event.finding, event=event.event, event_key=event.key, recipient=recipient)
         for event in events
-        for recipient in recipients.get(event.finding.company_id, [])
+        for recipient in recipients.get(event.company_id, [])
     ]
     AlertEmail.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)

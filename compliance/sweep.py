@@ -30,15 +30,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Lookup, Q, Value
+from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
@@ -70,15 +71,47 @@ TRANSITION_FIELDS = [
 ]
 HEARTBEAT_FIELDS = ["rule", "severity", "summary", "details", "last_seen_at"]
 OPENED_REASON = "Opened by the compliance sweep"
+# Settle new and unchanged findings set-based in PostgreSQL (see _settle_in_database); off,
+# every hit is decided in Python as on other engines (the tests run both ways).
+SETTLE_IN_DATABASE = True
+# New findings in one sweep from which the planner's statistics are refreshed (see _analyze_if_grown).
+ANALYZE_MIN_INSERTED = 1000
 
 
-@dataclass(frozen=True)
 class FindingEvent:
-    """Something to alert about: a finding opened, escalated or resolved (``key`` tells repeats apart)."""
+    """Something to alert about: a finding opened, escalated or resolved (``key`` tells repeats apart).
 
-    finding: Finding
-    event: str
-    key: str
+    The finding may be given, or built on first use by ``build`` (with ``company_id``
+    known up front): the outbox looks at the company first, so a sweep opening tens of
+    thousands of findings with nobody to alert builds none of them.
+    """
+
+    __slots__ = ("_build", "_finding", "company_id", "event", "key")
+
+    def __init__(
+        self,
+        finding: Finding | None = None,
+        *,
+        event: str,
+        key: str,
+        company_id: int | None = None,
+        build: Callable[[], Finding] | None = None,
+    ) -> None:
+        if finding is None and (build is None or company_id is None):
+            raise TypeError("A FindingEvent needs a finding, or a company id and a way to build the finding.")
+        self._finding, self._build = finding, build
+        self.company_id: int = finding.company_id if finding is not None else company_id  # type: ignore[assignment]
+        self.event, self.key = event, key
+
+    @property
+    def finding(self) -> Finding:
+        if self._finding is None:
+            assert self._build is not None
+            self._finding = self._build()
+        return self._finding
+
+    def __repr__(self) -> str:
+        return f"FindingEvent({self.event} company={self.company_id} key={self.key})"
 
 
 @dataclass
@@ -147,24 +180,6 @@ def _new_finding(**values: Any) -> Finding:
     return Finding(*[values[name] if name in values else field.get_default() for name, field in _FINDING_FIELDS])
 
 
-class _AnyOf(Lookup):
-    """``column = ANY(%s)`` with the list as one array parameter (PostgreSQL): one value to
-    quote and parse instead of thousands."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
-
-
-def _fingerprint_in(batch: list[str]) -> Q | Lookup:
-    if connection.vendor == "postgresql":
-        return _AnyOf(F("fingerprint"), batch)
-    return Q(fingerprint__in=batch)
-
-
 def _existing_findings(
     fingerprints: list[str], company_ids: Sequence[int] | None, *, with_active: bool = True
 ) -> dict[str, Finding]:
@@ -186,8 +201,141 @@ def _existing_findings(
         others = others.exclude(status__in=ACTIVE, rule__in=rules.SWEPT_RULES)
     for start in range(0, len(fingerprints), FINGERPRINT_BATCH):
         batch = fingerprints[start : start + FINGERPRINT_BATCH]
-        found.update({finding.fingerprint: finding for finding in others.filter(_fingerprint_in(batch))})
+        found.update({finding.fingerprint: finding for finding in others.filter(fingerprint__in=batch)})
     return found
+
+
+HIT_COLUMNS = ("fingerprint", "rule", "severity", "company_id", "subject", "summary", "details")
+
+
+def _settle_in_database(
+    by_fingerprint: dict[str, rules.Hit],
+    *,
+    company_ids: Sequence[int] | None,
+    now: dt.datetime,
+    key: str,
+    summary: SweepSummary,
+    events: list[FindingEvent],
+) -> dict[str, Finding]:
+    """PostgreSQL: settle the two bulk cases in the database; return what needs a decision.
+
+    The hits go into a temporary table by binary ``COPY``. Then, in this order:
+
+    1. the findings needing a decision in Python are picked out (an existing finding
+       whose hit differs from it: resolved, another rule, severity or text; and an active
+       finding in scope with no hit, which is resolved if its rule is swept) and returned;
+    2. every other matched finding, active with the same rule, severity and text, gets
+       its heartbeat in one ``UPDATE ... FROM`` (no history row: not a change of state);
+    3. hits matching no finding become open findings with their ``+`` history rows in
+       one ``INSERT ... SELECT`` (their ``opened`` events build the finding on first use).
+
+    The decisions taken in Python for what step 1 returns are the same as on other
+    engines (:func:`upsert_findings`); steps 2 and 3 are the cases that need no decision.
+    """
+    table = connection.ops.quote_name(Finding._meta.db_table)
+    historical = Finding.history.model
+    history_table = connection.ops.quote_name(historical._meta.db_table)
+    tracked = ", ".join(connection.ops.quote_name(name) for name in bulk.tracked_fields(Finding))
+    user = historical.get_default_history_user(Finding())
+    # Every hit is of a company in scope: the scope only lets the planner read the
+    # findings through the (company, status) index.
+    scope = "" if company_ids is None else "f.company_id = ANY(%(scope)s) AND "
+    params = {
+        "now": now,
+        "active": list(ACTIVE),
+        "scope": list(company_ids or []),
+        "open": FindingStatus.OPEN,
+        "reason": OPENED_REASON,
+        "user": user.pk if user is not None else None,
+    }
+    same = "f.rule = h.rule AND f.severity = h.severity AND f.summary = h.summary AND f.details = h.details"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS sweep_hit")
+        cursor.execute(
+            "CREATE TEMPORARY TABLE sweep_hit (fingerprint varchar(300) PRIMARY KEY, rule varchar(64) NOT NULL, "
+            "severity varchar(16) NOT NULL, company_id bigint NOT NULL, subject varchar(200) NOT NULL, "
+            "summary varchar(300) NOT NULL, details jsonb NOT NULL) ON COMMIT DROP"
+        )
+        bulk.copy_rows(
+            Finding,
+            HIT_COLUMNS,
+            (
+                (fp, h.rule, h.severity, h.company_id, h.subject, h.summary, h.details)
+                for fp, h in by_fingerprint.items()
+            ),
+            table="sweep_hit",
+        )
+        cursor.execute("ANALYZE sweep_hit")
+        cursor.execute(
+            f"SELECT f.id FROM {table} f JOIN sweep_hit h ON h.fingerprint = f.fingerprint "  # noqa: S608
+            f"WHERE {scope}NOT (f.status = ANY(%(active)s) AND {same}) "
+            f"UNION ALL SELECT f.id FROM {table} f WHERE {scope}f.status = ANY(%(active)s) "
+            "AND NOT EXISTS (SELECT 1 FROM sweep_hit h WHERE h.fingerprint = f.fingerprint)",
+            params,
+        )
+        undecided = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(
+            f"WITH beat AS (UPDATE {table} f SET last_seen_at = GREATEST(%(now)s, f.first_seen_at) "  # noqa: S608
+            f"FROM sweep_hit h WHERE {scope}h.fingerprint = f.fingerprint AND f.status = ANY(%(active)s) AND {same} "
+            "RETURNING f.rule) SELECT rule, COUNT(*) FROM beat GROUP BY rule",
+            params,
+        )
+        summary.still_open.update(dict(cursor.fetchall()))
+        cursor.execute(
+            f"WITH new AS (INSERT INTO {table} (rule, severity, company_id, subject, fingerprint, status, summary, "  # noqa: S608
+            "details, first_seen_at, last_seen_at, resolution_note) "
+            "SELECT h.rule, h.severity, h.company_id, h.subject, h.fingerprint, %(open)s, h.summary, h.details, "
+            f"%(now)s, %(now)s, '' FROM sweep_hit h WHERE NOT EXISTS (SELECT 1 FROM {table} f "
+            "WHERE f.fingerprint = h.fingerprint) RETURNING *), "
+            f"history AS (INSERT INTO {history_table} ({tracked}, history_date, history_change_reason, history_type, "
+            f"history_user_id) SELECT {tracked}, %(now)s, %(reason)s, '+', %(user)s FROM new) "
+            "SELECT id, fingerprint FROM new",
+            params,
+        )
+        opened = cursor.fetchall()
+        _analyze_if_grown(cursor, table, len(opened))
+        for pk, fingerprint in opened:
+            hit = by_fingerprint[fingerprint]
+            build = functools.partial(_opened_finding, pk, hit, now)
+            events.append(FindingEvent(event=Event.OPENED, key=key, company_id=hit.company_id, build=build))
+            summary.opened[hit.rule] += 1
+        cursor.execute("DROP TABLE sweep_hit")
+    return {finding.fingerprint: finding for finding in Finding.objects.filter(pk__in=undecided)} if undecided else {}
+
+
+def _analyze_if_grown(cursor: Any, table: str, inserted: int) -> None:
+    """``ANALYZE`` the findings table when this sweep grew it by a fifth or more.
+
+    The planner's row estimate for the table otherwise lags far behind a first sweep
+    that fills it (autovacuum analyses on its own schedule, minutes later), and with a
+    table it believes tiny it reads the findings through the wrong index.
+    """
+    if inserted < ANALYZE_MIN_INSERTED:
+        return
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+    estimate = cursor.fetchone()[0]
+    if inserted * 5 >= estimate:
+        cursor.execute(f"ANALYZE {table}")
+
+
+def _opened_finding(pk: int | None, hit: rules.Hit, now: dt.datetime) -> Finding:
+    """The finding a hit opens (saved already when ``pk`` is given)."""
+    finding = _new_finding(
+        id=pk,
+        rule=hit.rule,
+        severity=hit.severity,
+        company_id=hit.company_id,
+        subject=hit.subject,
+        fingerprint=hit.fingerprint,
+        status=FindingStatus.OPEN,
+        summary=hit.summary,
+        details=hit.details,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+    if pk is not None:
+        finding._state.adding, finding._state.db = False, connection.alias
+    return finding
 
 
 def upsert_findings(
@@ -205,32 +353,31 @@ def upsert_findings(
     inside a transaction.
     """
     by_fingerprint = {hit.fingerprint: hit for hit in hits}
-    existing = _existing_findings(list(by_fingerprint), company_ids, with_active=resolve)
     summary = SweepSummary()
     key = _event_key(now)
     created: list[Finding] = []
     transitioned: list[Finding] = []
     heartbeat: list[Finding] = []  # still open, nothing to rewrite but last_seen_at
     restated_findings: list[Finding] = []  # still open, with new numbers in the summary or details
-    events: list[tuple[Finding, str]] = []
+    events: list[FindingEvent] = []
+    if resolve and SETTLE_IN_DATABASE and connection.vendor == "postgresql":
+        # New and unchanged findings are settled in the database; what is left needs a decision.
+        existing = _settle_in_database(
+            by_fingerprint, company_ids=company_ids, now=now, key=key, summary=summary, events=events
+        )
+        undecided = {
+            fingerprint: by_fingerprint[fingerprint] for fingerprint in existing if fingerprint in by_fingerprint
+        }
+    else:
+        existing = _existing_findings(list(by_fingerprint), company_ids, with_active=resolve)
+        undecided = by_fingerprint
 
-    for fingerprint, hit in by_fingerprint.items():
+    for fingerprint, hit in undecided.items():
         finding = existing.get(fingerprint)
         if finding is None:
-            finding = _new_finding(
-                rule=hit.rule,
-                severity=hit.severity,
-                company_id=hit.company_id,
-                subject=hit.subject,
-                fingerprint=fingerprint,
-                status=FindingStatus.OPEN,
-                summary=hit.summary,
-                details=hit.details,
-                first_seen_at=now,
-                last_seen_at=now,
-            )
+            finding = _opened_finding(None, hit, now)
             created.append(finding)
-            events.append((finding, Event.OPENED))
+            events.append(FindingEvent(finding, event=Event.OPENED, key=key))
             summary.opened[hit.rule] += 1
             continue
         rose = rules.SEVERITY_RANK[hit.severity] > rules.SEVERITY_RANK[finding.severity]
@@ -259,11 +406,11 @@ def upsert_findings(
                 finding.resolved_at = None
                 finding.resolution_note = ""
                 finding._change_reason = f"Re-opened by the sweep on {on:%Y-%m-%d}: the condition holds again"
-                events.append((finding, Event.OPENED))
+                events.append(FindingEvent(finding, event=Event.OPENED, key=key))
                 summary.opened[hit.rule] += 1
             else:
                 finding._change_reason = f"Severity raised to {hit.severity} by the compliance sweep"
-                events.append((finding, Event.ESCALATED))
+                events.append(FindingEvent(finding, event=Event.ESCALATED, key=key))
                 summary.escalated[hit.rule] += 1
             transitioned.append(finding)
         else:
@@ -280,7 +427,7 @@ def upsert_findings(
         )
         finding._change_reason = "Resolved automatically: the condition no longer holds"
         transitioned.append(finding)
-        events.append((finding, Event.RESOLVED))
+        events.append(FindingEvent(finding, event=Event.RESOLVED, key=key))
         summary.resolved[finding.rule] += 1
 
     # New findings and their history rows by binary COPY on PostgreSQL (75,000 at national scale).
@@ -297,7 +444,7 @@ def upsert_findings(
         Finding.objects.filter(pk__in=[finding.pk for finding in heartbeat]).update(
             last_seen_at=Greatest(Value(now), F("first_seen_at"))
         )
-    return [FindingEvent(finding=finding, event=event, key=key) for finding, event in events], summary
+    return events, summary
 
 
 @contextlib.contextmanager

@@ -150,7 +150,7 @@ def queue_deliveries(events: Sequence[FindingEvent], *, now: datetime.datetime) 
     """
     if not events:
         return []
-    company_ids = {event.finding.company_id for event in events}
+    company_ids = {event.company_id for event in events}
     subscriptions = list(
         WebhookSubscription.objects.filter(is_active=True).filter(
             Q(company__isnull=True) | Q(company_id__in=company_ids)
@@ -166,10 +166,10 @@ def queue_deliveries(events: Sequence[FindingEvent], *, now: datetime.datetime) 
         event_type = EVENT_TYPES.get(event.event)
         if event_type is None:
             continue
-        finding = event.finding
         for subscription in subscriptions:
-            if subscription.company_id not in (None, finding.company_id) or not subscription.wants(event_type):
+            if subscription.company_id not in (None, event.company_id) or not subscription.wants(event_type):
                 continue
+            finding = event.finding
             delivery_id = delivery_uuid(
                 subscription_id=subscription.pk, fingerprint=finding.fingerprint, event=event.event, key=event.key
             )

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from compliance import sweep
 from compliance.models import AlertEmail, Finding, WebhookDelivery
 from compliance.selectors import company_compliance_statuses
 from compliance.services import finding_acknowledge, finding_resolve
@@ -37,6 +38,18 @@ REGULATOR = "regulator@mofcom.example"
 @pytest.fixture(autouse=True)
 def _regulators(settings):
     settings.REGULATOR_ALERT_EMAILS = [REGULATOR]
+
+
+SETTLE_WAYS = ["decided in Python"]
+if connection.vendor == "postgresql":
+    SETTLE_WAYS.insert(0, "settled in the database")
+
+
+@pytest.fixture(autouse=True, params=SETTLE_WAYS)
+def _settle(request, monkeypatch):
+    """Every scenario runs each way the sweep can apply its hits: on PostgreSQL set-based in
+    the database (new and unchanged findings) and the Python reference (the only way elsewhere)."""
+    monkeypatch.setattr(sweep, "SETTLE_IN_DATABASE", request.param == "settled in the database")
 
 
 def held_shipment(company, number: str, held_on: dt.date) -> Shipment:
