@@ -21,20 +21,21 @@ deliveries are enqueued after commit. Running the sweep twice in a row writes no
 new and sends nothing new.
 
 Everything is set-based: the number of queries does not depend on the number of
-companies (rules run a constant number each; writes are ``bulk_create`` / ``bulk_update``).
+companies (rules run a constant number each; writes are bulk statements). On PostgreSQL
+the two cases that need no decision, new findings and unchanged ones (nearly every hit,
+sweep after sweep), are settled in the database from a temporary table of the hits
+(:func:`_settle_in_database`); the rest is decided here, the same way on every engine.
 Concurrent sweeps of the same companies (an hourly chunk and an on-change re-check)
 are serialised by locking the companies' rows first.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
-import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -447,24 +448,6 @@ def upsert_findings(
     return events, summary
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a sweep builds its hits and findings.
-
-    A chunk holds hundreds of thousands of small objects at once (rows, hits, findings);
-    the collector would walk them again and again as they are allocated (about a sixth
-    of the sweep's time at national scale). They are freed by reference counting as
-    usual; the collector resumes, with its normal thresholds, when the chunk is done.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def run_sweep(
     *,
     company_ids: Sequence[int] | None = None,
@@ -479,7 +462,9 @@ def run_sweep(
     """
     now = now or timezone.now()
     on = on or timezone.localdate(now)
-    with _collector_paused(), transaction.atomic():
+    # Hundreds of thousands of small objects per chunk: the cyclic collector would walk them
+    # again and again (about a sixth of a national sweep); reference counting frees them.
+    with bulk.collector_paused(), transaction.atomic():
         companies = _lock_companies(company_ids)
         hits = rules.evaluate(on, company_ids)
         events, summary = upsert_findings(hits, company_ids=company_ids, on=on, now=now)

@@ -228,7 +228,11 @@ class Shipment(models.Model):
         related_name="blocked_shipments",
         help_text="The entry directive in force for this chip when the shipment was declared.",
     )
-    history = HistoricalRecords()
+    # One history row per customs event, written in bulk: the history table keeps only the
+    # indexes something reads (history_id; id for a shipment's own history; company_id for
+    # the company history page; history_date; history_user). An index per copied foreign
+    # key or per declaration number would cost every batch and serve no query.
+    history = HistoricalRecords(no_db_index=["chip", "licence", "entry_block_directive", "declaration_number"])
 
     class Meta:
         ordering = ["-declared_at", "declaration_number"]
@@ -259,7 +263,8 @@ class Shipment(models.Model):
 class CustomsEvent(models.Model):
     """One step of a shipment's customs history. Append-only: never edited or deleted."""
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: the (shipment, occurred_at) index below serves every lookup by shipment.
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="events", db_index=False)
     status = models.CharField(max_length=16, choices=Shipment.Status.choices)
     occurred_at = models.DateTimeField()
     note = models.TextField(blank=True)

@@ -9,12 +9,13 @@ on SQLite alike, with no read-modify-write window.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Value, When
@@ -422,8 +423,11 @@ def customs_event_record(
 # over-draw a licence.
 
 
-@dataclass(frozen=True)
-class ShipmentLine:
+# Batch lines are named tuples: immutable like a frozen dataclass, and built several times
+# faster, which counts at thousands per request.
+
+
+class ShipmentLine(NamedTuple):
     """One item of a shipment batch, already parsed (its fields as ``shipment_declare`` takes them)."""
 
     index: int
@@ -436,8 +440,7 @@ class ShipmentLine:
     declared_at: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
-class CustomsEventLine:
+class CustomsEventLine(NamedTuple):
     """One item of a customs-event batch, already parsed (its fields as ``customs_event_record`` takes them)."""
 
     index: int
@@ -526,7 +529,9 @@ def shipments_ingest(
         numbers = {line.licence_number for line in lines}
         locked = {
             licence.number: licence
-            for licence in licences.filter(number__in=numbers).select_for_update().order_by("pk")
+            for licence in licences.filter(bulk.one_of(ImportLicence, "number", numbers))
+            .select_for_update()
+            .order_by("pk")
         }
         codes = {line.chip_code for line in lines if line.chip_code is not None}
         chips = dict(ChipModel.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
@@ -534,7 +539,7 @@ def shipments_ingest(
         directives = _directives_by_chip({licence.chip_id for licence in locked.values()}, days)
         declarations = [line.declaration_number for line in lines]
         for _attempt in range(3):
-            existing = Shipment.objects.filter(declaration_number__in=declarations)
+            existing = Shipment.objects.filter(bulk.one_of(Shipment, "declaration_number", declarations))
             taken = set(existing.values_list("declaration_number", flat=True))
             outcome, shipments, deltas = _decide_shipments(lines, locked, chips, directives, taken, now)
             try:
@@ -682,12 +687,14 @@ def customs_events_ingest(
     """
     now = now or timezone.now()
     tracked = _history_fields()
+    history_row = operator.itemgetter(*tracked)
+    cleared, rejected, held = CustomsStatus.CLEARED, CustomsStatus.REJECTED, CustomsStatus.HELD
     with transaction.atomic(savepoint=False):
         numbers = {line.declaration_number for line in lines}
         # Plain rows, not model instances: a batch reads thousands and needs no model behaviour.
         locked = {
             state["declaration_number"]: state
-            for state in shipments.filter(declaration_number__in=numbers)
+            for state in shipments.filter(bulk.one_of(Shipment, "declaration_number", numbers))
             .select_related(None)
             .prefetch_related(None)
             .select_for_update()
@@ -695,16 +702,17 @@ def customs_events_ingest(
             .values(*tracked)
         }
         outcome = BatchOutcome()
+        accepted, refused, company_ids = outcome.accepted, outcome.refused, outcome.company_ids
         events: list[tuple[Any, ...]] = []
         history: list[tuple[Any, ...]] = []
         changed: dict[int, dict[str, Any]] = {}
         deltas: dict[int, dict[str, int]] = {}
         for line in lines:
-            number = line.declaration_number
+            number, status = line.declaration_number, line.status
             occurred_at = line.occurred_at or now
             state = locked.get(number)
             if state is None:
-                outcome.refused.append(
+                refused.append(
                     batch_refusal(line.index, "shipment_not_found", f"Shipment {number} not found.", None, number)
                 )
                 continue
@@ -712,29 +720,28 @@ def customs_events_ingest(
                 declaration_number=number,
                 current_status=state["status"],
                 changed_at=state["status_changed_at"],
-                status=line.status,
+                status=status,
                 occurred_at=occurred_at,
             )
             if refusal is not None:
-                outcome.refused.append(
+                refused.append(
                     batch_refusal(line.index, refusal.code, refusal.message, refusal.fields, declaration_number=number)
                 )
                 continue
-            if line.status in (CustomsStatus.CLEARED, CustomsStatus.REJECTED):
+            if status in (cleared, rejected):
                 delta = deltas.setdefault(state["licence_id"], {"reserved_quantity": 0, "used_quantity": 0})
                 delta["reserved_quantity"] -= state["quantity"]
-                if line.status == CustomsStatus.CLEARED:
+                if status == cleared:
                     delta["used_quantity"] += state["quantity"]
-            state["status"] = line.status
+                    state["cleared_at"] = occurred_at
+            state["status"] = status
             state["status_changed_at"] = occurred_at
-            state["held_since"] = occurred_at if line.status == CustomsStatus.HELD else None
-            if line.status == CustomsStatus.CLEARED:
-                state["cleared_at"] = occurred_at
+            state["held_since"] = occurred_at if status == held else None
             changed[state["id"]] = state
-            history.append(tuple(state[name] for name in tracked))
-            events.append((state["id"], line.status, occurred_at, line.note, recorded_by))
-            outcome.company_ids.add(state["company_id"])
-            outcome.accepted.append({"index": line.index, "declaration_number": number, "status": line.status})
+            history.append(history_row(state))
+            events.append((state["id"], status, occurred_at, line.note, recorded_by))
+            company_ids.add(state["company_id"])
+            accepted.append({"index": line.index, "declaration_number": number, "status": status})
         if events:
             if deltas:
                 # Lock the licences in id order before moving their counters (no deadlock with a
@@ -744,7 +751,7 @@ def customs_events_ingest(
             _update_shipment_states(list(changed.values()))
             _record_history(history, history_type="~", change_reason="batch customs event")
             _insert_customs_events(events, recorded_at=now)
-            shipments_changed.send(sender=Shipment, company_ids=frozenset(outcome.company_ids))
+            shipments_changed.send(sender=Shipment, company_ids=frozenset(company_ids))
     return outcome
 
 
@@ -754,7 +761,7 @@ SHIPMENT_STATE_FIELDS = ("status", "status_changed_at", "held_since", "cleared_a
 def _update_shipment_states(states: list[dict[str, Any]]) -> None:
     """Write each shipment's new customs state (rows of ``_history_fields``) in one bulk update."""
     columns = ("id", *SHIPMENT_STATE_FIELDS)
-    bulk.update_rows(Shipment, columns, [tuple(state[name] for name in columns) for state in states])
+    bulk.update_rows(Shipment, columns, list(map(operator.itemgetter(*columns), states)))
 
 
 def _history_fields() -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from rest_framework.exceptions import ValidationError
 from compliance.api.batch import item_validator
 from compliance.api.parsers import MAX_JSON_BODY_BYTES
 from compliance.models import IngestionBatch
-from licences.api import ShipmentBatchItemSerializer
+from licences.api import CustomsEventBatchItemSerializer, ShipmentBatchItemSerializer
 from licences.models import CustomsEvent, ImportLicence, Shipment
 from tests.api.conftest import API, World, client_for, issue_key
 from tests.factories import ApprovedLicenceFactory, CompanyFactory, CustomsDirectiveFactory
@@ -289,6 +289,64 @@ def test_the_lean_item_validation_answers_exactly_as_the_serializer(world: World
             return error.detail
 
     assert outcome(lean) == outcome(serializer.run_validation)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        event("DEC-V-1", "cleared"),
+        event("DEC-V-2", "held", "2026-03-05T10:00:00Z", note="  kept at the port  "),
+        event(" DEC-V-3 ", "inspecting", "2026-03-05T10:00:00", note=""),
+        event("DEC-V-4", "inspecting", "2026-03-05 10:00:00.5+05:30", note="   "),
+        event("DEC-V-5", "inspecting", "2026-03-05T10:00:00.123456-11:00", note="Zollamt München ✓"),
+        event("DEC-V-6", "cleared", "20260305T100000+0800"),
+        event("DEC-V-7", "cleared", "2026-03-05"),
+        event("DEC-V-8", "cleared", "1989-12-31T23:00:00+00:00"),
+        event("DEC-V-9", "cleared", "2200-12-31T23:30:00-05:00"),
+        event("DEC-V-10", "cleared", "2200-12-31T20:00:00+00:00"),
+        event("DEC-V-11", "cleared", "9999-12-31T23:59:59-14:00"),
+        event("DEC-V-12", "cleared", "0001-01-01T00:00:00+14:00"),
+        event("DEC-V-13", "cleared", "2026-02-30T10:00:00+08:00"),
+        event("DEC-V-14", "cleared", "yesterday"),
+        event("DEC-V-15", "cleared", 1741140000),
+        event("DEC-V-16", "cleared", None),
+        event("DEC-V-17", "Cleared"),
+        event("DEC-V-18", ""),
+        event("DEC-V-19", None),
+        event("DEC-V-20", 3),
+        event("DEC-V-21", ["cleared"]),
+        event("D" * 200, "cleared", note="n" * 2000),
+        event("D" * 201, "cleared", note="n" * 2001),
+        event("", "cleared"),
+        event("   ", "cleared"),
+        event("DEC\x00V", "cleared", note="a\x00b"),
+        event("DEC-\ud800", "cleared", note="\udfff"),
+        event(42, "cleared", note=7.5),
+        event(True, "cleared", note=False),
+        event(None, "cleared", note=None),
+        event("DEC-V-31", "cleared", colour="red"),
+        {"status": "cleared"},
+        {"declaration_number": "DEC-V-33", "status": "held"},
+        {},
+    ],
+)
+def test_the_lean_customs_event_validation_answers_exactly_as_the_serializer(
+    world: World, item: dict[str, Any]
+) -> None:
+    serializer = CustomsEventBatchItemSerializer(context={})
+    lean = item_validator(serializer)
+
+    def outcome(validate) -> Any:
+        try:
+            return dict(validate(item))
+        except ValidationError as error:
+            return error.detail
+
+    expected = outcome(serializer.run_validation)
+    assert outcome(lean) == expected
+    if isinstance(expected, dict) and "occurred_at" in expected and not isinstance(expected["occurred_at"], list):
+        # The same instant in the same zone (the request's), not merely an equal instant.
+        assert str(outcome(lean)["occurred_at"].tzinfo) == str(expected["occurred_at"].tzinfo)
 
 
 # --- Customs events -----------------------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""The bulk helpers' building blocks: ``one_of`` filters and the paused collector."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from licences import bulk
+from licences.models import ImportLicence, Shipment
+from tests.factories import ApprovedLicenceFactory, ShipmentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shipments() -> list[Shipment]:
+    licence = ApprovedLicenceFactory(number="LIC-ONE-OF", requested_quantity=1_000)
+    return [
+        ShipmentFactory(declaration_number=f"DEC-ONE-OF-{index}", licence=licence, company=licence.company)
+        for index in range(5)
+    ]
+
+
+def test_one_of_selects_exactly_the_rows_whose_value_is_listed(shipments: list[Shipment]) -> None:
+    wanted = {"DEC-ONE-OF-1", "DEC-ONE-OF-3", "DEC-NOWHERE", "dec-one-of-4"}
+    found = Shipment.objects.filter(bulk.one_of(Shipment, "declaration_number", wanted))
+    assert sorted(found.values_list("declaration_number", flat=True)) == ["DEC-ONE-OF-1", "DEC-ONE-OF-3"]
+    by_pk = Shipment.objects.filter(bulk.one_of(Shipment, "pk", [shipments[0].pk, shipments[4].pk, -1]))
+    assert sorted(by_pk.values_list("pk", flat=True)) == [shipments[0].pk, shipments[4].pk]
+    assert not Shipment.objects.filter(bulk.one_of(Shipment, "declaration_number", [])).exists()
+    # Through a relation, combined with other conditions, as the batch services use it.
+    scoped = Shipment.objects.filter(company=shipments[0].company).filter(
+        bulk.one_of(Shipment, "licence__number", ["LIC-ONE-OF", "LIC-OTHER"])
+    )
+    assert scoped.count() == 5
+    assert ImportLicence.objects.filter(bulk.one_of(ImportLicence, "number", ["LIC-ONE-OF"])).count() == 1
+
+
+@pytest.mark.postgres
+def test_one_of_is_one_array_parameter_on_postgresql_whatever_the_number_of_values(
+    shipments: list[Shipment],
+) -> None:
+    numbers = [f"DEC-ONE-OF-{index}" for index in range(3_000)]
+    with CaptureQueriesContext(connection) as queries:
+        assert Shipment.objects.filter(bulk.one_of(Shipment, "declaration_number", numbers)).count() == 5
+    (query,) = queries.captured_queries
+    assert query["sql"].count("= ANY(") == 1
+    assert len(query["sql"]) < 3_000 * 16  # one literal array, not a placeholder per value
+
+
+def test_the_collector_is_paused_inside_and_restored_after_even_on_error() -> None:
+    assert gc.isenabled()
+    with bulk.collector_paused():
+        assert not gc.isenabled()
+        with bulk.collector_paused():  # nested: the outer pause stays in force
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), bulk.collector_paused():
+        1 / 0  # noqa: B018
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with bulk.collector_paused():
+            pass
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
