@@ -283,6 +283,17 @@ class LicenceViewSet(CreateReadApiViewSet):
     regulator_actions = frozenset({"approve", "reject", "suspend", "reinstate", "revoke"})
     filterset_class = LicenceFilter
     ordering_fields = ("applied_at", "number", "status", "valid_until", "granted_quantity")
+    # A list page shows only the company's slug and the chip's code: their other columns
+    # (contact e-mails, descriptions, ...) are not read, for every licence on the page.
+    list_columns = (
+        *(name for name in LicenceSerializer.Meta.fields if name not in ("remaining_quantity", "granted_value_usd")),
+        "company__slug",
+        "chip__code",
+    )
+
+    def get_queryset(self) -> Any:
+        queryset = super().get_queryset()
+        return queryset.only(*self.list_columns) if self.action == "list" else queryset
 
     @extend_schema(request=LicenceApplySerializer, responses={201: LicenceSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import factory
+from django.db.models import F
 from django.utils import timezone
 
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement
@@ -98,10 +100,25 @@ class ApprovedLicenceFactory(ImportLicenceFactory):
 
 
 class ShipmentFactory(factory.django.DjangoModelFactory):
-    """A shipment written directly (no licence accounting): for read-side tests."""
+    """A shipment written directly: for read-side tests.
+
+    A cleared shipment adds its quantity to its licence's ``used_quantity``, as clearing does
+    (the quota arithmetic reads cleared imports from that counter); ``reserved_quantity`` is
+    left to the test.
+    """
 
     class Meta:
         model = Shipment
+
+    @classmethod
+    def _create(cls, model_class: type[Shipment], *args: Any, **kwargs: Any) -> Shipment:
+        shipment = super()._create(model_class, *args, **kwargs)
+        if shipment.status == Shipment.Status.CLEARED:
+            ImportLicence.objects.filter(pk=shipment.licence_id).update(
+                used_quantity=F("used_quantity") + shipment.quantity
+            )
+            shipment.licence.used_quantity += shipment.quantity  # a later save() of it keeps the count
+        return shipment
 
     declaration_number = factory.Sequence(lambda n: f"DEC-TEST-{n:06d}")
     licence = factory.SubFactory(ApprovedLicenceFactory)

@@ -8,9 +8,19 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from licences.services import licence_expire, licence_reinstate, licence_revoke, licence_suspend
+from licences.models import Shipment
+from licences.services import (
+    CustomsEventLine,
+    customs_event_record,
+    customs_events_ingest,
+    licence_expire,
+    licence_reinstate,
+    licence_revoke,
+    licence_suspend,
+    shipment_declare,
+)
 from quotas.models import DomesticCommitment, QuotaPolicy
-from quotas.selectors import end_of_day, policy_in_force, quota_position, quota_positions
+from quotas.selectors import end_of_day, policy_in_force, quota_position, quota_positions, shipments_cleared_as_of
 from quotas.services import commitment_cancel, commitment_contract, commitment_deliver
 from tests.factories import ApprovedLicenceFactory, CompanyFactory, DomesticCommitmentFactory, ShipmentFactory, at
 from tests.quotas.conftest import FEB_1, make_policy
@@ -282,3 +292,102 @@ def test_status_is_read_from_dates_not_current_status(alibaba, h200, ascend):
     assert quota_position(company=alibaba, on=dt.date(2026, 1, 31)).committed == D("0")  # only pledged
     assert quota_position(company=alibaba, on=dt.date(2026, 2, 15)).committed == D("10")  # contracted
     assert quota_position(company=alibaba, on=dt.date(2026, 3, 1)).committed == D("10")  # delivered
+
+
+# --- Cleared imports from the licence counters ------------------------------------------------
+#
+# ``imported_totals`` reads cleared imports from ``ImportLicence.used_quantity`` less the
+# shipments cleared after the as-of day. These tests move the counters through the real
+# services and compare with a plain sum over the shipments cleared by the end of the day.
+
+
+def cleared_by_sum(company, on: dt.date) -> int:
+    """The quantity cleared by the end of ``on``, summed shipment by shipment."""
+    return sum(shipment.quantity for shipment in shipments_cleared_as_of(on).filter(company=company))
+
+
+def declared(company, licence, quantity: int, number: str, day: dt.date) -> Shipment:
+    return shipment_declare(
+        company=company,
+        licence=licence,
+        quantity=quantity,
+        declared_value_usd=licence.unit_value_usd * quantity,
+        port_of_entry="Shanghai Pudong",
+        declaration_number=number,
+        declared_at=at(day, 9),
+    )
+
+
+def test_cleared_imports_follow_the_counters_moved_by_the_customs_services(alibaba, h200, h20, ascend):
+    make_policy(status=ACTIVE, measured_on=QuotaPolicy.MeasuredOn.CLEARED, basis=Basis.COMPUTE)
+    big = ApprovedLicenceFactory(company=alibaba, chip=h200, requested_quantity=10_000)
+    small = ApprovedLicenceFactory(company=alibaba, chip=h20, requested_quantity=5_000)
+    first = declared(alibaba, big, 1_000, "DEC-C-1", dt.date(2026, 2, 2))
+    second = declared(alibaba, big, 300, "DEC-C-2", dt.date(2026, 2, 2))
+    declared(alibaba, small, 2_000, "DEC-C-3", dt.date(2026, 2, 2))
+    rejected = declared(alibaba, small, 700, "DEC-C-4", dt.date(2026, 2, 2))
+    held = declared(alibaba, big, 50, "DEC-C-5", dt.date(2026, 2, 2))
+    # Cleared on 3 Feb at the last minute of the day in Shanghai, and at its first minute on 4 Feb.
+    customs_event_record(
+        shipment=first, status="cleared", occurred_at=at(dt.date(2026, 2, 3), 23) + dt.timedelta(minutes=59)
+    )
+    customs_event_record(shipment=second, status="cleared", occurred_at=at(dt.date(2026, 2, 4), 0))
+    customs_event_record(shipment=rejected, status="rejected", occurred_at=at(dt.date(2026, 2, 3)))
+    customs_event_record(shipment=held, status="held", occurred_at=at(dt.date(2026, 2, 3)))
+    # The batch path moves the counters too.
+    outcome = customs_events_ingest(
+        lines=[
+            CustomsEventLine(
+                index=0, declaration_number="DEC-C-3", status="cleared", occurred_at=at(dt.date(2026, 2, 5))
+            )
+        ],
+        shipments=Shipment.objects.all(),
+    )
+    assert outcome.refused == []
+    # The licence is revoked after its shipments cleared: what cleared stays imported.
+    licence_revoke(licence=big, reason="Audit finding", at=at(dt.date(2026, 2, 6)))
+    big.refresh_from_db()
+    small.refresh_from_db()
+    assert (big.used_quantity, small.used_quantity) == (1_300, 2_000)
+    expected = {
+        dt.date(2026, 2, 2): (0, D("0")),
+        dt.date(2026, 2, 3): (1_000, D("6000.000")),
+        dt.date(2026, 2, 4): (1_300, D("7800.000")),
+        dt.date(2026, 2, 5): (3_300, D("9800.000")),
+        dt.date(2026, 3, 1): (3_300, D("9800.000")),
+    }
+    for on, (units, compute) in expected.items():
+        assert cleared_by_sum(alibaba, on) == units
+        position = quota_position(company=alibaba, on=on)
+        assert position.imported == compute, on
+        assert str(position.imported) == str(compute), on
+        assert quota_positions(on=on)[0].imported == compute, on
+
+
+def test_cleared_imports_as_of_a_past_date_leave_out_later_clearances_by_licence_value(alibaba, h200, h20):
+    make_policy(status=ACTIVE, measured_on=QuotaPolicy.MeasuredOn.CLEARED, basis=Basis.VALUE, ratio=D("0.5000"))
+    dear = ApprovedLicenceFactory(company=alibaba, chip=h200, requested_quantity=1_000, unit_value_usd=D("31999.99"))
+    cheap = ApprovedLicenceFactory(company=alibaba, chip=h200, requested_quantity=1_000, unit_value_usd=D("20000.01"))
+    other = CompanyFactory(slug="tencent", name="Tencent")
+    theirs = ApprovedLicenceFactory(company=other, chip=h20, requested_quantity=1_000, unit_value_usd=D("12500.50"))
+    ShipmentFactory(
+        licence=dear, quantity=3, status="cleared", cleared_at=at(dt.date(2026, 2, 10), 23) + dt.timedelta(minutes=59)
+    )
+    ShipmentFactory(licence=dear, quantity=5, status="cleared", cleared_at=at(dt.date(2026, 2, 11), 0))
+    ShipmentFactory(licence=cheap, quantity=7, status="cleared", cleared_at=at(dt.date(2026, 2, 12)))
+    ShipmentFactory(licence=theirs, quantity=2, status="cleared", cleared_at=at(dt.date(2026, 2, 11)))
+    licence_suspend(licence=cheap, reason="Paperwork", at=at(dt.date(2026, 2, 13)))
+    by_day = {
+        dt.date(2026, 2, 9): (D("0"), D("0")),
+        dt.date(2026, 2, 10): (D("95999.97"), D("0")),
+        dt.date(2026, 2, 11): (D("255999.92"), D("25001.00")),
+        dt.date(2026, 2, 12): (D("395999.99"), D("25001.00")),
+        dt.date(2026, 2, 14): (D("395999.99"), D("25001.00")),
+    }
+    for on, (alibaba_imported, tencent_imported) in by_day.items():
+        positions = {position.company.slug: position for position in quota_positions(on=on)}
+        assert (positions["alibaba"].imported, positions["tencent"].imported) == (alibaba_imported, tencent_imported)
+        assert str(positions["alibaba"].imported) == str(alibaba_imported)
+        assert quota_position(company=alibaba, on=on).imported == alibaba_imported
+    position = quota_position(company=alibaba, on=dt.date(2026, 2, 11))
+    assert (position.required, position.shortfall) == (D("127999.96"), D("127999.96"))

@@ -98,7 +98,8 @@ def build(world: dict) -> tuple[list[Company], dict[str, ChipModel], QuotaPolicy
         common = {
             "company": companies[spec["company"]],
             "chip": chips[spec["chip"]],
-            "requested_quantity": spec["quantity"],
+            # Never over-drawn (a database constraint): the grant covers the shipments drawn on it.
+            "requested_quantity": max(spec["quantity"], sum(quantity for quantity, _ in spec["shipments"])),
             "unit_value_usd": spec["unit_value"],
         }
         if spec["approved"] is None:

@@ -33,6 +33,7 @@ def populate(count: int, h200: ChipModel, ascend: ChipModel, wave: AllocationRou
             round=wave,
             requested_quantity=1_000 * (n + 1),
             granted_quantity=1_000 * (n + 1),
+            used_quantity=500,  # its one cleared shipment below
             unit_value_usd=D("32000.00"),
             status=ImportLicence.Status.APPROVED,
             valid_from=dt.date(2026, 1, 23),
