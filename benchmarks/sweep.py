@@ -279,11 +279,21 @@ def raw_rules(on: dt.date) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def create_raw_table() -> None:
-    """The scratch findings table of the raw sweep: the real one's columns, keys and indexes, no foreign keys."""
+    """The scratch findings table of the raw sweep: the real one's definition (columns, keys,
+    indexes, storage and, on PostgreSQL, its foreign key to the company, checked at commit)."""
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
         if connection.vendor == "postgresql":
+            company = Finding._meta.get_field("company")
             cursor.execute(f"CREATE TABLE {RAW_TABLE} (LIKE {Finding._meta.db_table} INCLUDING ALL)")
+            cursor.execute(
+                f"ALTER TABLE {RAW_TABLE} ADD FOREIGN KEY ({company.column}) "
+                f"REFERENCES {company.related_model._meta.db_table} (id) DEFERRABLE INITIALLY DEFERRED"
+            )
+            cursor.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [Finding._meta.db_table])
+            options = cursor.fetchone()[0]
+            if options:  # storage parameters (the fillfactor) are not copied by LIKE
+                cursor.execute(f"ALTER TABLE {RAW_TABLE} SET ({', '.join(options)})")
             return
         cursor.execute(f"""
             CREATE TABLE {RAW_TABLE} (

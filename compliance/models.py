@@ -121,7 +121,11 @@ class Finding(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution_note = models.TextField(blank=True)
-    history = HistoricalRecords()
+    # The history keeps the indexes something reads (id for a finding's own history,
+    # company for the company page, history date and user); the sweep writes tens of
+    # thousands of rows at a time, and an index per fingerprint or acknowledger costs
+    # every one of them and serves no query.
+    history = HistoricalRecords(no_db_index=["fingerprint", "acknowledged_by"])
 
     class Meta:
         ordering = ["-last_seen_at", "id"]

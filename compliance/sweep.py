@@ -238,7 +238,8 @@ def _settle_in_database(
     history_table = connection.ops.quote_name(historical._meta.db_table)
     tracked = ", ".join(connection.ops.quote_name(name) for name in bulk.tracked_fields(Finding))
     user = historical.get_default_history_user(Finding())
-    # Every hit is of a company in scope: the scope only lets the planner read the
+    # Every hit is of a company in scope (a fingerprint names its company; the unique
+    # constraint still guards the insert): the scope only lets the planner read the
     # findings through the (company, status) index.
     scope = "" if company_ids is None else "f.company_id = ANY(%(scope)s) AND "
     params = {
@@ -266,7 +267,6 @@ def _settle_in_database(
             ),
             table="sweep_hit",
         )
-        cursor.execute("ANALYZE sweep_hit")
         cursor.execute(
             f"SELECT f.id FROM {table} f JOIN sweep_hit h ON h.fingerprint = f.fingerprint "  # noqa: S608
             f"WHERE {scope}NOT (f.status = ANY(%(active)s) AND {same}) "
@@ -287,7 +287,7 @@ def _settle_in_database(
             "details, first_seen_at, last_seen_at, resolution_note) "
             "SELECT h.rule, h.severity, h.company_id, h.subject, h.fingerprint, %(open)s, h.summary, h.details, "
             f"%(now)s, %(now)s, '' FROM sweep_hit h WHERE NOT EXISTS (SELECT 1 FROM {table} f "
-            "WHERE f.fingerprint = h.fingerprint) RETURNING *), "
+            f"WHERE {scope}f.fingerprint = h.fingerprint) RETURNING *), "
             f"history AS (INSERT INTO {history_table} ({tracked}, history_date, history_change_reason, history_type, "
             f"history_user_id) SELECT {tracked}, %(now)s, %(reason)s, '+', %(user)s FROM new) "
             "SELECT id, fingerprint FROM new",

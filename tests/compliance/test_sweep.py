@@ -19,7 +19,13 @@ from compliance.services import finding_acknowledge, finding_resolve
 from licences.models import Shipment
 from licences.services import customs_event_record
 from quotas.models import QuotaPolicy
-from tests.compliance.conftest import approved_licence, company_requirement, make_company, subscription
+from tests.compliance.conftest import (
+    approved_licence,
+    company_requirement,
+    make_company,
+    shipment_requirement,
+    subscription,
+)
 from tests.factories import (
     CustomsDirectiveFactory,
     DomesticCommitmentFactory,
@@ -209,6 +215,50 @@ def test_resolved_by_hand_while_the_gap_holds_is_reopened_and_alerted(sweep_on, 
     assert (finding.status, finding.resolved_at, finding.first_seen_at) == ("open", None, at(D(2026, 2, 10)))
     assert len(mail.outbox) == 2
     assert AlertEmail.objects.filter(finding=finding, event="opened").count() == 4  # two episodes x two recipients
+
+
+def test_a_shipment_condition_finding_opens_beats_reopens_and_resolves(sweep_on):
+    """The rule with the most hits by far (one per lot) through a finding's whole life."""
+    company = make_company("bytedance", name="ByteDance", emails=("c@bytedance.example",))
+    requirement = shipment_requirement()
+    shipment = ShipmentFactory(licence=approved_licence(company), declaration_number="DEC-LOT-1")
+    subject = "shipment:DEC-LOT-1:lot-testing"
+
+    first = sweep_on(D(2026, 2, 9))
+    assert first.opened == {"shipment_condition_gap": 1}
+    finding = Finding.objects.get(subject=subject)
+    assert (finding.fingerprint, finding.rule, finding.severity, finding.status) == (
+        f"shipment_condition_gap:{company.pk}:{subject}",
+        "shipment_condition_gap",
+        "high",
+        "open",
+    )
+    assert finding.summary == (
+        "ByteDance's shipment DEC-LOT-1 of H200 lacks an accepted attestation of Independent third-party lot testing"
+    )
+    assert finding.details == {"shipment": "DEC-LOT-1", "requirement": "lot-testing", "chip": "H200"}
+    assert list(finding.history.values_list("history_type", "history_change_reason")) == [
+        ("+", "Opened by the compliance sweep")
+    ]
+    assert AlertEmail.objects.filter(finding=finding, event="opened").count() == 2  # company + regulator
+
+    again = sweep_on(D(2026, 2, 10))
+    assert (again.total("opened"), again.still_open) == (0, {"shipment_condition_gap": 1})
+    finding.refresh_from_db()
+    assert (finding.last_seen_at, finding.history.count()) == (at(D(2026, 2, 10)), 1)
+
+    finding_resolve(finding=finding, note="Lot test booked")
+    reopened = sweep_on(D(2026, 2, 11))
+    assert reopened.opened == {"shipment_condition_gap": 1}
+    finding.refresh_from_db()
+    assert (finding.status, finding.first_seen_at, finding.resolved_at) == ("open", at(D(2026, 2, 11)), None)
+
+    SecurityAttestationFactory(company=company, requirement=requirement, shipment=shipment)
+    resolved = sweep_on(D(2026, 2, 12))
+    assert resolved.resolved == {"shipment_condition_gap": 1}
+    finding.refresh_from_db()
+    assert (finding.status, finding.resolved_at) == ("resolved", at(D(2026, 2, 12)))
+    assert AlertEmail.objects.filter(finding=finding).values_list("event").distinct().count() == 2
 
 
 def test_recheck_of_one_company_leaves_the_others_alone(sweep_on, world):
