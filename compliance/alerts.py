@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from compliance.models import AlertEmail, DigestEmail, Finding
 from compliance.selectors import ACTIVE, ComplianceStatus, company_compliance_statuses, status_from_counts
+from licences import bulk
 from licences.models import Company
 
 if TYPE_CHECKING:
@@ -50,7 +51,9 @@ def recipients_for(company: Company) -> list[str]:
 
 
 def _contacts(company_ids: Iterable[int]) -> dict[int, list[str]]:
-    companies = Company.objects.filter(pk__in=set(company_ids)).only("pk", "compliance_contact_emails")
+    companies = Company.objects.filter(bulk.one_of(Company, "pk", set(company_ids))).only(
+        "pk", "compliance_contact_emails"
+    )
     return {company.pk: recipients_for(company) for company in companies}
 
 

@@ -31,6 +31,7 @@ from django.db.models import Exists, F, Max, Min, OuterRef, QuerySet
 from django.utils import timezone
 
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement
+from licences import bulk
 from licences.models import Company, ImportLicence, Shipment
 from quotas.models import DomesticCommitment
 from quotas.selectors import quota_positions
@@ -80,7 +81,8 @@ def thresholds() -> dict[str, Any]:
 def _scoped(queryset: QuerySet, company_ids: CompanyIds, field_name: str = "company_id") -> QuerySet:
     if company_ids is None:
         return queryset
-    return queryset.filter(**{f"{field_name}__in": list(company_ids)})
+    # One array parameter on PostgreSQL: a sweep chunk names thousands of companies.
+    return queryset.filter(bulk.one_of(queryset.model, field_name, company_ids))
 
 
 def _start_of_day(on: dt.date) -> dt.datetime:
@@ -110,7 +112,7 @@ def quota_shortfall(on: dt.date, company_ids: CompanyIds = None) -> list[Hit]:
     ``quota_at_risk`` (warning); from ``start + grace_days`` on it is ``quota_shortfall``
     (high). With ``grace_days = 0`` a shortfall is high at once.
     """
-    companies = None if company_ids is None else Company.objects.filter(pk__in=list(company_ids))
+    companies = None if company_ids is None else _scoped(Company.objects.all(), company_ids, "pk")
     positions = [position for position in quota_positions(on=on, companies=companies) if position.is_short]
     if not positions:
         return []
@@ -186,8 +188,8 @@ def security_gap(on: dt.date, company_ids: CompanyIds = None) -> list[Hit]:
     if not requirements:
         return []
     covered = set(
-        SecurityAttestation.objects.filter(
-            company_id__in=companies,
+        _scoped(SecurityAttestation.objects.all(), companies)
+        .filter(
             status=SecurityAttestation.Status.ACCEPTED,
             expires_on__gte=on,
             requirement_id__in=[pk for pk, _, _ in requirements],
@@ -196,7 +198,7 @@ def security_gap(on: dt.date, company_ids: CompanyIds = None) -> list[Hit]:
         .values_list("company_id", "requirement_id")
         .distinct()
     )
-    names = dict(Company.objects.filter(pk__in=companies).values_list("pk", "name"))
+    names = dict(_scoped(Company.objects.all(), companies, "pk").values_list("pk", "name"))
     return [
         Hit(
             family="security_gap",

@@ -168,7 +168,7 @@ def _lock_companies(company_ids: Sequence[int] | None) -> int:
     """
     companies = Company.objects.select_for_update(no_key=True).order_by("pk")
     if company_ids is not None:
-        companies = companies.filter(pk__in=list(company_ids))
+        companies = companies.filter(bulk.one_of(Company, "pk", company_ids))
     return len(companies.values_list("pk", flat=True))
 
 
@@ -305,7 +305,7 @@ def _settle_in_database(
 
 
 def _analyze_if_grown(cursor: Any, table: str, inserted: int) -> None:
-    """``ANALYZE`` the findings table when this sweep grew it by a fifth or more.
+    """``ANALYZE`` the findings table when this sweep at least doubled it.
 
     The planner's row estimate for the table otherwise lags far behind a first sweep
     that fills it (autovacuum analyses on its own schedule, minutes later), and with a
@@ -315,7 +315,7 @@ def _analyze_if_grown(cursor: Any, table: str, inserted: int) -> None:
         return
     cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
     estimate = cursor.fetchone()[0]
-    if inserted * 5 >= estimate:
+    if inserted >= estimate:  # reltuples is -1 for a table never analysed
         cursor.execute(f"ANALYZE {table}")
 
 
