@@ -345,6 +345,7 @@ class BatchIngestionMixin:
             return exc.response()
         return super().handle_exception(exc)  # type: ignore[misc]
 
+    @collector_paused()  # thousands of small objects per batch: see licences.bulk.collector_paused
     def ingest_batch(
         self,
         *,
@@ -354,17 +355,6 @@ class BatchIngestionMixin:
         ingest: Callable[[list[Any]], BatchOutcome],
     ) -> Response:
         """Parse the envelope, claim the batch id, validate the items, call ``ingest`` and answer 207."""
-        with collector_paused():
-            return self._ingest_batch(kind=kind, item_serializer=item_serializer, to_line=to_line, ingest=ingest)
-
-    def _ingest_batch(
-        self,
-        *,
-        kind: str,
-        item_serializer: type[serializers.Serializer],
-        to_line: Callable[[int, dict[str, Any]], Any],
-        ingest: Callable[[list[Any]], BatchOutcome],
-    ) -> Response:
         batch_id, items = parse_envelope(self.request.data)  # type: ignore[attr-defined]
         batch = claim_batch(
             principal=self.principal,  # type: ignore[attr-defined]

@@ -264,6 +264,14 @@ def test_a_batch_body_may_exceed_the_single_write_cap(world: World) -> None:
     assert counters("LIC-A-BIG") == (15_000, 0)
 
 
+def validation_outcome(validate: Any, item: dict[str, Any]) -> Any:
+    """What a validation function makes of an item: its values, or the error detail it raises."""
+    try:
+        return dict(validate(item))
+    except ValidationError as error:
+        return error.detail
+
+
 @pytest.mark.parametrize(
     "item",
     [
@@ -280,15 +288,7 @@ def test_a_batch_body_may_exceed_the_single_write_cap(world: World) -> None:
 )
 def test_the_lean_item_validation_answers_exactly_as_the_serializer(world: World, item: dict[str, Any]) -> None:
     serializer = ShipmentBatchItemSerializer(context={})
-    lean = item_validator(serializer)
-
-    def outcome(validate) -> Any:
-        try:
-            return dict(validate(item))
-        except ValidationError as error:
-            return error.detail
-
-    assert outcome(lean) == outcome(serializer.run_validation)
+    assert validation_outcome(item_validator(serializer), item) == validation_outcome(serializer.run_validation, item)
 
 
 @pytest.mark.parametrize(
@@ -334,19 +334,12 @@ def test_the_lean_customs_event_validation_answers_exactly_as_the_serializer(
     world: World, item: dict[str, Any]
 ) -> None:
     serializer = CustomsEventBatchItemSerializer(context={})
-    lean = item_validator(serializer)
-
-    def outcome(validate) -> Any:
-        try:
-            return dict(validate(item))
-        except ValidationError as error:
-            return error.detail
-
-    expected = outcome(serializer.run_validation)
-    assert outcome(lean) == expected
+    expected = validation_outcome(serializer.run_validation, item)
+    lean = validation_outcome(item_validator(serializer), item)
+    assert lean == expected
     if isinstance(expected, dict) and "occurred_at" in expected and not isinstance(expected["occurred_at"], list):
         # The same instant in the same zone (the request's), not merely an equal instant.
-        assert str(outcome(lean)["occurred_at"].tzinfo) == str(expected["occurred_at"].tzinfo)
+        assert str(lean["occurred_at"].tzinfo) == str(expected["occurred_at"].tzinfo)
 
 
 # --- Customs events -----------------------------------------------------------------------------
