@@ -326,15 +326,19 @@ class CompanyQuotaViewSet(ApiViewSetMixin, viewsets.GenericViewSet):
     pagination_class = None
     filter_backends: list = []
 
-    def report(self, position: selectors.QuotaPosition) -> Response:
-        foreign_chips = list(ChipModel.objects.filter(origin=ChipModel.Origin.FOREIGN).order_by("code"))
+    def report(self, position: selectors.QuotaPosition, chips: list[ChipModel] | None = None) -> Response:
+        chips = list(ChipModel.objects.order_by("code")) if chips is None else chips
+        foreign_chips = [chip for chip in chips if chip.origin == ChipModel.Origin.FOREIGN]
         return Response(QuotaReportSerializer(position, context={"foreign_chips": foreign_chips}).data)
 
     @extend_schema(parameters=[ON_PARAMETER], responses=QuotaReportSerializer)
     @action(detail=True, methods=["get"])
     def quota(self, request: Request, slug: str) -> Response:
         """The company's quota position on a date under the policy in force then."""
-        return self.report(selectors.quota_position(company=self.get_object(), on=self.query_date()))
+        company = self.get_object()
+        # One read of the catalogue serves the compute weights and the headroom per chip.
+        chips = list(ChipModel.objects.order_by("code"))
+        return self.report(selectors.quota_position(company=company, on=self.query_date(), chips=chips), chips)
 
     @extend_schema(request=WhatIfSerializer, responses=QuotaReportSerializer)
     @action(detail=True, methods=["post"], url_path="quota/what-if", url_name="quota-what-if")

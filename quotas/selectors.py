@@ -297,14 +297,18 @@ class _Weights:
     Licence weights carry the licence's company, so shipments need only be grouped by licence.
     """
 
-    def __init__(self, scope: CompanyScope) -> None:
+    def __init__(self, scope: CompanyScope, chips: Sequence[ChipModel] | None = None) -> None:
         self.scope = scope
+        self.chips = chips  # the whole catalogue, when the caller has read it already
         self._loaded: dict[tuple[str, str], dict[int, tuple[int, int]]] = {}
 
     def of(self, kind: str, field: str, places: int) -> dict[int, tuple[int, int]]:
         """``{chip or licence id: (company id or 0, scaled weight)}``."""
         if (kind, field) not in self._loaded:
-            if kind == "chip":
+            if kind == "chip" and self.chips is not None:
+                # The field has ``places`` decimals: scaled, it is a whole number (no rounding).
+                rows = [(chip.pk, 0, int(Decimal(getattr(chip, field)).scaleb(places))) for chip in self.chips]
+            elif kind == "chip":
                 rows = ChipModel.objects.order_by().values_list("pk", Value(0), _scaled(field, places))
             else:
                 licences = ImportLicence.objects.order_by()
@@ -502,14 +506,19 @@ def _company_refs(companies: Iterable[Company] | QuerySet[Company] | None) -> li
 
 
 def _positions(
-    *, refs: list[CompanyRef], on: dt.date, policy: QuotaPolicy | None, scope: CompanyScope
+    *,
+    refs: list[CompanyRef],
+    on: dt.date,
+    policy: QuotaPolicy | None,
+    scope: CompanyScope,
+    chips: Sequence[ChipModel] | None = None,
 ) -> list[QuotaPosition]:
     if policy is None:
         imported: dict[int, Decimal] = {}
         committed: dict[int, Decimal] = {}
         terms = None
     else:
-        weights = _Weights(scope)
+        weights = _Weights(scope, chips)
         imported = imported_totals(policy, on, scope, weights)
         committed = committed_totals(policy, on, scope, weights)
         terms = PolicyTerms.of(policy)
@@ -529,6 +538,7 @@ def quota_positions(
     on: dt.date,
     policy: QuotaPolicy | None = None,
     companies: Iterable[Company] | QuerySet[Company] | None = None,
+    chips: Sequence[ChipModel] | None = None,
 ) -> list[QuotaPosition]:
     """Every company's quota position on ``on``, sorted by company name.
 
@@ -536,7 +546,8 @@ def quota_positions(
     ``companies`` narrows the result to a queryset or a list of companies. Runs in at most
     five queries (policy in force, companies, imports, commitments, and the chip or licence
     weights when the basis needs them) whatever the number of companies, licences,
-    shipments and commitments.
+    shipments and commitments. A caller that has read the whole chip catalogue already
+    passes it as ``chips``, saving the query for the chip weights.
     """
     policy = _resolve_policy(on, policy)
     refs = _company_refs(companies)
@@ -546,12 +557,14 @@ def quota_positions(
         scope = companies.values("pk")
     else:
         scope = [ref.id for ref in refs]
-    return _positions(refs=refs, on=on, policy=policy, scope=scope)
+    return _positions(refs=refs, on=on, policy=policy, scope=scope, chips=chips)
 
 
-def quota_position(*, company: Company, on: dt.date, policy: QuotaPolicy | None = None) -> QuotaPosition:
+def quota_position(
+    *, company: Company, on: dt.date, policy: QuotaPolicy | None = None, chips: Sequence[ChipModel] | None = None
+) -> QuotaPosition:
     """One company's quota position on ``on`` (two to four queries; see ``quota_positions``)."""
-    return quota_positions(on=on, policy=policy, companies=[company])[0]
+    return quota_positions(on=on, policy=policy, companies=[company], chips=chips)[0]
 
 
 def _weight_of_hypothetical(basis: str, chip: ChipModel) -> Decimal:

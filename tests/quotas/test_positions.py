@@ -56,6 +56,25 @@ def test_worked_example_by_compute_needs_360000_h20_equivalents(worked_example):
     assert position.coverage == D("0.1111")
 
 
+def test_a_catalogue_read_by_the_caller_gives_the_same_compute_weights_without_a_query(
+    worked_example, h200, ascend, django_assert_num_queries
+):
+    """The API's quota report reads the chip catalogue once and hands it over; fractional
+    compute indices must weigh exactly as the database's scaled weights do."""
+    from licences.models import ChipModel
+
+    ChipModel.objects.filter(pk=h200.pk).update(compute_index=D("6.125"))
+    ChipModel.objects.filter(pk=ascend.pk).update(compute_index=D("0.875"))
+    make_policy(status=ACTIVE, ratio=D("0.3000"), basis=Basis.COMPUTE)
+    company = worked_example["company"]
+    from_database = quota_position(company=company, on=FEB_1)
+    chips = list(ChipModel.objects.all())
+    with django_assert_num_queries(3):  # policy in force, imports, commitments: no chip query
+        handed_over = quota_position(company=company, on=FEB_1, chips=chips)
+    assert handed_over == from_database
+    assert (handed_over.imported, handed_over.committed) == (D("1225000.000"), D("35000.000"))
+
+
 def test_worked_example_by_value_uses_licence_and_contract_unit_values(worked_example):
     make_policy(status=ACTIVE, ratio=D("0.3000"), basis=Basis.VALUE)
     position = quota_position(company=worked_example["company"], on=FEB_1)
