@@ -24,6 +24,7 @@ from compliance.api.base import (
     BoundedDateField,
     BoundedDateTimeField,
     CreateReadApiViewSet,
+    LeanRepresentationMixin,
     QuantityField,
     ScopedIdRelatedField,
     ScopedSlugRelatedField,
@@ -178,7 +179,7 @@ class RoundViewSet(CreateReadApiViewSet):
 # --- Licences ------------------------------------------------------------------------------
 
 
-class LicenceSerializer(serializers.ModelSerializer):
+class LicenceSerializer(LeanRepresentationMixin, serializers.ModelSerializer):
     """An import licence: its grant and how much of it is reserved, used and remaining."""
 
     company = serializers.SlugRelatedField(slug_field="slug", read_only=True)
