@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -244,6 +245,27 @@ def _lean_reader(field: serializers.Field, model: type) -> Any:
             return value if value in ("", None) else choices.get(str(value), value)
 
         return read_choice
+    if (
+        kind is serializers.DecimalField
+        and field.decimal_places is not None
+        and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+        and not field.localize
+        and not field.normalize_output
+    ):
+        exponent, max_digits = -field.decimal_places, field.max_digits
+
+        def read_decimal(instance: Any) -> Any:
+            value = getattr(instance, attr)
+            if value is None:
+                return None
+            # Already at the field's scale (a database decimal is): quantizing changes nothing.
+            if isinstance(value, Decimal) and value.is_finite():
+                _, digits, value_exponent = value.as_tuple()
+                if value_exponent == exponent and (max_digits is None or len(digits) <= max_digits):
+                    return f"{value:f}"
+            return generic(instance)
+
+        return read_decimal
     if kind is serializers.SlugRelatedField and "__" not in field.slug_field:
         slug = field.slug_field
 

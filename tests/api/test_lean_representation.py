@@ -34,13 +34,41 @@ class PlainLicenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def test_the_licence_serializer_is_lean_for_every_field_but_its_decimals(licences):
+def test_the_licence_serializer_is_lean_for_every_field(licences):
     assert issubclass(LicenceSerializer, LeanRepresentationMixin)
     assert PlainLicenceSerializer.Meta.fields == LicenceSerializer.Meta.fields
     serializer = LicenceSerializer(licences[0])
     serializer.data  # noqa: B018 - builds the plan
-    generic = [name for name, read in serializer._lean_plan if read.__name__ == "read"]
-    assert generic == ["unit_value_usd", "granted_value_usd"]  # the fields DRF's own code formats
+    assert [name for name, read in serializer._lean_plan if read.__name__ == "read"] == []  # none generic
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("32000.50"), "32000.50"),  # at the field's scale: as is
+        (Decimal("32000.5"), "32000.50"),  # another scale: quantized by the field
+        (Decimal("1E+3"), "1000.00"),
+        (Decimal("0.005"), "0.00"),  # rounded half to even, as DRF's DecimalField does
+        (None, None),
+    ],
+)
+def test_lean_decimals_equal_drf_at_any_scale(value, expected):
+    class Row:
+        pass
+
+    row = Row()
+    row.unit_value_usd = value
+
+    class Lean(LeanRepresentationMixin, serializers.Serializer):
+        unit_value_usd = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+        class Meta:
+            model = ImportLicence
+
+    class Plain(serializers.Serializer):
+        unit_value_usd = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+    assert Lean(row).data["unit_value_usd"] == Plain(row).data["unit_value_usd"] == expected
 
 
 @pytest.fixture
