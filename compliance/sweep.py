@@ -241,11 +241,19 @@ def _settle_in_database(
     # Every hit is of a company in scope (a fingerprint names its company; the unique
     # constraint still guards the insert): the scope only lets the planner read the
     # findings through the (company, status) index.
-    scope = "" if company_ids is None else "f.company_id = ANY(%(scope)s) AND "
+    run = None if company_ids is None else bulk.integer_run(list(company_ids))
+    if company_ids is None:
+        scope = ""
+    elif run is not None:  # a chunk of consecutive ids, as ``bulk.one_of`` asks for it
+        scope = "f.company_id BETWEEN %(low)s AND %(high)s AND "
+    else:
+        scope = "f.company_id = ANY(%(scope)s) AND "
     params = {
         "now": now,
         "active": list(ACTIVE),
         "scope": list(company_ids or []),
+        "low": run[0] if run else None,
+        "high": run[1] if run else None,
         "open": FindingStatus.OPEN,
         "reason": OPENED_REASON,
         "user": user.pk if user is not None else None,

@@ -272,6 +272,31 @@ def test_recheck_of_one_company_leaves_the_others_alone(sweep_on, world):
     assert Finding.objects.filter(company=tencent, status="open").count() == 2
 
 
+def test_a_chunk_of_consecutive_companies_sweeps_exactly_those_companies(sweep_on):
+    """A sweep chunk names every company id from one to another: it is asked for as a
+    range (``bulk.one_of``), which must select the same companies as the list would."""
+    companies = [make_company(f"chunk-{index:02d}") for index in range(24)]
+    for company in companies:
+        held_shipment(company, f"DEC-{company.slug}", D(2026, 2, 1))
+    sweep_on(D(2026, 2, 9))
+    assert Finding.objects.filter(status="open").count() == 24
+    Shipment.objects.update(status=Shipment.Status.CLEARED, cleared_at=at(D(2026, 2, 9)))
+
+    ids = sorted(company.pk for company in companies)
+    run = ids[2:20]  # 18 consecutive ids: a range
+    assert run == list(range(run[0], run[-1] + 1))
+    summary = sweep_on(D(2026, 2, 10), company_ids=run)
+    assert summary.resolved == {"customs_hold_overdue": 18}
+    open_now = set(Finding.objects.filter(status="open").values_list("company_id", flat=True))
+    assert open_now == {*ids[:2], *ids[20:]}
+
+    # Enough ids for a range, but not one run (ids of no company pad it): asked for as a list.
+    gapped = [*ids[:2], *ids[20:23], *range(ids[-1] + 100, ids[-1] + 112)]
+    summary = sweep_on(D(2026, 2, 11), company_ids=gapped)
+    assert summary.resolved == {"customs_hold_overdue": 5}
+    assert set(Finding.objects.filter(status="open").values_list("company_id", flat=True)) == {ids[23]}
+
+
 def test_compliance_statuses_from_active_findings(sweep_on, world):
     alibaba, tencent = world
     deepseek = make_company("deepseek", name="DeepSeek")

@@ -51,6 +51,32 @@ def test_one_of_is_one_array_parameter_on_postgresql_whatever_the_number_of_valu
     assert len(query["sql"]) < 3_000 * 16  # one literal array, not a placeholder per value
 
 
+def test_one_of_asks_for_an_unbroken_run_of_integers_as_a_range_and_selects_the_same_rows(
+    shipments: list[Shipment],
+) -> None:
+    first = shipments[0].pk
+    run = [*range(first - 10, first + 10), first]  # 20 consecutive ids (one repeated), the fixture's among them
+    with CaptureQueriesContext(connection) as queries:
+        found = sorted(Shipment.objects.filter(bulk.one_of(Shipment, "pk", run)).values_list("pk", flat=True))
+    assert found == sorted(pk for pk in (s.pk for s in shipments) if first - 10 <= pk < first + 10)
+    (query,) = queries.captured_queries
+    assert '"id" >= ' in query["sql"] and '"id" <= ' in query["sql"]
+    assert " IN (" not in query["sql"] and "ANY(" not in query["sql"]
+
+    # A gap, too few values, or values that are not plain integers: asked for as a list.
+    gapped = [pk for pk in range(first - 10, first + 11) if pk != shipments[2].pk]
+    short = list(range(first, first + bulk.RUN_MIN_VALUES - 1))
+    for values, expected in ((gapped, [s.pk for s in shipments if s.pk != shipments[2].pk]), (short, None)):
+        with CaptureQueriesContext(connection) as queries:
+            found = sorted(Shipment.objects.filter(bulk.one_of(Shipment, "pk", values)).values_list("pk", flat=True))
+        assert found == (expected if expected is not None else [s.pk for s in shipments if s.pk in values])
+        (query,) = queries.captured_queries
+        assert '"id" >= ' not in query["sql"]
+    assert bulk.integer_run([True, *range(2, 2 + bulk.RUN_MIN_VALUES)]) is None
+    assert bulk.integer_run([str(value) for value in range(bulk.RUN_MIN_VALUES)]) is None
+    assert bulk.integer_run(list(range(5, 5 + bulk.RUN_MIN_VALUES))[::-1]) == (5, 4 + bulk.RUN_MIN_VALUES)
+
+
 def test_the_collector_is_paused_inside_and_restored_after_even_on_error() -> None:
     assert gc.isenabled()
     with bulk.collector_paused():
