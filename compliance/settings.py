@@ -193,7 +193,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "compliance.api.pagination.OrderedPageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "compliance.api.filters.QueryFilterBackend",
         "compliance.api.filters.StableOrderingFilter",
     ],
     "DEFAULT_PARSER_CLASSES": ["compliance.api.parsers.BoundedJSONParser"],

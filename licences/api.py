@@ -188,6 +188,8 @@ class LicenceSerializer(LeanRepresentationMixin, serializers.ModelSerializer):
     remaining_quantity = serializers.IntegerField(read_only=True, help_text="granted - reserved - used")
     granted_value_usd = serializers.DecimalField(max_digits=24, decimal_places=2, read_only=True)
 
+    lean_plan_shared = True  # its fields never depend on the request
+
     class Meta:
         model = ImportLicence
         fields = [
@@ -284,17 +286,17 @@ class LicenceViewSet(CreateReadApiViewSet):
     regulator_actions = frozenset({"approve", "reject", "suspend", "reinstate", "revoke"})
     filterset_class = LicenceFilter
     ordering_fields = ("applied_at", "number", "status", "valid_until", "granted_quantity")
-    # A list page shows only the company's slug and the chip's code: their other columns
-    # (contact e-mails, descriptions, ...) are not read, for every licence on the page.
-    list_columns = (
-        *(name for name in LicenceSerializer.Meta.fields if name not in ("remaining_quantity", "granted_value_usd")),
-        "company__slug",
-        "chip__code",
+    # A list page reads only the columns it shows, and the company's slug and the chip's code
+    # as annotations (LeanRepresentationMixin): no company or chip instance per licence.
+    list_columns = tuple(
+        name for name in LicenceSerializer.Meta.fields if name not in ("remaining_quantity", "granted_value_usd")
     )
 
     def get_queryset(self) -> Any:
         queryset = super().get_queryset()
-        return queryset.only(*self.list_columns) if self.action == "list" else queryset
+        if self.action != "list":
+            return queryset
+        return queryset.select_related(None).only(*self.list_columns).annotate(**LicenceSerializer.lean_annotations())
 
     @extend_schema(request=LicenceApplySerializer, responses={201: LicenceSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -11,13 +11,15 @@ in lists, filters or counts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -156,19 +158,66 @@ class LeanRepresentationMixin:
     primary-key relations. Any other field, or anything unusual (a naive or out-of-range
     date-time, a callable source), goes through the field's own ``get_attribute`` and
     ``to_representation``. ``tests/api/test_lean_representation.py`` compares both.
+
+    A slug-related field ``company`` (slug ``slug``) reads an annotation ``company_slug``
+    when the instance has one (:meth:`lean_annotations`), so a list need not build the
+    related instances at all.
+
+    With ``lean_plan_shared`` (for a serializer whose fields never depend on its context),
+    the plan is built once per class and time zone rather than once per serializer: a list
+    request then never builds its fields.
     """
+
+    lean_plan_shared = False
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         plan = self.__dict__.get("_lean_plan")
         if plan is None:
-            model = self.Meta.model  # type: ignore[attr-defined]
-            plan = self.__dict__["_lean_plan"] = [(f.field_name, _lean_reader(f, model)) for f in self._readable_fields]  # type: ignore[attr-defined]
+            plan = self.__dict__["_lean_plan"] = self._lean_build_plan()
         representation = {}
         for name, read in plan:
             value = read(instance)
             if value is not _OMIT:
                 representation[name] = value
         return representation
+
+    def _lean_build_plan(self) -> list[tuple[str, Any]]:
+        key = (type(self), timezone.get_current_timezone() if settings.USE_TZ else None)
+        plan = _SHARED_PLANS.get(key) if self.lean_plan_shared else None
+        if plan is None:
+            model = self.Meta.model  # type: ignore[attr-defined]
+            plan = [(f.field_name, _lean_reader(f, model)) for f in self._readable_fields]  # type: ignore[attr-defined]
+            # A generic reader holds its field, bound to this serializer and its context: never shared.
+            if self.lean_plan_shared and not any(read.__name__ == "read" for _, read in plan):
+                _SHARED_PLANS[key] = plan
+        return plan
+
+    @classmethod
+    def lean_annotations(cls) -> dict[str, Subquery]:
+        """The annotations its slug-related fields read instead of the related instance.
+
+        Each is a correlated subquery rather than a join: a paginator's ``count()`` drops
+        an annotation it does not use, but not the join an ``F("company__slug")`` adds.
+        Built once per class: a query resolves a copy of an expression, never the expression.
+        """
+        return _lean_annotations(cls)
+
+
+@functools.cache
+def _lean_annotations(cls: type[LeanRepresentationMixin]) -> dict[str, Subquery]:
+    model = cls.Meta.model  # type: ignore[attr-defined]
+    annotations = {}
+    for name, field in cls._declared_fields.items():  # type: ignore[attr-defined]
+        source = field.source or name  # unbound: the source defaults to the name
+        if type(field) is serializers.SlugRelatedField and "__" not in field.slug_field and "." not in source:
+            relation = model._meta.get_field(source)
+            related = relation.related_model._default_manager.filter(pk=OuterRef(relation.attname))
+            annotations[f"{source}_{field.slug_field}"] = Subquery(related.order_by().values(field.slug_field))
+    return annotations
+
+
+#: Plans shared by every instance of a serializer class, per (class, current time zone).
+_SHARED_PLANS: dict[tuple[type, Any], list[tuple[str, Any]]] = {}
 
 
 def _generic_reader(field: serializers.Field) -> Any:
@@ -268,8 +317,12 @@ def _lean_reader(field: serializers.Field, model: type) -> Any:
         return read_decimal
     if kind is serializers.SlugRelatedField and "__" not in field.slug_field:
         slug = field.slug_field
+        annotated = f"{attr}_{slug}"  # see LeanRepresentationMixin.lean_annotations
 
         def read_slug(instance: Any) -> Any:
+            values = instance.__dict__
+            if annotated in values:
+                return values[annotated]
             related = getattr(instance, attr)
             return None if related is None else getattr(related, slug)
 

@@ -7,11 +7,40 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django_filters import IsoDateTimeFilter
+from django_filters import FilterSet, IsoDateTimeFilter
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.filters import OrderingFilter
 
 from compliance.api.limits import MAX_DATE, MIN_DATE
+
+
+class QueryFilterBackend(DjangoFilterBackend):
+    """django-filter's backend, skipped when the query string names none of the filters.
+
+    A filter set bound to a query string that names none of its filters filters nothing:
+    every filter leaves the queryset as it is for an empty value. Building and validating
+    its form anyway costs a list request about a tenth of its time. The full path still
+    runs whenever a parameter could belong to a filter (its name, or a name it prefixes,
+    as a range's ``_min`` and ``_max``), when a filter is required, and for filter sets that
+    change how filtering is done.
+    """
+
+    def filter_queryset(self, request: Any, queryset: QuerySet, view: Any) -> QuerySet:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not _may_filter(filterset_class, request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
+
+def _may_filter(filterset_class: type[FilterSet], params: Any) -> bool:
+    """Whether binding ``params`` to ``filterset_class`` could change a queryset."""
+    if filterset_class.filter_queryset is not FilterSet.filter_queryset or filterset_class.qs is not FilterSet.qs:
+        return True
+    names = tuple(filterset_class.base_filters)
+    if any(f.extra.get("required") for f in filterset_class.base_filters.values()):
+        return True
+    return any(param.startswith(names) for param in params)
 
 
 class StableOrderingFilter(OrderingFilter):
