@@ -32,7 +32,7 @@ def test_bench_quota_tiny_agrees_with_the_hand_written_sql(basis, measured_on):
     assert "agree: 20 positions identical to the hand-written SQL" in output
     queries = int(re.search(r"quota_positions: .* (\d+) queries", output).group(1))
     # Companies, imports, commitments; plus chip or licence weights where the basis needs them.
-    assert queries == (4 if basis == "compute" or (basis, measured_on) == ("value", "cleared") else 3)
+    assert queries == (3 if basis == "compute" or (basis, measured_on) == ("value", "cleared") else 2)
     assert re.search(r"ratio: \d+\.\d\dx", output)
     assert Company.objects.count() == 20
     assert Shipment.objects.count() == 200

@@ -69,7 +69,7 @@ def test_a_catalogue_read_by_the_caller_gives_the_same_compute_weights_without_a
     company = worked_example["company"]
     from_database = quota_position(company=company, on=FEB_1)
     chips = list(ChipModel.objects.all())
-    with django_assert_num_queries(3):  # policy in force, imports, commitments: no chip query
+    with django_assert_num_queries(2):  # policy in force; imports and commitments: no chip query
         handed_over = quota_position(company=company, on=FEB_1, chips=chips)
     assert handed_over == from_database
     assert (handed_over.imported, handed_over.committed) == (D("1225000.000"), D("35000.000"))

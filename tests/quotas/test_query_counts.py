@@ -95,10 +95,10 @@ def test_quota_positions_uses_the_same_queries_at_5_and_500_companies(h200, asce
     populate(495, h200, ascend, wave)
     large, positions = queries_for_positions()
     assert len(positions) == 500
-    # Policy in force, companies, imports, commitments; plus the chip weights on a compute
-    # basis, or the licences' unit values when cleared shipments are valued.
+    # Policy in force, companies, imports and commitments (one query); plus the chip weights
+    # on a compute basis, or the licences' unit values when cleared shipments are valued.
     extra = basis == "compute" or (basis, measured_on) == ("value", "cleared")
-    assert small == large == 4 + extra
+    assert small == large == 3 + extra
     # Every company: 3,000 licensed or 1,000 cleared H200, 700 Ascend contracted.
     imported = {"licensed": D(3_000), "cleared": D(1_000)}[measured_on]
     weight = {"units": (D(1), D(1)), "compute": (D(6), D(1)), "value": (D(32_000), D(12_000))}[basis]
@@ -106,13 +106,13 @@ def test_quota_positions_uses_the_same_queries_at_5_and_500_companies(h200, asce
     assert {(p.imported, p.committed) for p in positions} == {expected}
 
 
-def test_a_given_policy_saves_the_lookup_and_one_company_takes_two_queries(h200, ascend):
+def test_a_given_policy_saves_the_lookup_and_one_company_takes_one_query(h200, ascend):
     policy = make_policy(status=QuotaPolicy.Status.ACTIVE)
     populate(5, h200, ascend, AllocationRoundFactory())
     count, _ = queries_for_positions(policy=policy)
-    assert count == 3
+    assert count == 2  # companies; imports and commitments
     company = Company.objects.first()
     with CaptureQueriesContext(connection) as captured:
         position = quota_position(company=company, on=FEB_1, policy=policy)
-    assert len(captured) == 2
+    assert len(captured) == 1
     assert (position.required, position.committed, position.shortfall) == (D("900"), D("700"), D("200"))
