@@ -46,6 +46,31 @@ def timed(
     return Timing(median=statistics.median(samples), samples=samples, queries=len(captured))
 
 
+def timed_together(operations: list[Callable[[], object]], *, runs: int) -> list[Timing]:
+    """:func:`timed` for several operations whose runs alternate (a, b, a, b, ...).
+
+    For a service and its limit measured side by side: a disturbance on this shared
+    machine (a checkpoint after the previous benchmark's writes, another process) then
+    lands on both rather than on whichever happened to be running.
+    """
+    queries = []
+    for operation in operations:  # counted once each; warms the caches
+        reset_queries()
+        with CaptureQueriesContext(connection) as captured:
+            operation()
+        queries.append(len(captured))
+    samples: list[list[float]] = [[] for _ in operations]
+    for _ in range(runs):
+        for operation, taken in zip(operations, samples, strict=True):
+            started = time.perf_counter()
+            operation()
+            taken.append(time.perf_counter() - started)
+    return [
+        Timing(median=statistics.median(taken), samples=taken, queries=count)
+        for taken, count in zip(samples, queries, strict=True)
+    ]
+
+
 @dataclass
 class Row:
     """One line of the results table."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from benchmarks.measure import Row, timed, verdict
+from benchmarks.measure import Row, timed_together, verdict
 from quotas.models import QuotaPolicy
 from quotas.selectors import end_of_day, quota_positions
 
@@ -222,8 +222,10 @@ def bench_quota_positions(*, policy: QuotaPolicy, on: dt.date, runs: int) -> lis
         problems = compare(positions, raw_positions(policy=policy, on=on, counters=counters))
         if problems:
             raise Disagreement(f"quota_positions and the SQL disagree for {len(problems)} companies: {problems[:3]}")
-    service = timed(lambda: quota_positions(on=on, policy=policy), runs=runs)
-    limit = timed(lambda: raw_positions(policy=policy, on=on), runs=runs)
+    operations = [lambda: quota_positions(on=on, policy=policy), lambda: raw_positions(policy=policy, on=on)]
+    if cleared:
+        operations.append(lambda: raw_positions(policy=policy, on=on, counters=False))
+    service, limit, *extra = timed_together(operations, runs=runs)  # alternating runs
     ratio = service.median / limit.median
     name = f"4. quota positions ({policy.basis}, {policy.measured_on})"
     count = len(positions)
@@ -233,8 +235,7 @@ def bench_quota_positions(*, policy: QuotaPolicy, on: dt.date, runs: int) -> lis
         Row(name, "limit: one hand-written SQL statement", limit.median, count, "companies", str(limit.queries),
             note=f"{count:,} positions agree"),
     ]  # fmt: skip
-    if cleared:
-        summed = timed(lambda: raw_positions(policy=policy, on=on, counters=False), runs=runs)
+    for summed in extra:
         rows.append(
             Row(name, "extra: the statement summing cleared shipments", summed.median, count, "companies",
                 str(summed.queries), f"{service.median / summed.median:.2f}x",

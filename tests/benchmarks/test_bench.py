@@ -118,3 +118,23 @@ def test_bench_refuses_to_regenerate_a_seed_unless_reused():
 def test_bench_refuses_an_unknown_benchmark():
     with pytest.raises(CommandError, match="Unknown benchmark: speed"):
         bench(6, 40, only="sweep,speed")
+
+
+def test_timed_together_alternates_the_runs_and_counts_each_operations_queries():
+    from benchmarks.measure import timed_together
+    from licences.models import Company
+
+    calls: list[str] = []
+
+    def service() -> None:
+        calls.append("service")
+        Company.objects.count()
+
+    def limit() -> None:
+        calls.append("limit")
+
+    service_timing, limit_timing = timed_together([service, limit], runs=3)
+    assert calls == ["service", "limit"] * 4  # one counted (warming) round, then three alternating
+    assert (service_timing.queries, limit_timing.queries) == (1, 0)
+    assert len(service_timing.samples) == len(limit_timing.samples) == 3
+    assert service_timing.median == sorted(service_timing.samples)[1]
