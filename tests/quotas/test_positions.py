@@ -154,6 +154,17 @@ def test_drafts_are_never_in_force_but_can_be_studied_explicitly(worked_example)
     assert position.policy.status == "draft"
 
 
+def test_the_policy_in_force_is_read_from_its_window_inclusive_at_both_ends():
+    closed = make_policy(status=ACTIVE, effective_from=dt.date(2026, 3, 1), effective_until=dt.date(2026, 3, 31))
+    make_policy(status=QuotaPolicy.Status.DRAFT, effective_from=dt.date(2026, 4, 1))  # never in force
+    assert [policy_in_force(dt.date(2026, 3, day)) for day in (1, 31)] == [closed, closed]
+    assert policy_in_force(dt.date(2026, 2, 28)) is None
+    assert policy_in_force(dt.date(2026, 4, 1)) is None
+    later = make_policy(status=ACTIVE, effective_from=dt.date(2026, 4, 1), version=2)  # open-ended
+    assert policy_in_force(dt.date(2099, 12, 31)) == later
+    assert policy_in_force(dt.date(2026, 3, 31)) == closed
+
+
 def test_a_retired_policy_still_governs_the_dates_of_its_window(worked_example):
     old = make_policy(status=QuotaPolicy.Status.RETIRED, effective_until=dt.date(2026, 2, 28))
     new = make_policy(status=ACTIVE, ratio=D("0.5000"), effective_from=dt.date(2026, 3, 1))
