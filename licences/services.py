@@ -12,7 +12,7 @@ import datetime as dt
 import operator
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -686,73 +686,98 @@ def customs_events_ingest(
     touched licence's counters move in one UPDATE.
     """
     now = now or timezone.now()
-    tracked = _history_fields()
-    history_row = operator.itemgetter(*tracked)
-    cleared, rejected, held = CustomsStatus.CLEARED, CustomsStatus.REJECTED, CustomsStatus.HELD
     with transaction.atomic(savepoint=False):
-        numbers = {line.declaration_number for line in lines}
-        # Plain rows, not model instances: a batch reads thousands and needs no model behaviour.
-        locked = {
-            state["declaration_number"]: state
-            for state in shipments.filter(bulk.one_of(Shipment, "declaration_number", numbers))
-            .select_related(None)
-            .prefetch_related(None)
-            .select_for_update()
-            .order_by("pk")
-            .values(*tracked)
-        }
-        outcome = BatchOutcome()
-        accepted, refused, company_ids = outcome.accepted, outcome.refused, outcome.company_ids
-        events: list[tuple[Any, ...]] = []
-        history: list[tuple[Any, ...]] = []
-        changed: dict[int, dict[str, Any]] = {}
-        deltas: dict[int, dict[str, int]] = {}
-        for line in lines:
-            number, status = line.declaration_number, line.status
-            occurred_at = line.occurred_at or now
-            state = locked.get(number)
-            if state is None:
-                refused.append(
-                    batch_refusal(line.index, "shipment_not_found", f"Shipment {number} not found.", None, number)
-                )
-                continue
-            refusal = customs_event_refusal(
-                declaration_number=number,
-                current_status=state["status"],
-                changed_at=state["status_changed_at"],
-                status=status,
-                occurred_at=occurred_at,
+        locked = lock_shipment_states(shipments, {line.declaration_number for line in lines})
+        plan = plan_customs_events(lines, locked, now=now, recorded_by=recorded_by)
+        write_customs_events(plan, now=now)
+        if plan.events:
+            shipments_changed.send(sender=Shipment, company_ids=frozenset(plan.outcome.company_ids))
+    return plan.outcome
+
+
+def lock_shipment_states(shipments: QuerySet[Shipment], numbers: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The tracked columns of the shipments declared under ``numbers``, locked, by declaration number."""
+    # Plain rows, not model instances: a batch reads thousands and needs no model behaviour.
+    return {
+        state["declaration_number"]: state
+        for state in shipments.filter(bulk.one_of(Shipment, "declaration_number", numbers))
+        .select_related(None)
+        .prefetch_related(None)
+        .select_for_update()
+        .order_by("pk")
+        .values(*_history_fields())
+    }
+
+
+@dataclass
+class CustomsEventPlan:
+    """What a customs-event batch writes: decided in Python (:func:`plan_customs_events`), written in bulk."""
+
+    outcome: BatchOutcome = field(default_factory=BatchOutcome)
+    events: list[tuple[Any, ...]] = field(default_factory=list)  # (shipment id, status, occurred_at, note, by)
+    history: list[tuple[Any, ...]] = field(default_factory=list)  # rows of ``_history_fields``
+    changed: dict[int, dict[str, Any]] = field(default_factory=dict)  # shipment id: its new state
+    deltas: dict[int, dict[str, int]] = field(default_factory=dict)  # licence id: counter moves
+
+
+def plan_customs_events(
+    lines: Sequence[CustomsEventLine], locked: dict[str, dict[str, Any]], *, now: dt.datetime, recorded_by: str
+) -> CustomsEventPlan:
+    """Apply each line to its shipment's state in ``locked`` (updated in place): accepted or refused."""
+    history_row = operator.itemgetter(*_history_fields())
+    cleared, rejected, held = CustomsStatus.CLEARED, CustomsStatus.REJECTED, CustomsStatus.HELD
+    plan = CustomsEventPlan()
+    accepted, refused, company_ids = plan.outcome.accepted, plan.outcome.refused, plan.outcome.company_ids
+    events, history, changed, deltas = plan.events, plan.history, plan.changed, plan.deltas
+    for line in lines:
+        number, status = line.declaration_number, line.status
+        occurred_at = line.occurred_at or now
+        state = locked.get(number)
+        if state is None:
+            missing = f"Shipment {number} not found."
+            refused.append(batch_refusal(line.index, "shipment_not_found", missing, None, number))
+            continue
+        refusal = customs_event_refusal(
+            declaration_number=number,
+            current_status=state["status"],
+            changed_at=state["status_changed_at"],
+            status=status,
+            occurred_at=occurred_at,
+        )
+        if refusal is not None:
+            refused.append(
+                batch_refusal(line.index, refusal.code, refusal.message, refusal.fields, declaration_number=number)
             )
-            if refusal is not None:
-                refused.append(
-                    batch_refusal(line.index, refusal.code, refusal.message, refusal.fields, declaration_number=number)
-                )
-                continue
-            if status in (cleared, rejected):
-                delta = deltas.setdefault(state["licence_id"], {"reserved_quantity": 0, "used_quantity": 0})
-                delta["reserved_quantity"] -= state["quantity"]
-                if status == cleared:
-                    delta["used_quantity"] += state["quantity"]
-                    state["cleared_at"] = occurred_at
-            state["status"] = status
-            state["status_changed_at"] = occurred_at
-            state["held_since"] = occurred_at if status == held else None
-            changed[state["id"]] = state
-            history.append(history_row(state))
-            events.append((state["id"], status, occurred_at, line.note, recorded_by))
-            company_ids.add(state["company_id"])
-            accepted.append({"index": line.index, "declaration_number": number, "status": status})
-        if events:
-            if deltas:
-                # Lock the licences in id order before moving their counters (no deadlock with a
-                # shipment batch, which locks the same rows in the same order).
-                list(ImportLicence.objects.filter(pk__in=deltas).select_for_update().order_by("pk").values_list("pk"))
-                _add_to_counters(deltas)
-            _update_shipment_states(list(changed.values()))
-            _record_history(history, history_type="~", change_reason="batch customs event")
-            _insert_customs_events(events, recorded_at=now)
-            shipments_changed.send(sender=Shipment, company_ids=frozenset(company_ids))
-    return outcome
+            continue
+        if status in (cleared, rejected):
+            delta = deltas.setdefault(state["licence_id"], {"reserved_quantity": 0, "used_quantity": 0})
+            delta["reserved_quantity"] -= state["quantity"]
+            if status == cleared:
+                delta["used_quantity"] += state["quantity"]
+                state["cleared_at"] = occurred_at
+        state["status"] = status
+        state["status_changed_at"] = occurred_at
+        state["held_since"] = occurred_at if status == held else None
+        changed[state["id"]] = state
+        history.append(history_row(state))
+        events.append((state["id"], status, occurred_at, line.note, recorded_by))
+        company_ids.add(state["company_id"])
+        accepted.append({"index": line.index, "declaration_number": number, "status": status})
+    return plan
+
+
+def write_customs_events(plan: CustomsEventPlan, *, now: dt.datetime) -> None:
+    """Write a planned batch: the licences' counters, the shipments' states, their history, the events."""
+    if not plan.events:
+        return
+    if plan.deltas:
+        # Lock the licences in id order before moving their counters (no deadlock with a
+        # shipment batch, which locks the same rows in the same order).
+        list(ImportLicence.objects.filter(pk__in=plan.deltas).select_for_update().order_by("pk").values_list("pk"))
+        _add_to_counters(plan.deltas)
+    _update_shipment_states(list(plan.changed.values()))
+    _record_history(plan.history, history_type="~", change_reason="batch customs event")
+    _insert_customs_events(plan.events, recorded_at=now)
 
 
 SHIPMENT_STATE_FIELDS = ("status", "status_changed_at", "held_since", "cleared_at")

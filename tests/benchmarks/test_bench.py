@@ -75,6 +75,12 @@ def test_every_benchmark_runs_at_a_tiny_size_and_prints_its_table():
     assert "0 errors" in rows["5. API quota", "service: GET /api/v1/companies/<largest>/quota/"]["note"]
     ingest = rows["6. bulk ingestion", "service: POST /customs-events/batch/ x1 of 5"]
     assert "200 events for 50 shipments, every one accepted" in ingest["note"]
+    share = rows["6. bulk ingestion", "extra: the database's share of the service"]
+    assert re.fullmatch(r"\d+\.\d\dx", share["ratio"]) and share["rate"].endswith("events/s")
+    # The share's run (declared before the last 50, which counted the queries) applied every event.
+    ingested = Shipment.objects.filter(company__slug="bench-ingest").order_by("-pk")
+    assert {shipment.status for shipment in ingested[50:100]} == {"cleared"}
+    assert ingested.count() == 150  # the service's run, the share's run, the query count's
     # Every rule of the sweep has something to find, even in a world this small.
     assert set(Finding.objects.values_list("rule", flat=True)) >= SWEPT_RULES - {"quota_at_risk"}
 
