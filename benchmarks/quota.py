@@ -64,7 +64,7 @@ COMMITMENT_STATUS_ON = {
 def cleared_source(*, counters: bool) -> tuple[str, str, str]:
     """Rows of cleared quantity to sum: ``(source, quantity column, condition)`` (the source aliased ``il``).
 
-    With ``counters`` (what :func:`quotas.selectors.imported_totals` reads): each licence's
+    With ``counters`` (what :func:`quotas.selectors.imported_and_committed_totals` reads): each licence's
     ``used_quantity`` less the shipments cleared after the cut-off, as signed rows with the
     shipment's columns (``id AS licence_id`` on the licence side). Without: every shipment
     cleared by the cut-off.

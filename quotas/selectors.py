@@ -329,21 +329,15 @@ class _Weights:
 
 
 def _grouped(
-    queryset: QuerySet,
-    quantity: str,
-    rule: WeightRule,
-    *,
-    licence: str = "licence_id",
-    sign: int = 1,
-    tag: int | None = None,
+    queryset: QuerySet, quantity: str, rule: WeightRule, tag: int, *, licence: str = "licence_id", sign: int = 1
 ) -> QuerySet:
     """``sign x sum(quantity)`` grouped by what decides the weight under ``rule`` (a values_list queryset).
 
-    Rows: ``(company_id, total)`` (weight 1), ``(company_id, scaled weight, total)`` (own
-    column), ``(company_id, chip_id, total)`` (chip) or ``(licence id, total)`` (licence;
-    ``licence`` names the column holding it). With a ``tag``, every row is
-    ``(tag, key, key or 0, total)``, so sums grouped under different rules can share one
-    ``UNION ALL`` (see :func:`_tagged_rows`).
+    Rows: ``(tag, key, key or 0, total)``, the keys being ``company_id`` (weight 1),
+    ``company_id, scaled weight`` (own column), ``company_id, chip_id`` (chip) or the
+    licence id (licence; ``licence`` names the column holding it). The tag and the padding
+    let sums grouped under different rules share one ``UNION ALL``
+    (:func:`imported_and_committed_totals`).
     """
     # Cast back to bigint: PostgreSQL's SUM(bigint) is numeric, slower to fetch and convert.
     total = Cast(Sum(quantity) if sign > 0 else -Sum(quantity), output_field=BigIntegerField())
@@ -359,12 +353,12 @@ def _grouped(
         # Grouped by licence alone (it fixes the company): a (company, licence) grouping
         # leads PostgreSQL to a sort instead of a hash aggregate.
         keys = [licence]
-    if tag is not None:  # constants: not grouped by
-        keys = [Value(tag), *keys, *[Value(0)] * (TAGGED_KEYS - len(keys))]
-    return queryset.values_list(*keys).annotate(total=total)
+    # The tag and the padding are constants: not grouped by.
+    return queryset.values_list(Value(tag), *keys, *[Value(0)] * (TAGGED_KEYS - len(keys))).annotate(total=total)
 
 
-#: Key columns of a tagged row (the most any rule groups by).
+#: The tags of grouped rows, and their key columns (the most any rule groups by).
+IMPORTS, COMMITMENTS = 0, 1
 TAGGED_KEYS = 2
 
 
@@ -416,8 +410,8 @@ class _Sums:
     places: int
 
 
-def _import_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope, tag: int | None = None) -> _Sums:
-    """What :func:`imported_totals` sums under ``policy`` on ``on``.
+def _import_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope) -> _Sums:
+    """The grouped sums of the imports under ``policy`` on ``on`` (rows tagged ``IMPORTS``).
 
     Cleared imports are read from the licences' ``used_quantity`` counters. A licence's
     ``used_quantity`` is the quantity of its shipments cleared so far: it moves exactly when
@@ -438,18 +432,18 @@ def _import_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope, tag: int
             licences = licences.filter(company_id__in=scope)
             cleared_later = cleared_later.filter(company_id__in=scope)
         parts = [
-            _grouped(licences, "used_quantity", rule, licence="pk", tag=tag),
-            _grouped(cleared_later, "quantity", rule, sign=-1, tag=tag),
+            _grouped(licences, "used_quantity", rule, IMPORTS, licence="pk"),
+            _grouped(cleared_later, "quantity", rule, IMPORTS, sign=-1),
         ]
         return _Sums(parts, rule, _places(Shipment, rule))
     queryset = licences_approved_as_of(on)
     if scope is not None:
         queryset = queryset.filter(company_id__in=scope)
-    return _Sums([_grouped(queryset, "granted_quantity", rule, tag=tag)], rule, _places(ImportLicence, rule))
+    return _Sums([_grouped(queryset, "granted_quantity", rule, IMPORTS)], rule, _places(ImportLicence, rule))
 
 
-def _commitment_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope, tag: int | None = None) -> _Sums:
-    """What :func:`committed_totals` sums under ``policy`` on ``on`` (nothing when no status counts)."""
+def _commitment_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope) -> _Sums:
+    """The grouped sums of the counted commitments (rows tagged ``COMMITMENTS``; none when no status counts)."""
     rule = COMMITMENT_WEIGHT[policy.basis]
     places = _places(DomesticCommitment, rule)
     counted = policy.counted_statuses
@@ -458,55 +452,30 @@ def _commitment_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope, tag:
     queryset = commitments_counted_as_of(on, counted)
     if scope is not None:
         queryset = queryset.filter(company_id__in=scope)
-    return _Sums([_grouped(queryset, "quantity", rule, tag=tag)], rule, places)
-
-
-def _rows(parts: list[QuerySet]) -> Iterable[tuple]:
-    """The rows of the parts, in one query (``UNION ALL``); none without a part."""
-    if not parts:
-        return []
-    return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-
-
-def imported_totals(
-    policy: QuotaPolicy, on: dt.date, scope: CompanyScope = None, weights: _Weights | None = None
-) -> dict[int, Decimal]:
-    """Weighted imports per company on ``on`` under ``policy``'s basis and measure.
-
-    One grouped query (on the licences; for cleared imports, their ``used_quantity``
-    counters less the shipments cleared after ``on``: see :func:`_import_sums`), plus one
-    for the chip or licence weights where the basis needs them.
-    """
-    sums = _import_sums(policy, on, scope)
-    return _weigh(_rows(sums.parts), sums.rule, weights or _Weights(scope), sums.places)
-
-
-def committed_totals(
-    policy: QuotaPolicy, on: dt.date, scope: CompanyScope = None, weights: _Weights | None = None
-) -> dict[int, Decimal]:
-    """Weighted counted commitments per company on ``on`` under ``policy`` (one grouped query)."""
-    sums = _commitment_sums(policy, on, scope)
-    return _weigh(_rows(sums.parts), sums.rule, weights or _Weights(scope), sums.places) if sums.parts else {}
+    return _Sums([_grouped(queryset, "quantity", rule, COMMITMENTS)], rule, places)
 
 
 def imported_and_committed_totals(
     policy: QuotaPolicy, on: dt.date, scope: CompanyScope = None, weights: _Weights | None = None
 ) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
-    """:func:`imported_totals` and :func:`committed_totals` from one query.
+    """Weighted imports and weighted counted commitments per company on ``on`` under ``policy``.
 
-    The grouped sums of both are tagged (``0`` imports, ``1`` commitments), padded to the
-    same columns and read in one ``UNION ALL``: a round trip less, which a single
-    company's quota report feels.
+    One query, plus one for the chip or licence weights where the basis needs them: the
+    grouped sums of both (:func:`_import_sums`, :func:`_commitment_sums`) are tagged,
+    padded to the same columns and read in one ``UNION ALL``. A company without rows
+    reads as ``0``.
     """
     weights = weights or _Weights(scope)
-    imports, commitments = _import_sums(policy, on, scope, tag=0), _commitment_sums(policy, on, scope, tag=1)
+    imports, commitments = _import_sums(policy, on, scope), _commitment_sums(policy, on, scope)
+    parts = imports.parts + commitments.parts
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     widths = (_key_count(imports.rule), _key_count(commitments.rule))
     tagged: tuple[list[tuple], list[tuple]] = ([], [])
-    for tag, *keys, total in _rows(imports.parts + commitments.parts):
+    for tag, *keys, total in rows:
         tagged[tag].append((*keys[: widths[tag]], total))  # the padding dropped: the untagged row
     return (
-        _weigh(tagged[0], imports.rule, weights, imports.places),
-        _weigh(tagged[1], commitments.rule, weights, commitments.places),
+        _weigh(tagged[IMPORTS], imports.rule, weights, imports.places),
+        _weigh(tagged[COMMITMENTS], commitments.rule, weights, commitments.places),
     )
 
 

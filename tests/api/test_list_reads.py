@@ -101,7 +101,13 @@ def test_a_shared_plan_follows_the_time_zone_of_each_request(world):
     licence = ImportLicence.objects.select_related("company", "chip").get(pk=world.licence_a.pk)
     moment = licence.approved_at
     assert moment is not None
+    plans = {}
     for zone in ("Asia/Shanghai", "UTC", "Asia/Shanghai", "America/New_York"):
         expected = moment.astimezone(zoneinfo.ZoneInfo(zone)).isoformat().replace("+00:00", "Z")
         with timezone.override(zone):
-            assert LicenceSerializer(licence).data["approved_at"] == expected
+            serializer = LicenceSerializer(licence)
+            assert serializer.data["approved_at"] == expected
+        plans.setdefault(zone, []).append(serializer._lean_plan)
+    shanghai_first, shanghai_again = plans["Asia/Shanghai"]
+    assert shanghai_first is shanghai_again  # built once for the class and the zone
+    assert len({id(plan) for plan in (shanghai_first, plans["UTC"][0], plans["America/New_York"][0])}) == 3

@@ -326,7 +326,7 @@ def test_status_is_read_from_dates_not_current_status(alibaba, h200, ascend):
 
 # --- Cleared imports from the licence counters ------------------------------------------------
 #
-# ``imported_totals`` reads cleared imports from ``ImportLicence.used_quantity`` less the
+# ``imported_and_committed_totals`` reads cleared imports from ``ImportLicence.used_quantity`` less the
 # shipments cleared after the as-of day. These tests move the counters through the real
 # services and compare with a plain sum over the shipments cleared by the end of the day.
 
