@@ -7,9 +7,12 @@ missing service fails them instead, so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 
@@ -40,3 +43,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _media_root(settings, tmp_path):
     """Uploaded evidence files go to a per-test folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+# The demo world (``load_demo``) tells a story dated in 2026, and the tests that read it
+# assert figures of that story (which licence expires within the warning window, how long a
+# shipment has been held). They run on the demo's own calendar: the clock starts at this
+# instant and ticks on, so tests never change meaning as the real date moves on.
+DEMO_DAY = dt.datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture
+def demo_day():
+    with time_machine.travel(DEMO_DAY, tick=True):
+        yield DEMO_DAY

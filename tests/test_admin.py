@@ -13,7 +13,7 @@ OUR_APPS = {"licences", "quotas", "compliance"}
 
 
 @pytest.fixture
-def demo_admin(client, django_user_model):
+def demo_admin(client, django_user_model, demo_day):
     call_command("load_demo", verbosity=0)
     user = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(user)

@@ -52,6 +52,6 @@ def analyst_client(analyst) -> Client:
 
 
 @pytest.fixture
-def demo(db):
+def demo(db, demo_day):
     """The demo world of ``load_demo`` (Wave 1 with 328,000 of 400,000 units granted)."""
     call_command("load_demo", verbosity=0)

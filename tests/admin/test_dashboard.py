@@ -125,7 +125,7 @@ def test_dashboard_renders_with_an_empty_database(regulator_client):
     assert "Quota policy in force: <strong>none</strong>" in page
 
 
-def test_demo_dashboard_after_a_sweep_marks_every_company(regulator_client):
+def test_demo_dashboard_after_a_sweep_marks_every_company(regulator_client, demo_day):
     call_command("load_demo", verbosity=0)
     from compliance.sweep import run_sweep
 

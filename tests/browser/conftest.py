@@ -72,7 +72,7 @@ def page(browser):
 
 
 @pytest.fixture
-def demo_world(transactional_db, django_user_model):
+def demo_world(transactional_db, django_user_model, demo_day):
     """The demo world, its findings after one compliance sweep, and a regulator and an analyst."""
     call_command("load_demo", verbosity=0)
     from compliance.sweep import run_sweep

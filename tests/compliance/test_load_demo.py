@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from licences.models import AllocationRound, ImportLicence, Shipment
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_day")]
 
 DEMO_APPS = ("licences", "quotas", "compliance")
 
