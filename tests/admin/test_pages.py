@@ -55,7 +55,7 @@ def test_company_page_shows_licences_shipments_commitments_attestations_and_quot
     assert "DEC-2026-000105" in page and "held 3\xa0weeks" in page
     assert "HW-ALI-2026-01" in page
     assert "Recipient security procedures" in page
-    # DOMAIN.md's worked example: 60,000 required, 40,000 committed, 20,000 short.
+    # docs/domain.md's worked example: 60,000 required, 40,000 committed, 20,000 short.
     assert "66.7 % · short 20,000 units" in page
     assert "<strong>H200</strong> 0 units" in page  # no headroom while short
 

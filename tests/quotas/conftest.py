@@ -1,4 +1,4 @@
-"""Fixtures for the quota engine: the DOMAIN.md world (Alibaba, H200, Ascend) and helpers."""
+"""Fixtures for the quota engine: the docs/domain.md world (Alibaba, H200, Ascend) and helpers."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def alibaba(db) -> Company:
 
 @pytest.fixture
 def worked_example(alibaba, h200, ascend) -> dict:
-    """DOMAIN.md: an approved licence for 200,000 H200 (USD 32,000 each); 40,000 Ascend
+    """docs/domain.md: an approved licence for 200,000 H200 (USD 32,000 each); 40,000 Ascend
     contracted (USD 12,000 each) and 10,000 more pledged."""
     licence = ApprovedLicenceFactory(
         company=alibaba, chip=h200, requested_quantity=200_000, unit_value_usd=D("32000.00")
@@ -80,7 +80,7 @@ def worked_example(alibaba, h200, ascend) -> dict:
 
 
 def make_policy(*, status: str = QuotaPolicy.Status.DRAFT, **terms) -> QuotaPolicy:
-    """A policy row with the DOMAIN.md defaults (30 % by units on licensed, contracted + delivered)."""
+    """A policy row with the docs/domain.md defaults (30 % by units on licensed, contracted + delivered)."""
     return QuotaPolicyFactory(status=status, **terms)
 
 

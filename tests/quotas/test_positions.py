@@ -1,4 +1,4 @@
-"""Quota positions: the DOMAIN.md worked example on every basis, and the as-of boundaries."""
+"""Quota positions: the docs/domain.md worked example on every basis, and the as-of boundaries."""
 
 from __future__ import annotations
 

@@ -166,7 +166,7 @@ def status_on(commitment: DomesticCommitment, on: dt.date) -> str | None:
 
 
 def reference(company: Company, policy: QuotaPolicy, on: dt.date) -> dict[str, Decimal]:
-    """The arithmetic of DOMAIN.md, one company at a time, in plain Python."""
+    """The arithmetic of docs/domain.md, one company at a time, in plain Python."""
     imported = D(0)
     for licence in company.licences.select_related("chip"):
         if policy.measured_on == "licensed":

@@ -1,4 +1,4 @@
-"""Load the demo world drawn from DOMAIN.md: H200 Wave 1, four importers, their conditions.
+"""Load the demo world drawn from docs/domain.md: H200 Wave 1, four importers, their conditions.
 
 Idempotent: the whole world is written in one transaction, and a second run finds it
 (by its first company's slug) and changes nothing. Writes with rules go through the
@@ -204,7 +204,7 @@ class Command(BaseCommand):
         shipment("DEC-2026-000301", ten_h20, 5_000, today - dt.timedelta(days=5), port="Guangzhou Baiyun")
         shipment("DEC-2026-000302", ten_h20, 10_000, d(2026, 4, 7), (S.CLEARED, d(2026, 4, 9)), port="Guangzhou Baiyun")
 
-        # The illustrative policy of DOMAIN.md, and a draft the regulator is weighing.
+        # The illustrative policy of docs/domain.md, and a draft the regulator is weighing.
         QuotaPolicy.objects.create(
             name="Domestic purchase rule",
             version=1,
@@ -251,7 +251,7 @@ class Command(BaseCommand):
                 contract_reference=ref,
             )
 
-        # Alibaba: DOMAIN.md's worked example: 40,000 contracted + 10,000 pledged, 20,000 short.
+        # Alibaba: docs/domain.md's worked example: 40,000 contracted + 10,000 pledged, 20,000 short.
         commitment("alibaba", "ASCEND-910B", 40_000, C.CONTRACTED, delivered=15_000, ref="HW-ALI-2026-01")
         commitment("alibaba", "ASCEND-910C", 10_000, C.PLEDGED)
         # ByteDance: covered (32,000 against 30,000 required).
