@@ -65,8 +65,14 @@ def endpoints(largest: str) -> dict[str, str]:
 
 
 def regulator_key() -> str:
-    """A regulator key, as ``manage.py issue_api_key --regulator --name bench`` issues it."""
-    _, key = CompanyAPIKey.objects.create_key(name="bench", is_regulator=True)
+    """A regulator key, as ``manage.py issue_api_key --regulator --user bench-regulator --name bench``
+    issues it (its user: a superuser created for the run, so the key authenticates)."""
+    from django.contrib.auth import get_user_model
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-regulator", defaults={"is_superuser": True, "is_staff": True, "is_active": True}
+    )
+    _, key = CompanyAPIKey.objects.create_key(name="bench", kind=CompanyAPIKey.Kind.REGULATOR, user=user)
     return key
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from compliance import services
+from compliance.groups import holds_regulator_rights
 from compliance.models import (
     CompanyAPIKey,
     Finding,
@@ -216,11 +218,84 @@ class FindingAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAd
         return False
 
 
+class CompanyAPIKeyForm(forms.ModelForm):
+    """The kind and its owner agree (a company key a company, a regulator key an eligible user,
+    a customs key neither); only a superuser may choose a kind other than ``company``."""
+
+    class Meta:
+        model = CompanyAPIKey
+        fields = ("name", "kind", "company", "user", "expiry_date", "revoked")
+
+    def __init__(self, *args, superuser: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not superuser:
+            for name in ("kind", "user"):
+                self.fields.pop(name, None)
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind", self.instance.kind if self.instance.pk else CompanyAPIKey.Kind.COMPANY)
+        company, user = data.get("company"), data.get("user")
+        if kind == CompanyAPIKey.Kind.COMPANY:
+            if company is None:
+                self.add_error("company", "A company key belongs to a company.")
+            if user is not None:
+                self.add_error("user", "A company key belongs to no user.")
+        elif kind == CompanyAPIKey.Kind.REGULATOR:
+            if company is not None:
+                self.add_error("company", "A regulator key belongs to no company.")
+            if user is None:
+                self.add_error("user", "A regulator key belongs to a user (it stops working with that user).")
+            elif not holds_regulator_rights(user):
+                self.add_error("user", "Only an active superuser or member of the Regulator group may hold one.")
+        else:
+            if company is not None:
+                self.add_error("company", "A customs key belongs to no company.")
+            if user is not None:
+                self.add_error("user", "A customs key belongs to no user.")
+        return data
+
+
 @admin.register(CompanyAPIKey)
 class CompanyAPIKeyAdmin(APIKeyModelAdmin):
-    list_display = [*APIKeyModelAdmin.list_display, "company", "is_regulator", "last_used_at"]
-    list_filter = ("is_regulator", "revoked")
+    """API keys. The Regulator group may mint, rename and revoke company keys only; regulator and
+    customs keys (all-tenant credentials) are a superuser's. Analysts have no access at all
+    (``compliance.groups``): key names and prefixes are credentials' metadata."""
+
+    form = CompanyAPIKeyForm
+    list_display = [*APIKeyModelAdmin.list_display, "kind", "company", "user", "last_used_at"]
+    list_filter = ("kind", "revoked")
     search_fields = [*APIKeyModelAdmin.search_fields, "company__name"]
+    list_select_related = ("company", "user")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        superuser = request.user.is_superuser
+
+        class BoundForm(form):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, superuser=superuser, **inner)
+
+        return BoundForm
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "kind", "company", "user", "expiry_date", "revoked", "prefix"]
+        if not request.user.is_superuser:
+            fields = [name for name in fields if name not in ("kind", "user")]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.kind != CompanyAPIKey.Kind.COMPANY and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if obj.kind != CompanyAPIKey.Kind.COMPANY and not request.user.is_superuser:
+            raise PermissionDenied("Only a superuser may issue or change regulator and customs keys.")
+        super().save_model(request, obj, form, change)
 
 
 class WebhookAttemptInline(admin.TabularInline):

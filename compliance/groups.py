@@ -2,10 +2,17 @@
 
 - **Regulator**: every decision. View, add and change every record of the domain apps
   (decisions take the change permission: see ``licences.admin_helpers``); view the
-  schedules and task results. No delete: records keep their history.
+  schedules and task results. No delete: records keep their history. Customs events and
+  entry-block directives are the customs authority's acts (``docs/principals.md``): view only.
+  API keys: the admin lets a regulator mint and revoke *company* keys only; regulator and
+  customs keys are a superuser's (``compliance.admin.CompanyAPIKeyAdmin``).
 - **Analyst**: read-only everywhere in the domain apps, CSV exports included (an export
   needs only the view permission); webhook subscriptions are left out because their form
-  shows the shared signing secret.
+  shows the shared signing secret, API keys because their names and prefixes are credentials'
+  metadata an analyst has no use for.
+
+The API gives the same users the same rights: :func:`staff_role` is what a staff session
+acts as in ``/api/v1/`` (``compliance.api.principal``).
 
 :func:`sync_groups` takes the model classes as arguments so the data migration can call it
 with historical models and ``ensure_admin`` with the real ones (idempotent: it sets each
@@ -16,7 +23,9 @@ from __future__ import annotations
 
 DOMAIN_APPS = ("licences", "quotas", "compliance")
 READ_ONLY_APPS = ("django_celery_beat", "django_celery_results")
-ANALYST_HIDDEN_MODELS = ("webhooksubscription",)
+ANALYST_HIDDEN_MODELS = ("webhooksubscription", "companyapikey")
+#: Records only the customs authority asserts: the Regulator group may only view them.
+CUSTOMS_MODELS = ("customsevent", "customsdirective")
 
 REGULATOR = "Regulator"
 ANALYST = "Analyst"
@@ -29,7 +38,7 @@ def regulator_permission(app_label: str, codename: str, model: str) -> bool:
         return action == "view"
     if app_label not in DOMAIN_APPS:
         return False
-    if model.startswith("historical"):
+    if model.startswith("historical") or model in CUSTOMS_MODELS:
         return action == "view"
     return action in ("view", "add", "change")
 
@@ -42,6 +51,29 @@ def analyst_permission(app_label: str, codename: str, model: str) -> bool:
 
 
 GROUP_RULES = {REGULATOR: regulator_permission, ANALYST: analyst_permission}
+
+
+def staff_role(user) -> str | None:
+    """What an active staff user acts as: ``"regulator"`` (a superuser or the Regulator group),
+    ``"analyst"`` (the Analyst group) or ``None`` (no rights in the domain)."""
+    if user is None or not getattr(user, "is_active", False) or not getattr(user, "is_staff", False):
+        return None
+    if user.is_superuser:
+        return REGULATOR.lower()
+    names = set(user.groups.values_list("name", flat=True))
+    if REGULATOR in names:
+        return REGULATOR.lower()
+    if ANALYST in names:
+        return ANALYST.lower()
+    return None
+
+
+def holds_regulator_rights(user) -> bool:
+    """May ``user`` own (and keep using) a regulator API key: active, and a superuser or in the
+    Regulator group. Staff status is not required: the key, not the admin, is how it signs in."""
+    if user is None or not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name=REGULATOR).exists()
 
 
 def sync_groups(*, group_model, permission_model) -> dict[str, int]:

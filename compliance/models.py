@@ -145,23 +145,46 @@ class Finding(models.Model):
 
 
 class CompanyAPIKey(AbstractAPIKey):
-    """An API key for a company's procurement system, or a regulator key (sees everything).
+    """An API key: a company's procurement system, a regulator's system or a customs authority's.
+
+    ``kind`` says which principal the key acts as (see ``compliance.api.permissions.MATRIX``):
+
+    - ``company``: belongs to one company; sees and writes only that company's records;
+    - ``regulator``: belongs to a user (a superuser or a member of the Regulator group) and
+      stops authenticating as soon as that user is deactivated or loses the regulator's rights;
+    - ``customs``: the customs authority (or a broker acting for it); belongs to no company and
+      no user; records customs events and entry-block directives.
 
     Only a hash is stored (djangorestframework-api-key); the key is shown once when issued.
     """
 
+    class Kind(models.TextChoices):
+        COMPANY = "company", "Company"
+        REGULATOR = "regulator", "Regulator"
+        CUSTOMS = "customs", "Customs"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.COMPANY)
     company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
-    is_regulator = models.BooleanField(default=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+        help_text="Regulator keys only: the regulator user the key acts for (deactivate the user to stop it).",
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
         constraints = [
+            # A regulator key without a user can only be a revoked legacy key (migration 0010).
             models.CheckConstraint(
-                condition=(Q(is_regulator=True) & Q(company__isnull=True))
-                | (Q(is_regulator=False) & Q(company__isnull=False)),
-                name="api_key_company_xor_regulator",
+                condition=(Q(kind="company") & Q(company__isnull=False) & Q(user__isnull=True))
+                | (Q(kind="regulator") & Q(company__isnull=True) & (Q(user__isnull=False) | Q(revoked=True)))
+                | (Q(kind="customs") & Q(company__isnull=True) & Q(user__isnull=True)),
+                name="api_key_owner_matches_kind",
             ),
         ]
 

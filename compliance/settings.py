@@ -183,10 +183,7 @@ REST_FRAMEWORK = {
         "compliance.api.authentication.ApiKeyAuthentication",
         "compliance.api.authentication.StaffSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": [
-        "compliance.api.permissions.IsApiClient",
-        "compliance.api.permissions.RegulatorActions",
-    ],
+    "DEFAULT_PERMISSION_CLASSES": ["compliance.api.permissions.MatrixPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["compliance.api.throttling.ApiKeyRateThrottle"],
     # Per API key (or staff user, or anonymous address).
     "DEFAULT_THROTTLE_RATES": {"api": env.str("API_THROTTLE_RATE", default="600/minute")},

@@ -35,7 +35,15 @@ from compliance.api.batch import BatchIngestionMixin, BatchResultSerializer, bat
 from compliance.api.filters import BoundedIsoDateTimeFilter
 from compliance.api.parsers import BatchJSONParser
 from licences import services
-from licences.models import AllocationRound, ChipModel, Company, CustomsEvent, ImportLicence, Shipment
+from licences.models import (
+    AllocationRound,
+    ChipModel,
+    Company,
+    CustomsDirective,
+    CustomsEvent,
+    ImportLicence,
+    Shipment,
+)
 
 REFERENCE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-/]*$", "Letters, digits, '-', '_' and '/' only.")
 CHIP_CODE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", "Letters, digits, '-' and '_' only.")
@@ -147,7 +155,6 @@ class CompanyViewSet(CreateReadApiViewSet):
     serializer_class = CompanySerializer
     lookup_field = "slug"
     company_field = "pk"
-    regulator_actions = frozenset({"create"})
     filterset_class = CompanyFilter
     ordering_fields = ("name", "slug", "created_at")
 
@@ -159,7 +166,6 @@ class ChipViewSet(CreateReadApiViewSet):
     serializer_class = ChipSerializer
     lookup_field = "code"
     company_field = None
-    regulator_actions = frozenset({"create"})
     filterset_class = ChipFilter
     ordering_fields = ("code", "vendor", "compute_index")
 
@@ -171,7 +177,6 @@ class RoundViewSet(CreateReadApiViewSet):
     serializer_class = RoundSerializer
     lookup_value_regex = r"[0-9]{1,18}"
     company_field = None
-    regulator_actions = frozenset({"create"})
     filterset_class = RoundFilter
     ordering_fields = ("opens_on", "closes_on", "name")
 
@@ -283,7 +288,6 @@ class LicenceViewSet(CreateReadApiViewSet):
     queryset = ImportLicence.objects.select_related("company", "chip")
     serializer_class = LicenceSerializer
     lookup_field = "number"
-    regulator_actions = frozenset({"approve", "reject", "suspend", "reinstate", "revoke"})
     filterset_class = LicenceFilter
     ordering_fields = ("applied_at", "number", "status", "valid_until", "granted_quantity")
     # A list page reads only the columns it shows, and the company's slug and the chip's code
@@ -536,3 +540,75 @@ class CustomsEventViewSet(BatchIngestionMixin, ApiViewSetMixin, viewsets.Generic
                 lines=lines, shipments=self.scoped(Shipment.objects.all()), recorded_by=self.principal.label
             ),
         )
+
+
+# --- Entry-block directives ----------------------------------------------------------------------
+
+
+class DirectiveSerializer(serializers.ModelSerializer):
+    """An entry block on a chip model, who issued it and, once lifted, who lifted it and why."""
+
+    chip = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = CustomsDirective
+        fields = [
+            "reference",
+            "chip",
+            "blocked_from",
+            "blocked_until",
+            "reason",
+            "issued_by",
+            "lifted_at",
+            "lifted_by",
+            "lift_reason",
+        ]
+        read_only_fields = fields
+
+
+class DirectiveIssueSerializer(StrictSerializer):
+    """A new entry block."""
+
+    reference = serializers.CharField(max_length=64, validators=[REFERENCE])
+    chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
+    blocked_from = BoundedDateField()
+    blocked_until = BoundedDateField(required=False, allow_null=True, default=None, help_text="Open-ended when null.")
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DirectiveFilter(django_filters.FilterSet):
+    chip = django_filters.CharFilter(field_name="chip__code")
+    in_force_on = django_filters.DateFilter(method="filter_in_force_on", label="In force on date")
+
+    class Meta:
+        model = CustomsDirective
+        fields = ["reference"]
+
+    def filter_in_force_on(self, queryset: Any, name: str, value: Any) -> Any:
+        return queryset.filter(blocked_from__lte=value).exclude(blocked_until__lt=value)
+
+
+class CustomsDirectiveViewSet(CreateReadApiViewSet):
+    """Entry-block directives: the customs authority issues and lifts them; every client reads them."""
+
+    queryset = CustomsDirective.objects.select_related("chip")
+    serializer_class = DirectiveSerializer
+    lookup_field = "reference"
+    company_field = None
+    filterset_class = DirectiveFilter
+    ordering_fields = ("blocked_from", "reference")
+
+    @extend_schema(request=DirectiveIssueSerializer, responses={201: DirectiveSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Issue an entry block on a chip model (recorded with who issued it)."""
+        directive = services.directive_issue(**self.parse(DirectiveIssueSerializer), issued_by=self.principal.label)
+        return self.render(directive, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReasonSerializer, responses=DirectiveSerializer)
+    @action(detail=True, methods=["post"])
+    def lift(self, request: Request, reference: str) -> Response:
+        """Lift a block in force: it ends today; who lifted it and why are recorded. Held
+        shipments stay held until customs releases them with a customs event."""
+        reason = self.parse(ReasonSerializer)["reason"]
+        directive = services.directive_lift(directive=self.get_object(), reason=reason, lifted_by=self.principal.label)
+        return self.render(directive)

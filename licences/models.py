@@ -287,6 +287,10 @@ class CustomsDirective(models.Model):
     blocked_from = models.DateField()
     blocked_until = models.DateField(null=True, blank=True)
     reason = models.TextField(blank=True)
+    issued_by = models.CharField(max_length=150, blank=True, help_text="Who recorded the directive.")
+    lifted_at = models.DateTimeField(null=True, blank=True, help_text="When the block was lifted (a customs act).")
+    lifted_by = models.CharField(max_length=150, blank=True, help_text="Who lifted the block.")
+    lift_reason = models.TextField(blank=True)
     history = HistoricalRecords()
 
     class Meta:

@@ -835,3 +835,74 @@ def _insert_customs_events(events: list[tuple[Any, ...]], recorded_at: dt.dateti
             for shipment_id, status, occurred_at, note, recorded_by in events
         ),
     )
+
+
+# --- Entry-block directives: customs acts ------------------------------------------------------
+#
+# A directive is issued and lifted by the customs authority (``docs/principals.md``); each
+# records who did it. Lifting ends the block on the day it is lifted (``blocked_until`` = that
+# day: a declaration dated that day is still held, one dated the next day is not). Shipments
+# already held under it stay held until customs releases them with a customs event.
+
+
+@transaction.atomic
+def directive_issue(
+    *,
+    reference: str,
+    chip: ChipModel,
+    blocked_from: dt.date,
+    blocked_until: dt.date | None = None,
+    reason: str = "",
+    issued_by: str = "",
+) -> CustomsDirective:
+    """Block ``chip`` from entry between two dates (``blocked_until`` open-ended)."""
+    if blocked_until is not None and blocked_until < blocked_from:
+        raise DomainError(
+            "blocked_until must not be before blocked_from.",
+            code="invalid_window",
+            fields={"blocked_until": ["Must not be before blocked_from."]},
+        )
+    if CustomsDirective.objects.filter(reference=reference).exists():
+        raise Conflict(f"A directive {reference} already exists.", code="duplicate_reference")
+    try:
+        with transaction.atomic():
+            return CustomsDirective.objects.create(
+                reference=reference,
+                chip=chip,
+                blocked_from=blocked_from,
+                blocked_until=blocked_until,
+                reason=reason,
+                issued_by=issued_by,
+            )
+    except IntegrityError as error:  # a concurrent issue of the same reference
+        raise Conflict(f"A directive {reference} already exists.", code="duplicate_reference") from error
+
+
+@transaction.atomic
+def directive_lift(
+    *, directive: CustomsDirective, reason: str, lifted_by: str, at: dt.datetime | None = None
+) -> CustomsDirective:
+    """Lift an entry block in force: it ends on the day of the lift; who and why are recorded."""
+    at = at or timezone.now()
+    today = timezone.localdate(at)
+    directive = CustomsDirective.objects.select_for_update().get(pk=directive.pk)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("A reason is required.", code="reason_required", fields={"reason": ["Required."]})
+    if directive.lifted_at is not None:
+        raise Conflict(
+            f"Directive {directive.reference} was lifted at {directive.lifted_at.isoformat()}"
+            f" by {directive.lifted_by}.",
+            code="directive_already_lifted",
+        )
+    if directive.blocked_from > today or (directive.blocked_until is not None and directive.blocked_until < today):
+        raise Conflict(
+            f"Directive {directive.reference} is not in force today ({today.isoformat()}): there is no block to lift.",
+            code="directive_not_in_force",
+        )
+    directive.blocked_until = today
+    directive.lifted_at = at
+    directive.lifted_by = lifted_by[:150]
+    directive.lift_reason = reason
+    directive.save(update_fields=["blocked_until", "lifted_at", "lifted_by", "lift_reason"])
+    return directive

@@ -274,7 +274,6 @@ class PolicyViewSet(CreateReadApiViewSet):
     serializer_class = PolicySerializer
     lookup_value_regex = r"[0-9]{1,18}"
     company_field = None
-    regulator_actions = frozenset({"create", "activate", "impact"})
     filterset_class = PolicyFilter
     ordering_fields = ("effective_from", "name", "version", "created_at")
 

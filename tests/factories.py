@@ -220,3 +220,37 @@ class FindingFactory(factory.django.DjangoModelFactory):
     summary = "Short of the domestic-purchase quota"
     first_seen_at = factory.LazyFunction(timezone.now)
     last_seen_at = factory.SelfAttribute("first_seen_at")
+
+
+# --- People and credentials ---------------------------------------------------------------------
+
+
+def staff_user(username: str, *, group: str | None = None, superuser: bool = False, active: bool = True) -> Any:
+    """A staff user, in the Regulator or Analyst group (``compliance.groups``) or in none."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    model = get_user_model()
+    if superuser:
+        user = model.objects.create_superuser(username, password="pw-123456789", is_active=active)
+    else:
+        user = model.objects.create_user(username, password="pw-123456789", is_staff=True, is_active=active)
+    if group is not None:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def issue_api_key(
+    *, kind: str = "company", company: Any = None, user: Any = None, name: str = "test key"
+) -> tuple[Any, str]:
+    """A fresh API key of ``kind`` (``company``, ``regulator`` or ``customs``): (row, secret).
+
+    A regulator key without ``user`` belongs to a new Regulator-group user.
+    """
+    from compliance.groups import REGULATOR
+    from compliance.models import CompanyAPIKey
+
+    if kind == CompanyAPIKey.Kind.REGULATOR and user is None:
+        count = CompanyAPIKey.objects.filter(kind=kind).count()
+        user = staff_user(f"regulator-officer-{count + 1}", group=REGULATOR)
+    return CompanyAPIKey.objects.create_key(name=name, kind=kind, company=company, user=user)

@@ -1,4 +1,4 @@
-"""Authentication: ``Authorization: Api-Key <key>``, or a staff session from the admin."""
+"""Authentication: ``Authorization: Api-Key <key>`` (company, regulator or customs), or a staff session."""
 
 from __future__ import annotations
 
@@ -13,10 +13,18 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework_api_key.permissions import KeyParser
 
 from compliance.api.principal import ApiKeyUser
+from compliance.groups import holds_regulator_rights
 from compliance.models import CompanyAPIKey
 
 # ``last_used_at`` is a hint for operators, not an audit log: one write a minute is enough.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def key_owner_may_act(api_key: CompanyAPIKey) -> bool:
+    """A regulator key works only while its user is active and holds the regulator's rights."""
+    if api_key.kind != CompanyAPIKey.Kind.REGULATOR:
+        return True
+    return holds_regulator_rights(api_key.user)
 
 
 def touch_last_used(api_key_pk: str, now: dt.datetime) -> None:
@@ -42,11 +50,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         prefix, _, _ = key.partition(".")
         api_key = (
-            CompanyAPIKey.objects.get_usable_keys().select_related("company").filter(prefix=prefix[:8]).first()
+            CompanyAPIKey.objects.get_usable_keys().select_related("company", "user").filter(prefix=prefix[:8]).first()
             if prefix
             else None
         )
-        if api_key is None or api_key.has_expired or not api_key.is_valid(key):
+        if api_key is None or api_key.has_expired or not api_key.is_valid(key) or not key_owner_may_act(api_key):
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
         self._record_use(api_key, write=request.method not in SAFE_METHODS)
         return ApiKeyUser(api_key), api_key
@@ -67,7 +75,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class StaffSessionAuthentication(authentication.SessionAuthentication):
-    """Staff signed in to the admin may use the browsable API (as the regulator); nobody else."""
+    """Staff signed in to the admin may use the browsable API with their own rights
+    (``compliance.api.principal``); nobody else."""
 
     def authenticate(self, request: Any) -> tuple[Any, None] | None:
         result = super().authenticate(request)

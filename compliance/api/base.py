@@ -32,6 +32,7 @@ from rest_framework.settings import api_settings
 
 from compliance.api import idempotency
 from compliance.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
+from compliance.api.permissions import MatrixPermission
 from compliance.api.principal import Principal, principal_of
 
 
@@ -41,8 +42,8 @@ class ApiViewSetMixin:
     #: Path from the model to its company (``"company"``, ``"pk"`` for Company itself);
     #: ``None`` for shared catalogue data every client may read.
     company_field: str | None = "company"
-    #: Actions only the regulator may perform (403 ``permission_denied`` for a company key).
-    regulator_actions: frozenset[str] = frozenset()
+    #: Who may call which action: one table for every viewset (``compliance.api.permissions``).
+    permission_classes = [MatrixPermission]
     ordering_fields: tuple[str, ...] = ()
     #: Natural keys in URLs: anything but a slash, a dot (format suffix) or NUL.
     lookup_value_regex = r"[^/.\x00]+"
@@ -60,11 +61,13 @@ class ApiViewSetMixin:
     # --- Tenant scoping: the one place ---------------------------------------------------
 
     def scoped(self, queryset: QuerySet, company_field: str | None = "company") -> QuerySet:
-        """``queryset`` narrowed to what the caller may see (everything for the regulator)."""
+        """``queryset`` narrowed to what the caller may see: a company its own rows; the
+        regulator, an analyst and customs every company's (which resources they may read at
+        all is the permission matrix's business)."""
         principal = principal_of(self.request)
         if principal is None:
             return queryset.none()
-        if principal.is_regulator or company_field is None:
+        if principal.sees_every_company or company_field is None:
             return queryset
         return queryset.filter(**{company_field: principal.company_id})
 

@@ -122,7 +122,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return response
     if isinstance(exc, exceptions.APIException):
         detail = exc.detail if isinstance(exc.detail, str) else "Request refused."
-        response.data = envelope(getattr(exc, "default_code", "error"), str(detail))
+        # A permission may refuse with a code of its own (``customs_outcome_forbidden``).
+        code = getattr(exc.detail, "code", None) if isinstance(exc, exceptions.PermissionDenied) else None
+        response.data = envelope(code or getattr(exc, "default_code", "error"), str(detail))
         return response
     # django.core.exceptions.PermissionDenied, converted by DRF.
     response.data = envelope("permission_denied", "You do not have permission to perform this action.")

@@ -1,4 +1,13 @@
-"""Who is calling: a company's API key, a regulator key, or a staff user signed in to the admin."""
+"""Who is calling: one of four principals (regulator, analyst, customs, company).
+
+- an API key acts as its ``kind``: a company key for its company, a regulator key for its
+  user (while that user holds the regulator's rights), a customs key for the customs authority;
+- a staff user signed in to the admin acts with that user's rights
+  (:func:`compliance.groups.staff_role`): a superuser or the Regulator group as the regulator,
+  the Analyst group as an analyst, any other staff user as nobody (403 everywhere).
+
+What each principal may do is one table: :data:`compliance.api.permissions.MATRIX`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +16,15 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 
+from compliance.groups import staff_role
 from compliance.models import CompanyAPIKey
 from licences.models import Company
+
+REGULATOR = "regulator"
+ANALYST = "analyst"
+CUSTOMS = "customs"
+COMPANY = "company"
+KINDS = (REGULATOR, ANALYST, CUSTOMS, COMPANY)
 
 
 class ApiKeyUser(AnonymousUser):
@@ -30,10 +46,10 @@ class ApiKeyUser(AnonymousUser):
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller as the API sees it: a company (its own records only) or the regulator."""
+    """The caller as the API sees it: its kind, and its company for a company key."""
 
-    company: Company | None
-    is_regulator: bool
+    kind: str
+    company: Company | None = None
     api_key: CompanyAPIKey | None = None
     user: Any = None
 
@@ -42,8 +58,13 @@ class Principal:
         return self.company.pk if self.company is not None else None
 
     @property
+    def sees_every_company(self) -> bool:
+        """Regulator, analyst and customs read across companies (what they read: the matrix)."""
+        return self.kind != COMPANY
+
+    @property
     def label(self) -> str:
-        """Who to record as the author of a customs event and the like."""
+        """Who to record as the author of a customs event, a directive and the like."""
         if self.api_key is not None:
             return f"api-key:{self.api_key.name}"[:150]
         if self.user is not None:
@@ -52,12 +73,27 @@ class Principal:
 
 
 def principal_of(request: Any) -> Principal | None:
-    """The request's principal, or ``None`` if it is anonymous (or a non-staff session)."""
+    """The request's principal, or ``None`` (anonymous, or a staff user with no rights)."""
+    cached = getattr(request, "_principal", False)
+    if cached is not False:
+        return cached
+    principal = _resolve(request)
+    request._principal = principal
+    return principal
+
+
+def _resolve(request: Any) -> Principal | None:
     auth = getattr(request, "auth", None)
     if isinstance(auth, CompanyAPIKey):
-        return Principal(company=auth.company, is_regulator=auth.is_regulator, api_key=auth)
+        if auth.kind == CompanyAPIKey.Kind.COMPANY:
+            return Principal(kind=COMPANY, company=auth.company, api_key=auth)
+        if auth.kind == CompanyAPIKey.Kind.REGULATOR:
+            return Principal(kind=REGULATOR, api_key=auth, user=auth.user)
+        if auth.kind == CompanyAPIKey.Kind.CUSTOMS:
+            return Principal(kind=CUSTOMS, api_key=auth)
+        return None
     user = getattr(request, "user", None)
-    if user is not None and getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False):
-        # Staff signed in to the admin act as the regulator in the browsable API.
-        return Principal(company=None, is_regulator=True, user=user)
-    return None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    role = staff_role(user)
+    return Principal(kind=role, user=user) if role is not None else None

@@ -64,7 +64,6 @@ class SecurityRequirementViewSet(CreateReadApiViewSet):
     serializer_class = SecurityRequirementSerializer
     lookup_field = "code"
     company_field = None
-    regulator_actions = frozenset({"create"})
     filterset_fields = ["scope", "mandatory"]
     ordering_fields = ("code", "title")
 
@@ -153,7 +152,6 @@ class AttestationViewSet(CreateReadApiViewSet):
     queryset = SecurityAttestation.objects.select_related("company", "requirement", "shipment")
     serializer_class = AttestationSerializer
     lookup_value_regex = r"[0-9]{1,18}"
-    regulator_actions = frozenset({"review"})
     parser_classes = [BoundedJSONParser, parsers.MultiPartParser]
     filterset_class = AttestationFilter
     ordering_fields = ("attested_on", "expires_on", "status")
@@ -230,7 +228,6 @@ class FindingViewSet(ReadOnlyApiViewSet):
     queryset = Finding.objects.select_related("company")
     serializer_class = FindingSerializer
     lookup_value_regex = r"[0-9]{1,18}"
-    regulator_actions = frozenset({"resolve"})
     filterset_class = FindingFilter
     ordering_fields = ("last_seen_at", "first_seen_at", "severity", "status", "rule")
 
@@ -329,7 +326,7 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         principal = self.context["principal"]
-        if not principal.is_regulator:
+        if principal.company is not None:
             if "company" in attrs and attrs["company"] != principal.company:
                 raise serializers.ValidationError({"company": ["A company key subscribes for its own company."]})
             attrs["company"] = principal.company

@@ -27,15 +27,18 @@ from tests.factories import (
     SecurityRequirementFactory,
     ShipmentFactory,
     at,
+    issue_api_key,
 )
 
 D = Decimal
 API = "/api/v1"
 
 
-def issue_key(*, company: Company | None = None, name: str = "test key") -> str:
-    """A fresh API key (company or, without a company, regulator); returns the secret."""
-    _, key = CompanyAPIKey.objects.create_key(name=name, company=company, is_regulator=company is None)
+def issue_key(*, company: Company | None = None, name: str = "test key", kind: str | None = None) -> str:
+    """A fresh API key; returns the secret. A company's, or without a company a regulator key
+    (of a new Regulator-group user), or ``kind="customs"``."""
+    kind = kind or (CompanyAPIKey.Kind.COMPANY if company is not None else CompanyAPIKey.Kind.REGULATOR)
+    _, key = issue_api_key(kind=kind, company=company, name=name)
     return key
 
 
@@ -151,6 +154,7 @@ def world(db) -> World:
         "a": issue_key(company=a, name="alibaba procurement"),
         "b": issue_key(company=b, name="tencent procurement"),
         "regulator": issue_key(name="regulator"),
+        "customs": issue_key(name="customs", kind="customs"),
     }
     assert CustomsEvent.objects.count() == 2
     return world

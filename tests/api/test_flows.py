@@ -46,18 +46,18 @@ def test_a_licence_from_application_to_cleared_shipment(world: World) -> None:
     )  # fmt: skip
     assert declared.status_code == 201
     assert (declared.json()["status"], declared.json()["company"]) == ("declared", "alibaba")
-    cleared = company.post(
+    cleared = world.client("customs").post(
         f"{API}/shipments/DEC-A-2/events/", {"status": "cleared", "occurred_at": "2026-03-02T09:00:00+08:00"}
     )
     assert cleared.status_code == 201
     assert [event["status"] for event in cleared.json()["events"]] == ["declared", "cleared"]
-    assert cleared.json()["events"][1]["recorded_by"] == "api-key:alibaba procurement"
+    assert cleared.json()["events"][1]["recorded_by"] == "api-key:customs"
     licence = company.get(f"{API}/licences/LIC-A-2/").json()
     assert (licence["reserved_quantity"], licence["used_quantity"], licence["remaining_quantity"]) == (0, 60, 90)
 
 
 def test_rejection_releases_the_reserved_quantity(world: World) -> None:
-    response = world.client("a").post(f"{API}/shipments/DEC-A-1/events/", {"status": "rejected"})
+    response = world.client("customs").post(f"{API}/shipments/DEC-A-1/events/", {"status": "rejected"})
     assert response.json()["status"] == "rejected"
     world.licence_a.refresh_from_db()
     assert (world.licence_a.reserved_quantity, world.licence_a.used_quantity) == (0, 0)
@@ -100,10 +100,13 @@ def test_company_compliance_status_follows_the_worst_active_finding(world: World
     assert client.get(f"{API}/companies/alibaba/compliance/").json()["status"] == "at_risk"
 
 
-def test_staff_session_uses_the_browsable_api(world: World, django_user_model) -> None:
+def test_staff_session_uses_the_browsable_api(world: World) -> None:
     from rest_framework.test import APIClient
 
-    staff = django_user_model.objects.create_user("officer", password="pw-123456789", is_staff=True)
+    from compliance.groups import ANALYST
+    from tests.factories import staff_user
+
+    staff = staff_user("analyst", group=ANALYST)
     client = APIClient()
     client.force_login(staff)
     response = client.get(f"{API}/licences/", HTTP_ACCEPT="text/html")
@@ -190,14 +193,21 @@ def test_issue_api_key_prints_a_working_company_key_once(world: World) -> None:
     call_command("issue_api_key", "--company", "alibaba", "--name", "SAP bridge", stdout=out, stderr=err)
     key = out.getvalue().strip()
     api_key = CompanyAPIKey.objects.get(name="SAP bridge")
-    assert (api_key.company, api_key.is_regulator) == (world.a, False)
+    assert (api_key.company, api_key.kind, api_key.user) == (world.a, "company", None)
     assert key not in api_key.hashed_key and api_key.prefix in err.getvalue()
     assert client_for(key).get(f"{API}/licences/").json()["count"] == 2
 
 
 def test_issue_api_key_for_the_regulator(world: World) -> None:
+    from compliance.groups import REGULATOR
+    from tests.factories import staff_user
+
+    officer = staff_user("mofcom-officer", group=REGULATOR)
     out = io.StringIO()
-    call_command("issue_api_key", "--regulator", "--name", "MOFCOM", stdout=out, stderr=io.StringIO())
+    call_command(
+        "issue_api_key", "--regulator", "--user", "mofcom-officer", "--name", "MOFCOM", stdout=out, stderr=io.StringIO()
+    )
+    assert CompanyAPIKey.objects.get(name="MOFCOM").user == officer
     assert client_for(out.getvalue().strip()).get(f"{API}/licences/").json()["count"] == 4
 
 

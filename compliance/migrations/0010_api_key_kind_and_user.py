@@ -1,0 +1,90 @@
+"""API keys get a ``kind`` (company, regulator, customs) and regulator keys a ``user``.
+
+Data: ``is_regulator`` becomes ``kind``. A regulator key issued before this migration belongs
+to nobody, the very credential the review found outliving its holder: it is revoked here (the
+constraint admits a user-less regulator key only when revoked). Re-issue one with
+``issue_api_key --regulator --user USERNAME``.
+
+The staff groups are re-synced (``compliance.groups``): Analysts lose the view permission on
+API keys; the Regulator group keeps only view on customs events and directives.
+"""
+
+import django.db.models.deletion
+from django.conf import settings
+from django.contrib.auth.management import create_permissions
+from django.db import migrations, models
+
+from compliance.groups import sync_groups
+
+
+def kinds_from_flag(apps, schema_editor):
+    CompanyAPIKey = apps.get_model("compliance", "CompanyAPIKey")
+    CompanyAPIKey.objects.filter(is_regulator=True).update(kind="regulator", revoked=True)
+    CompanyAPIKey.objects.filter(is_regulator=False).update(kind="company")
+
+
+def flag_from_kinds(apps, schema_editor):
+    CompanyAPIKey = apps.get_model("compliance", "CompanyAPIKey")
+    # Customs keys have no equivalent before this migration: revoked, and marked regulator so
+    # the old constraint (company xor regulator) holds.
+    CompanyAPIKey.objects.filter(kind="customs").update(is_regulator=True, revoked=True)
+    CompanyAPIKey.objects.filter(kind="regulator").update(is_regulator=True)
+
+
+def resync_groups(apps, schema_editor):
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    sync_groups(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("compliance", "0009_finding_fillfactor"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+    ]
+
+    operations = [
+        migrations.RemoveConstraint(model_name="companyapikey", name="api_key_company_xor_regulator"),
+        migrations.AddField(
+            model_name="companyapikey",
+            name="kind",
+            field=models.CharField(
+                choices=[("company", "Company"), ("regulator", "Regulator"), ("customs", "Customs")],
+                default="company",
+                max_length=16,
+            ),
+        ),
+        migrations.AddField(
+            model_name="companyapikey",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Regulator keys only: the regulator user the key acts for (deactivate the user to stop it).",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="api_keys",
+                to=settings.AUTH_USER_MODEL,
+            ),
+        ),
+        migrations.RunPython(kinds_from_flag, flag_from_kinds),
+        migrations.RemoveField(model_name="companyapikey", name="is_regulator"),
+        migrations.AddConstraint(
+            model_name="companyapikey",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "company"), ("company__isnull", False), ("user__isnull", True)),
+                    models.Q(
+                        ("kind", "regulator"),
+                        ("company__isnull", True),
+                        models.Q(("user__isnull", False), ("revoked", True), _connector="OR"),
+                    ),
+                    models.Q(("kind", "customs"), ("company__isnull", True), ("user__isnull", True)),
+                    _connector="OR",
+                ),
+                name="api_key_owner_matches_kind",
+            ),
+        ),
+        migrations.RunPython(resync_groups, migrations.RunPython.noop),
+    ]
