@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from compliance import services
-from compliance.groups import holds_regulator_rights
+from compliance.groups import REGULATOR, holds_regulator_rights
 from compliance.models import (
     CompanyAPIKey,
     Finding,
@@ -231,6 +232,14 @@ class CompanyAPIKeyForm(forms.ModelForm):
         if not superuser:
             for name in ("kind", "user"):
                 self.fields.pop(name, None)
+        elif "user" in self.fields:
+            # Offered: the users who may hold a regulator key (clean() checks again).
+            self.fields["user"].queryset = (
+                get_user_model()
+                .objects.filter(is_active=True)
+                .filter(Q(is_superuser=True) | Q(groups__name=REGULATOR))
+                .distinct()
+            )
 
     def clean(self):
         data = super().clean()
