@@ -65,7 +65,8 @@ def test_customs_issues_a_directive_recorded_with_who_did_it(world: World) -> No
         ({"reference": "X-2", "chip": "NOPE", "blocked_from": "2026-04-01"}, 400, "validation_error"),
         ({"reference": "X 3", "chip": "H200", "blocked_from": "2026-04-01"}, 400, "validation_error"),
         ({"reference": "X-4", "chip": "H200"}, 400, "validation_error"),
-        ({"reference": "X-5", "chip": "H200", "blocked_from": "2026-04-01", "lifted_by": "me"}, 400, "validation_error"),
+        ({"reference": "X-5", "chip": "H200", "blocked_from": "2026-04-01", "lifted_by": "me"},
+         400, "validation_error"),
     ],
 )  # fmt: skip
 def test_a_bad_directive_is_refused_and_nothing_written(
