@@ -2,7 +2,7 @@
 
 The service: ``POST /api/v1/customs-events/batch/`` in batches of ``API_BATCH_MAX_ITEMS``
 through the Django test client in this process (the whole request path, parsing,
-validation, the service, the JSON answer; not the network), with a company key. Each
+validation, the service, the JSON answer; not the network), with a customs key. Each
 shipment gets four events in order (inspecting, held, inspecting, cleared), so every
 event is a real transition that moves the shipment and, when it clears, its licence's
 counters. Fresh declared shipments are bulk-loaded before each run (untimed).
@@ -41,7 +41,7 @@ BARE_TABLE = "bench_bare_customs_event"
 
 
 def ingest_licence() -> tuple[ImportLicence, str]:
-    """A company with one roomy approved licence to declare against, and a key for it."""
+    """A company with one roomy approved licence to declare against, and a customs key to record its events."""
     company, _ = Company.objects.get_or_create(slug="bench-ingest", defaults={"name": "Bench ingestion importer"})
     h20 = next(chip for chip in ensure_chips()[0] if chip.code == "H20")
     wave, _ = AllocationRound.objects.get_or_create(
@@ -58,7 +58,7 @@ def ingest_licence() -> tuple[ImportLicence, str]:
                   "status": ImportLicence.Status.APPROVED, "applied_at": now - dt.timedelta(days=40),
                   "approved_at": now - dt.timedelta(days=35)},
     )  # fmt: skip
-    _, key = CompanyAPIKey.objects.create_key(name="bench-ingest", company=company)
+    _, key = CompanyAPIKey.objects.create_key(name="bench-ingest", kind=CompanyAPIKey.Kind.CUSTOMS)
     return licence, key
 
 
