@@ -394,6 +394,16 @@ class CustomsEventAdmin(admin.ModelAdmin):
 
 @admin.register(CustomsDirective)
 class CustomsDirectiveAdmin(SimpleHistoryAdmin):
-    list_display = ("reference", "chip", "blocked_from", "blocked_until", "reason")
+    """Entry blocks are customs acts (``POST /api/v1/customs-directives/`` and ``.../lift/``): the
+    Regulator group only views them (``compliance.groups``); who issued and who lifted are
+    recorded by the service, never typed in."""
+
+    list_display = ("reference", "chip", "blocked_from", "blocked_until", "issued_by", "lifted_at", "lifted_by")
     list_filter = ("chip",)
     search_fields = ("reference", "reason")
+    readonly_fields = ("issued_by", "lifted_at", "lifted_by", "lift_reason")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.issued_by = request.user.get_username()[:150]
+        super().save_model(request, obj, form, change)
