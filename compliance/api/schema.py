@@ -23,7 +23,9 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": (
                 'Send "Authorization: Api-Key <key>". A company key sees only its own company\'s '
-                "records; a regulator key sees everything and takes the regulator's decisions."
+                "records and never records a customs outcome; a regulator key (of a regulator user) "
+                "reads everything and takes the regulator's decisions; a customs key records customs "
+                "events and entry-block directives. Who may call what: docs/principals.md."
             ),
         }
 
@@ -35,7 +37,13 @@ class StaffSessionScheme(OpenApiAuthenticationExtension):
     name = "StaffSession"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "Admin staff session."}
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
+            "description": "Admin staff session: acts with the user's rights (Regulator group or superuser: the "
+            "regulator; Analyst group: read-only; other staff: nothing).",
+        }
 
 
 # Every operation may answer these with the error envelope.
