@@ -114,6 +114,7 @@ class Command(BaseCommand):
             blocked_from=dt.date(2026, 1, 1),
             blocked_until=dt.date(2026, 1, 22),
             reason="H200 not permitted to enter until import licences are granted.",
+            issued_by="demo",
         )
         # A temporary block on H20 entries, live now.
         CustomsDirective.objects.create(
@@ -122,6 +123,7 @@ class Command(BaseCommand):
             blocked_from=today - dt.timedelta(days=10),
             blocked_until=today + dt.timedelta(days=20),
             reason="Temporary entry block on H20 pending a classification review.",
+            issued_by="demo",
         )
 
         def licence(number, slug, code, requested, unit_value, *, grant=None, valid_until=None, applied=None):
