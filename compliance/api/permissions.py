@@ -6,7 +6,8 @@ is the viewset's router basename (``compliance.api.urls``), the action DRF's (``
 not in the table is refused (fail closed); ``tests/security/test_permission_matrix.py`` walks
 every endpoint with every principal and checks the table is complete.
 
-It follows the "who asserts what" table of the domain (``docs/principals.md``):
+It follows the "who asserts what" table of the domain (``docs/domain.md``; in detail,
+``docs/principals.md``):
 
 - the **regulator** asserts rounds, policies, the requirement catalogue, companies and chips,
   decides licences and attestation reviews, resolves findings, reads everything;
