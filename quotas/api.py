@@ -23,6 +23,7 @@ from compliance.api.base import (
     ApiViewSetMixin,
     BoundedDateField,
     CreateReadApiViewSet,
+    EventDateField,
     QuantityField,
     ScopedSlugRelatedField,
     StrictSerializer,
@@ -76,28 +77,28 @@ class CommitmentRecordSerializer(CompanyOwnedSerializer):
     unit_price = serializers.DecimalField(**PRICE)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", default="USD", help_text="ISO 4217 code.")
     unit_price_usd = serializers.DecimalField(**PRICE)
-    pledged_on = BoundedDateField()
+    pledged_on = EventDateField(help_text="Not after today.")
     due_date = BoundedDateField(required=False, allow_null=True, default=None)
     contract_reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     status = serializers.ChoiceField(
         choices=[DomesticCommitment.Status.PLEDGED, DomesticCommitment.Status.CONTRACTED],
         default=DomesticCommitment.Status.PLEDGED,
     )
-    contracted_on = BoundedDateField(required=False, allow_null=True, default=None)
+    contracted_on = EventDateField(required=False, allow_null=True, default=None, help_text="Not after today.")
 
 
 class ContractSerializer(StrictSerializer):
-    on = BoundedDateField()
+    on = EventDateField(help_text="The day the contract was signed; not after today.")
     contract_reference = serializers.CharField(max_length=100)
 
 
 class DeliverSerializer(StrictSerializer):
     quantity = QuantityField()
-    on = BoundedDateField()
+    on = EventDateField(help_text="The day of the delivery; not after today.")
 
 
 class CancelSerializer(StrictSerializer):
-    on = BoundedDateField()
+    on = EventDateField(help_text="The day of the cancellation; not after today.")
     reason = serializers.CharField(max_length=2000)
 
 
