@@ -541,7 +541,7 @@ def shipments_ingest(
             licences.filter(bulk.one_of(ImportLicence, "number", numbers)).select_for_update().order_by("pk")
         ):
             locked[licence.number].append(licence)
-        company_ids = named_companies(lines)
+        named = named_companies(lines)
         codes = {line.chip_code for line in lines if line.chip_code is not None}
         chips = dict(ChipModel.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
         days = [timezone.localdate(line.declared_at or now) for line in lines]
@@ -554,7 +554,7 @@ def shipments_ingest(
         ).values_list("company_id", "declaration_number")
         for _attempt in range(3):
             taken = set(existing.all())  # a fresh read on every attempt
-            outcome, shipments, deltas = _decide_shipments(lines, locked, company_ids, chips, directives, taken, now)
+            outcome, shipments, deltas = _decide_shipments(lines, locked, named, chips, directives, taken, now)
             try:
                 # A concurrent batch may have committed one of these declaration numbers since
                 # the look-up: its unique index refuses ours, and the batch is decided again.
@@ -585,7 +585,7 @@ def _company_id(record: Any) -> int:
 def _decide_shipments(
     lines: Sequence[ShipmentLine],
     locked: dict[str, list[ImportLicence]],
-    company_ids: dict[str, int],
+    named: dict[str, int],
     chips: dict[str, int],
     directives: dict[int, list[CustomsDirective]],
     taken: set[tuple[int, str]],
@@ -602,7 +602,7 @@ def _decide_shipments(
         on = timezone.localdate(declared_at)
         number = line.declaration_number
         licence = pick_in_company(
-            locked.get(line.licence_number, ()), company=line.company, company_ids=company_ids, company_of=_company_id
+            locked.get(line.licence_number, ()), company=line.company, company_ids=named, company_of=_company_id
         )
         refusal = _shipment_refusal(line, licence, chips, remaining, taken, on)
         if refusal is not None:
@@ -722,7 +722,7 @@ def customs_events_ingest(
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
         locked = lock_shipment_states(shipments, {line.declaration_number for line in lines})
-        plan = plan_customs_events(lines, locked, now=now, recorded_by=recorded_by, company_ids=named_companies(lines))
+        plan = plan_customs_events(lines, locked, now=now, recorded_by=recorded_by, named=named_companies(lines))
         write_customs_events(plan, now=now)
         if plan.events:
             shipments_changed.send(sender=Shipment, company_ids=frozenset(plan.outcome.company_ids))
@@ -763,13 +763,13 @@ def plan_customs_events(
     *,
     now: dt.datetime,
     recorded_by: str,
-    company_ids: dict[str, int] | None = None,
+    named: dict[str, int] | None = None,
 ) -> CustomsEventPlan:
     """Apply each line to its shipment's state in ``locked`` (updated in place): accepted or refused.
 
-    ``company_ids`` maps the company slugs the lines name to ids (:func:`named_companies`).
+    ``named`` maps the company slugs the lines name to ids (:func:`named_companies`).
     """
-    company_ids = company_ids or {}
+    named = named or {}
     history_row = operator.itemgetter(*_history_fields())
     cleared, rejected, held = CustomsStatus.CLEARED, CustomsStatus.REJECTED, CustomsStatus.HELD
     plan = CustomsEventPlan()
@@ -782,7 +782,7 @@ def plan_customs_events(
         if len(candidates) == 1 and line.company is None:
             state = candidates[0]  # the common case, without the general rule's overhead
         else:
-            state = pick_in_company(candidates, company=line.company, company_ids=company_ids, company_of=_company_id)
+            state = pick_in_company(candidates, company=line.company, company_ids=named, company_of=_company_id)
         if state is None:
             missing = f"Shipment {number} not found."
             refused.append(batch_refusal(line.index, "shipment_not_found", missing, None, number))
