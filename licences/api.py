@@ -25,11 +25,13 @@ from compliance.api.base import (
     CreateReadApiViewSet,
     EventDateTimeField,
     LeanRepresentationMixin,
+    PlainDecimalField,
     QuantityField,
     ScopedIdRelatedField,
     ScopedSlugRelatedField,
     StrictSerializer,
     StrictSerializerMixin,
+    WholeNumberField,
 )
 from compliance.api.batch import BatchIngestionMixin, BatchResultSerializer, batch_request_serializer
 from compliance.api.filters import BoundedIsoDateTimeFilter, IdFilter
@@ -59,8 +61,8 @@ class ChipSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """A catalogue entry. ``compute_index`` is relative to the H20 (H200 = 6.0)."""
 
     code = serializers.CharField(max_length=32, validators=[CHIP_CODE])
-    compute_index = serializers.DecimalField(max_digits=8, decimal_places=3, min_value=Decimal("0.001"))
-    reference_unit_value_usd = serializers.DecimalField(**MONEY)
+    compute_index = PlainDecimalField(max_digits=8, decimal_places=3, min_value=Decimal("0.001"))
+    reference_unit_value_usd = PlainDecimalField(**MONEY)
 
     class Meta:
         model = ChipModel
@@ -83,8 +85,8 @@ class ChipSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 class RoundSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """An allocation round (wave): its caps and what its licences have been granted so far."""
 
-    unit_cap = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-    value_cap_usd = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"))
+    unit_cap = WholeNumberField(min_value=1, max_value=MAX_QUANTITY)
+    value_cap_usd = PlainDecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"))
     opens_on = BoundedDateField()
     closes_on = BoundedDateField()
     remaining_units = serializers.SerializerMethodField()
@@ -244,7 +246,7 @@ class LicenceApplySerializer(CompanyOwnedSerializer):
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
     round = ScopedIdRelatedField(queryset=AllocationRound.objects.all(), company_field=None, help_text="Round id.")
     requested_quantity = QuantityField()
-    unit_value_usd = serializers.DecimalField(**MONEY, required=False, help_text="Defaults to the catalogue value.")
+    unit_value_usd = PlainDecimalField(**MONEY, required=False, help_text="Defaults to the catalogue value.")
     number = serializers.CharField(
         max_length=64, required=False, validators=[REFERENCE], help_text="Optional; generated when omitted."
     )
@@ -409,7 +411,7 @@ class ShipmentDeclareSerializer(StrictSerializer):
         slug_field="code", queryset=ChipModel.objects.all(), company_field=None, required=False
     )
     quantity = QuantityField()
-    declared_value_usd = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0"))
+    declared_value_usd = PlainDecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0"))
     port_of_entry = serializers.CharField(max_length=100)
     declared_at = EventDateTimeField(required=False, help_text="Defaults to now; never in the future.")
 

@@ -479,9 +479,37 @@ class EventDateField(BoundedDateField):
         return parsed
 
 
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}")
+
+
+class WholeNumberField(serializers.IntegerField):
+    """An integer sent as a JSON integer or a string of ASCII digits.
+
+    DRF's ``IntegerField`` also takes ``10.0``, ``"1_000"``, ``true`` as 1 and other scripts'
+    digits (``int()`` reads them): no client means any of these, so they are refused.
+    """
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool | float) or (isinstance(data, str) and not _WHOLE_NUMBER.fullmatch(data.strip())):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PlainDecimalField(serializers.DecimalField):
+    """A decimal sent as a JSON number or a string of ASCII characters (``"12000.00"``).
+
+    ``Decimal()`` reads other scripts' digits and DRF takes ``true`` as 1: both refused.
+    """
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or (isinstance(data, str) and not data.isascii()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def QuantityField(**kwargs: Any) -> serializers.IntegerField:
     """A whole number of chips, 1 to 10^12."""
-    return serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, **kwargs)
+    return WholeNumberField(min_value=1, max_value=MAX_QUANTITY, **kwargs)
 
 
 class ScopedSlugRelatedField(serializers.SlugRelatedField):

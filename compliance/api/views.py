@@ -24,6 +24,7 @@ from compliance.api.base import (
     ScopedSlugRelatedField,
     StrictSerializer,
     StrictSerializerMixin,
+    WholeNumberField,
 )
 from compliance.api.filters import BoundedIsoDateTimeFilter
 from compliance.api.parsers import BoundedJSONParser
@@ -50,7 +51,7 @@ EVIDENCE_TYPES = {
 class SecurityRequirementSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """A procedure the US side requires of a customer."""
 
-    validity_days = serializers.IntegerField(min_value=1, max_value=3650, default=365)
+    validity_days = WholeNumberField(min_value=1, max_value=3650, default=365)
 
     class Meta:
         model = SecurityRequirement
