@@ -32,6 +32,7 @@ from compliance.api.base import (
     StrictSerializer,
     StrictSerializerMixin,
     WholeNumberField,
+    documents_company_parameter,
 )
 from compliance.api.batch import BatchIngestionMixin, BatchResultSerializer, batch_request_serializer
 from compliance.api.filters import BoundedIsoDateTimeFilter, IdFilter
@@ -279,6 +280,7 @@ class LicenceFilter(django_filters.FilterSet):
         return queryset.filter(valid_from__lte=value, valid_until__gte=value)
 
 
+@documents_company_parameter("retrieve", "approve", "reject", "suspend", "reinstate", "revoke")
 class LicenceViewSet(CreateReadApiViewSet):
     """Import licences. A company POST is an application; the decisions are the regulator's."""
 
@@ -483,6 +485,7 @@ class ShipmentFilter(django_filters.FilterSet):
         fields = ["status", "port_of_entry"]
 
 
+@documents_company_parameter("retrieve", "events")
 class ShipmentViewSet(BatchIngestionMixin, CreateReadApiViewSet):
     """Shipments (customs declarations) and their customs events."""
 

@@ -32,7 +32,7 @@ from django.db.models import Model, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import ISO_8601, mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
@@ -78,6 +78,22 @@ def get_by_natural_key(
     if len(found) > 1:
         raise AmbiguousIdentifier(ambiguous_message(what, value), fields={"company": ["Required: ambiguous."]})
     return found[0]
+
+
+COMPANY_PARAMETER = OpenApiParameter(
+    "company",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    description=(
+        "The company's slug. Numbers are unique within a company only: a caller who sees several "
+        "companies gives it when the number is held by more than one (else 400 ambiguous_identifier)."
+    ),
+)
+
+
+def documents_company_parameter(*actions: str) -> Any:
+    """Class decorator: ``?company=`` documented on the detail routes of a per-company natural key."""
+    return extend_schema_view(**{name: extend_schema(parameters=[COMPANY_PARAMETER]) for name in actions})
 
 
 class ApiViewSetMixin:
