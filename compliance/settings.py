@@ -266,6 +266,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 # batch, and the JSON body cap for those two endpoints only (other writes stay at 256 KiB).
 API_BATCH_MAX_ITEMS = env.int("API_BATCH_MAX_ITEMS", default=5000)
 API_BATCH_MAX_BODY_BYTES = env.int("API_BATCH_MAX_BODY_BYTES", default=8 * 1024 * 1024)
+# Client-supplied event times (occurred_at, declared_at, pledged_on, ...) may lie at most this
+# many seconds past the server's clock (a client clock a little ahead); later is refused
+# with future_event_time. Dates may not be after today in TIME_ZONE.
+EVENT_TIME_SKEW = env.int("EVENT_TIME_SKEW", default=300)
 
 LOGGING = {
     "version": 1,

@@ -90,16 +90,20 @@ def verify_signature(
     """For receivers: is ``header`` a valid signature of ``body`` with ``secret``, made within
     ``tolerance`` seconds of now (default ``WEBHOOK_SIGNATURE_TOLERANCE_SECONDS``)?
 
-    Compares in constant time; accepts any of several ``v1=`` values (secret rotation).
+    Compares in constant time; accepts any of several ``v1=`` values (secret rotation). A
+    malformed header (``t=²``, a timestamp of a thousand digits, a non-ASCII signature) is
+    simply not a valid signature: ``False``, never an exception.
     """
     tolerance = _config("WEBHOOK_SIGNATURE_TOLERANCE_SECONDS") if tolerance is None else tolerance
     timestamp: int | None = None
     signatures: list[str] = []
-    for part in (header or "").split(","):
+    for part in (header if isinstance(header, str) else "").split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        # ASCII digits only ("²".isdigit() is true, int("²") fails), and no more than a Unix
+        # time has: a longer one overflows the float arithmetic below.
+        if name == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
-        elif name == "v1" and value:
+        elif name == "v1" and value and value.isascii():  # compare_digest refuses non-ASCII text
             signatures.append(value)
     if timestamp is None or not signatures:
         return False

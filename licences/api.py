@@ -22,17 +22,20 @@ from compliance.api.base import (
     MAX_QUANTITY,
     ApiViewSetMixin,
     BoundedDateField,
-    BoundedDateTimeField,
     CreateReadApiViewSet,
+    EventDateTimeField,
     LeanRepresentationMixin,
+    PlainDecimalField,
     QuantityField,
     ScopedIdRelatedField,
     ScopedSlugRelatedField,
     StrictSerializer,
     StrictSerializerMixin,
+    WholeNumberField,
+    documents_company_parameter,
 )
 from compliance.api.batch import BatchIngestionMixin, BatchResultSerializer, batch_request_serializer
-from compliance.api.filters import BoundedIsoDateTimeFilter
+from compliance.api.filters import BoundedIsoDateTimeFilter, IdFilter
 from compliance.api.parsers import BatchJSONParser
 from licences import services
 from licences.models import (
@@ -67,8 +70,8 @@ class ChipSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """A catalogue entry. ``compute_index`` is relative to the H20 (H200 = 6.0)."""
 
     code = serializers.CharField(max_length=32, validators=[CHIP_CODE])
-    compute_index = serializers.DecimalField(max_digits=8, decimal_places=3, min_value=Decimal("0.001"))
-    reference_unit_value_usd = serializers.DecimalField(**MONEY)
+    compute_index = PlainDecimalField(max_digits=8, decimal_places=3, min_value=Decimal("0.001"))
+    reference_unit_value_usd = PlainDecimalField(**MONEY)
 
     class Meta:
         model = ChipModel
@@ -91,8 +94,8 @@ class ChipSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 class RoundSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """An allocation round (wave): its caps and what its licences have been granted so far."""
 
-    unit_cap = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-    value_cap_usd = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"))
+    unit_cap = WholeNumberField(min_value=1, max_value=MAX_QUANTITY)
+    value_cap_usd = PlainDecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"))
     opens_on = BoundedDateField()
     closes_on = BoundedDateField()
     remaining_units = serializers.SerializerMethodField()
@@ -249,7 +252,7 @@ class LicenceApplySerializer(CompanyOwnedSerializer):
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
     round = ScopedIdRelatedField(queryset=AllocationRound.objects.all(), company_field=None, help_text="Round id.")
     requested_quantity = QuantityField()
-    unit_value_usd = serializers.DecimalField(**MONEY, required=False, help_text="Defaults to the catalogue value.")
+    unit_value_usd = PlainDecimalField(**MONEY, required=False, help_text="Defaults to the catalogue value.")
     number = serializers.CharField(
         max_length=64, required=False, validators=[REFERENCE], help_text="Optional; generated when omitted."
     )
@@ -268,7 +271,7 @@ class ReasonSerializer(StrictSerializer):
 class LicenceFilter(django_filters.FilterSet):
     company = django_filters.CharFilter(field_name="company__slug")
     chip = django_filters.CharFilter(field_name="chip__code")
-    round = django_filters.NumberFilter(field_name="round_id")
+    round = IdFilter(field_name="round_id")
     valid_on = django_filters.DateFilter(method="filter_valid_on", label="Valid on date")
     applied_after = BoundedIsoDateTimeFilter(field_name="applied_at", lookup_expr="gte")
     applied_before = BoundedIsoDateTimeFilter(field_name="applied_at", lookup_expr="lt")
@@ -282,12 +285,14 @@ class LicenceFilter(django_filters.FilterSet):
         return queryset.filter(valid_from__lte=value, valid_until__gte=value)
 
 
+@documents_company_parameter("retrieve", "approve", "reject", "suspend", "reinstate", "revoke")
 class LicenceViewSet(CreateReadApiViewSet):
     """Import licences. A company POST is an application; the decisions are the regulator's."""
 
     queryset = ImportLicence.objects.select_related("company", "chip")
     serializer_class = LicenceSerializer
     lookup_field = "number"
+    natural_key_per_company = True  # ?company=<slug> when the number is held by several companies
     filterset_class = LicenceFilter
     ordering_fields = ("applied_at", "number", "status", "valid_until", "granted_quantity")
     # A list page reads only the columns it shows, and the company's slug and the chip's code
@@ -390,25 +395,38 @@ class ShipmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+COMPANY_OF_NUMBER_HELP = (
+    "The company's slug. Numbers are unique within a company only: a caller who sees several "
+    "companies gives it when the number is held by more than one (else ambiguous_identifier)."
+)
+
+
 class ShipmentDeclareSerializer(StrictSerializer):
     """A declaration against one of the caller's licences."""
 
     declaration_number = serializers.CharField(max_length=64, validators=[REFERENCE])
-    licence = ScopedSlugRelatedField(slug_field="number", queryset=ImportLicence.objects.all())
+    company = ScopedSlugRelatedField(
+        slug_field="slug",
+        queryset=Company.objects.all(),
+        company_field="pk",
+        required=False,
+        help_text=f"The licence's (and so the shipment's) company. {COMPANY_OF_NUMBER_HELP}",
+    )
+    licence = ScopedSlugRelatedField(slug_field="number", queryset=ImportLicence.objects.all(), company_from="company")
     chip = ScopedSlugRelatedField(
         slug_field="code", queryset=ChipModel.objects.all(), company_field=None, required=False
     )
     quantity = QuantityField()
-    declared_value_usd = serializers.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0"))
+    declared_value_usd = PlainDecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0"))
     port_of_entry = serializers.CharField(max_length=100)
-    declared_at = BoundedDateTimeField(required=False, help_text="Defaults to now.")
+    declared_at = EventDateTimeField(required=False, help_text="Defaults to now; never in the future.")
 
 
 class CustomsEventInputSerializer(StrictSerializer):
     """A customs event to append."""
 
     status = serializers.ChoiceField(choices=Shipment.Status.choices)
-    occurred_at = BoundedDateTimeField(required=False, help_text="Defaults to now.")
+    occurred_at = EventDateTimeField(required=False, help_text="Defaults to now; never in the future.")
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
@@ -418,6 +436,7 @@ class ShipmentBatchItemSerializer(ShipmentDeclareSerializer):
     The references are resolved for the whole batch at once by the batch service, not per item.
     """
 
+    company = serializers.SlugField(max_length=64, required=False, help_text=COMPANY_OF_NUMBER_HELP)
     licence = serializers.CharField(max_length=200, help_text="The licence number.")
     chip = serializers.CharField(max_length=200, required=False, help_text="Optional chip code; must be the licence's.")
 
@@ -426,6 +445,7 @@ class CustomsEventBatchItemSerializer(CustomsEventInputSerializer):
     """One customs event in a batch: the single endpoint's fields and the shipment's declaration number."""
 
     declaration_number = serializers.CharField(max_length=200)
+    company = serializers.SlugField(max_length=64, required=False, help_text=COMPANY_OF_NUMBER_HELP)
 
 
 ShipmentBatchSerializer = batch_request_serializer("ShipmentBatchSerializer", ShipmentBatchItemSerializer)
@@ -442,6 +462,7 @@ def shipment_line(index: int, declaration: dict[str, Any]) -> services.ShipmentL
         port_of_entry=declaration["port_of_entry"],
         chip_code=declaration.get("chip"),
         declared_at=declaration.get("declared_at"),
+        company=declaration.get("company"),
     )
 
 
@@ -452,6 +473,7 @@ def customs_event_line(index: int, event: dict[str, Any]) -> services.CustomsEve
         status=event["status"],
         occurred_at=event.get("occurred_at"),
         note=event.get("note", ""),
+        company=event.get("company"),
     )
 
 
@@ -467,6 +489,7 @@ class ShipmentFilter(django_filters.FilterSet):
         fields = ["status", "port_of_entry"]
 
 
+@documents_company_parameter("retrieve", "events")
 class ShipmentViewSet(BatchIngestionMixin, CreateReadApiViewSet):
     """Shipments (customs declarations) and their customs events."""
 
@@ -475,6 +498,7 @@ class ShipmentViewSet(BatchIngestionMixin, CreateReadApiViewSet):
     )
     serializer_class = ShipmentSerializer
     lookup_field = "declaration_number"
+    natural_key_per_company = True  # ?company=<slug> when the number is held by several companies
     filterset_class = ShipmentFilter
     ordering_fields = ("declared_at", "declaration_number", "status", "quantity", "status_changed_at")
 
@@ -482,7 +506,8 @@ class ShipmentViewSet(BatchIngestionMixin, CreateReadApiViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Declare a shipment against a licence, reserving its quantity."""
         declaration = self.parse(ShipmentDeclareSerializer)
-        licence = declaration.pop("licence")
+        licence = declaration.pop("licence")  # found in the company named, if one is
+        declaration.pop("company", None)
         shipment = services.shipment_declare(
             company=licence.company, licence=licence, recorded_by=self.principal.label, **declaration
         )

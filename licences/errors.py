@@ -7,7 +7,18 @@ a message in one helper.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# NUL and lone surrogates (JSON's "\u0000" and "\ud800" parse to them): PostgreSQL stores
+# neither in text or jsonb, and a lone surrogate cannot even be encoded as UTF-8.
+_UNSAFE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """``text`` with NUL and lone surrogates replaced by U+FFFD, so echoing client input in an
+    answer (or storing that answer) can never fail."""
+    return _UNSAFE_CHARACTERS.sub("\ufffd", text)
 
 
 class DomainError(Exception):

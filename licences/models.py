@@ -132,7 +132,9 @@ class ImportLicence(models.Model):
         EXPIRED = "expired", "Expired"
         REJECTED = "rejected", "Rejected"
 
-    number = models.CharField(max_length=64, unique=True)
+    # Unique within its company only (``licence_number_unique_per_company``): a company can
+    # neither learn that another's number exists nor take it first. See docs/identifiers.md.
+    number = models.CharField(max_length=64)
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="licences")
     chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="licences")
     round = models.ForeignKey(AllocationRound, on_delete=models.PROTECT, related_name="licences")
@@ -162,6 +164,9 @@ class ImportLicence(models.Model):
             models.Index(fields=["-applied_at", "number"], name="licence_applied_number_idx"),
         ]
         constraints = [
+            # Number first: the one index serves the look-up by number alone (a URL without
+            # ?company=) as well as by company and number.
+            models.UniqueConstraint(fields=["number", "company"], name="licence_number_unique_per_company"),
             models.CheckConstraint(condition=Q(requested_quantity__gt=0), name="licence_requested_positive"),
             models.CheckConstraint(
                 condition=Q(granted_quantity__lte=F("requested_quantity")), name="licence_granted_within_requested"
@@ -208,7 +213,8 @@ class Shipment(models.Model):
         CLEARED = "cleared", "Cleared"
         REJECTED = "rejected", "Rejected"
 
-    declaration_number = models.CharField(max_length=64, unique=True)
+    # Unique within its company only (``shipment_declaration_unique_per_company``).
+    declaration_number = models.CharField(max_length=64)
     company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="shipments")
     licence = models.ForeignKey(ImportLicence, on_delete=models.PROTECT, related_name="shipments")
     chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="shipments")
@@ -249,6 +255,9 @@ class Shipment(models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["declaration_number", "company"], name="shipment_declaration_unique_per_company"
+            ),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="shipment_quantity_positive"),
             models.CheckConstraint(condition=Q(declared_value_usd__gte=0), name="shipment_value_not_negative"),
             models.CheckConstraint(

@@ -22,7 +22,8 @@ from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from licences import bulk
-from licences.errors import Conflict, DomainError
+from licences.errors import Conflict, DomainError, safe_text
+from licences.identifiers import AMBIGUOUS, AMBIGUOUS_IDENTIFIER, ambiguous_message, pick_in_company
 from licences.models import (
     AllocationRound,
     ChipModel,
@@ -117,7 +118,9 @@ def licence_apply(
                 applied_at=applied_at,
             )
     except IntegrityError as error:
-        if ImportLicence.objects.filter(number=number).exists():
+        # Numbers are unique per company: only the applicant's own licences can clash, so the
+        # refusal never reveals another company's number.
+        if ImportLicence.objects.filter(company=company, number=number).exists():
             raise Conflict(f"A licence numbered {number} already exists.", code="duplicate_number") from error
         raise
 
@@ -288,7 +291,7 @@ def shipment_declare(
         )
     directive = directive_in_force(chip=licence.chip_id, on=on)
     try:
-        # The unique declaration number decides between racing declarations.
+        # The declaration number, unique per company, decides between racing declarations.
         with transaction.atomic():
             shipment = Shipment.objects.create(
                 declaration_number=declaration_number,
@@ -305,7 +308,7 @@ def shipment_declare(
                 entry_block_directive=directive,
             )
     except IntegrityError as error:
-        if Shipment.objects.filter(declaration_number=declaration_number).exists():
+        if Shipment.objects.filter(company=company, declaration_number=declaration_number).exists():
             raise Conflict(f"Declaration {declaration_number} already exists.", code="duplicate_declaration") from error
         raise
     events = [
@@ -438,6 +441,7 @@ class ShipmentLine(NamedTuple):
     port_of_entry: str
     chip_code: str | None = None
     declared_at: dt.datetime | None = None
+    company: str | None = None  # the licence's company (slug), for a caller who sees several
 
 
 class CustomsEventLine(NamedTuple):
@@ -448,6 +452,7 @@ class CustomsEventLine(NamedTuple):
     status: str
     occurred_at: dt.datetime | None = None
     note: str = ""
+    company: str | None = None  # the shipment's company (slug), for a caller who sees several
 
 
 @dataclass
@@ -462,12 +467,16 @@ class BatchOutcome:
 def batch_refusal(
     index: int, code: str, detail: str, errors: dict[str, list[str]] | None = None, declaration_number: Any = None
 ) -> dict[str, Any]:
-    """A refused batch item: the error envelope of the single endpoint, plus the item's index."""
+    """A refused batch item: the error envelope of the single endpoint, plus the item's index.
+
+    The item's declaration number is echoed as sent, made safe (a NUL would break the answer
+    stored as jsonb on PostgreSQL, a lone surrogate its very rendering).
+    """
     return {
         "index": index,
-        "declaration_number": declaration_number if isinstance(declaration_number, str) else None,
+        "declaration_number": safe_text(declaration_number) if isinstance(declaration_number, str) else None,
         "code": code,
-        "detail": detail,
+        "detail": safe_text(detail),
         "errors": errors or {},
     }
 
@@ -527,28 +536,32 @@ def shipments_ingest(
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
         numbers = {line.licence_number for line in lines}
-        locked = {
-            licence.number: licence
-            for licence in licences.filter(bulk.one_of(ImportLicence, "number", numbers))
-            .select_for_update()
-            .order_by("pk")
-        }
+        locked: dict[str, list[ImportLicence]] = defaultdict(list)  # number: the caller's licences with it
+        for licence in (
+            licences.filter(bulk.one_of(ImportLicence, "number", numbers)).select_for_update().order_by("pk")
+        ):
+            locked[licence.number].append(licence)
+        named = named_companies(lines)
         codes = {line.chip_code for line in lines if line.chip_code is not None}
         chips = dict(ChipModel.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
         days = [timezone.localdate(line.declared_at or now) for line in lines]
-        directives = _directives_by_chip({licence.chip_id for licence in locked.values()}, days)
+        chip_ids = {licence.chip_id for held in locked.values() for licence in held}
+        directives = _directives_by_chip(chip_ids, days)
         declarations = [line.declaration_number for line in lines]
+        owners = {licence.company_id for held in locked.values() for licence in held}
+        existing = Shipment.objects.filter(
+            bulk.one_of(Shipment, "declaration_number", declarations), company_id__in=owners
+        ).values_list("company_id", "declaration_number")
         for _attempt in range(3):
-            existing = Shipment.objects.filter(bulk.one_of(Shipment, "declaration_number", declarations))
-            taken = set(existing.values_list("declaration_number", flat=True))
-            outcome, shipments, deltas = _decide_shipments(lines, locked, chips, directives, taken, now)
+            taken = set(existing.all())  # a fresh read on every attempt
+            outcome, shipments, deltas = _decide_shipments(lines, locked, named, chips, directives, taken, now)
             try:
                 # A concurrent batch may have committed one of these declaration numbers since
                 # the look-up: its unique index refuses ours, and the batch is decided again.
                 with transaction.atomic():
                     _write_shipments(shipments, deltas, recorded_by)
             except IntegrityError:
-                if not existing.exclude(declaration_number__in=taken).exists():
+                if set(existing.all()) <= taken:
                     raise
                 continue
             break
@@ -559,32 +572,45 @@ def shipments_ingest(
     return outcome
 
 
+def named_companies(lines: Sequence[ShipmentLine | CustomsEventLine]) -> dict[str, int]:
+    """The ids of the companies the lines name by slug (one query; none when no line names one)."""
+    slugs = {line.company for line in lines if line.company is not None}
+    return dict(Company.objects.filter(slug__in=slugs).values_list("slug", "pk")) if slugs else {}
+
+
+def _company_id(record: Any) -> int:
+    return record["company_id"] if isinstance(record, dict) else record.company_id
+
+
 def _decide_shipments(
     lines: Sequence[ShipmentLine],
-    locked: dict[str, ImportLicence],
+    locked: dict[str, list[ImportLicence]],
+    named: dict[str, int],
     chips: dict[str, int],
     directives: dict[int, list[CustomsDirective]],
-    taken: set[str],
+    taken: set[tuple[int, str]],
     now: dt.datetime,
 ) -> tuple[BatchOutcome, list[Shipment], dict[int, dict[str, int]]]:
     """Accept or refuse each line in order, as ``shipment_declare`` would one after the other."""
     outcome = BatchOutcome()
     shipments: list[Shipment] = []
     deltas: dict[int, dict[str, int]] = {}
-    remaining = {licence.pk: licence.remaining_quantity for licence in locked.values()}
+    remaining = {licence.pk: licence.remaining_quantity for held in locked.values() for licence in held}
     taken = set(taken)
     for line in lines:
         declared_at = line.declared_at or now
         on = timezone.localdate(declared_at)
         number = line.declaration_number
-        licence = locked.get(line.licence_number)
+        licence = pick_in_company(
+            locked.get(line.licence_number, ()), company=line.company, company_ids=named, company_of=_company_id
+        )
         refusal = _shipment_refusal(line, licence, chips, remaining, taken, on)
         if refusal is not None:
             outcome.refused.append(batch_refusal(line.index, *refusal, declaration_number=number))
             continue
-        assert licence is not None  # refused above otherwise
+        assert isinstance(licence, ImportLicence)  # refused above otherwise
         remaining[licence.pk] -= line.quantity
-        taken.add(number)
+        taken.add((licence.company_id, number))
         delta = deltas.setdefault(licence.pk, {"reserved_quantity": 0})
         delta["reserved_quantity"] += line.quantity
         directive = _directive_on(directives.get(licence.chip_id, []), on)
@@ -620,16 +646,18 @@ def _decide_shipments(
 
 def _shipment_refusal(
     line: ShipmentLine,
-    licence: ImportLicence | None,
+    licence: ImportLicence | object | None,
     chips: dict[str, int],
     remaining: dict[int, int],
-    taken: set[str],
+    taken: set[tuple[int, str]],
     on: dt.date,
 ) -> tuple[str, str, dict[str, list[str]] | None] | None:
     """``shipment_declare``'s checks, in its order: ``(code, detail, errors)``, or ``None`` when allowed.
 
     An unknown chip is the single endpoint's ``validation_error``; a licence the caller cannot
-    see is ``licence_not_found`` (never revealing whether another company holds it).
+    see (or not in the company the line names) is ``licence_not_found``, never revealing
+    whether another company holds that number; a number held by several of the companies the
+    caller sees, with no company named, is ``ambiguous_identifier``.
     """
     if line.chip_code is not None and line.chip_code not in chips:
         message = f"Object with code={line.chip_code} does not exist."
@@ -637,6 +665,10 @@ def _shipment_refusal(
     if licence is None:
         message = f"Object with number={line.licence_number} does not exist."
         return "licence_not_found", f"Licence {line.licence_number} not found.", {"licence": [message]}
+    if licence is AMBIGUOUS:
+        message = ambiguous_message("Licence", line.licence_number)
+        return AMBIGUOUS_IDENTIFIER, message, {"company": [message]}
+    assert isinstance(licence, ImportLicence)
     refusal = shipment_refusal(
         licence=licence,
         chip_id=None if line.chip_code is None else chips[line.chip_code],
@@ -646,7 +678,7 @@ def _shipment_refusal(
     )
     if refusal is not None:
         return refusal.code, refusal.message, refusal.fields or None
-    if line.declaration_number in taken:
+    if (licence.company_id, line.declaration_number) in taken:
         return "duplicate_declaration", f"Declaration {line.declaration_number} already exists.", None
     return None
 
@@ -678,7 +710,9 @@ def customs_events_ingest(
 ) -> BatchOutcome:
     """Append many customs events at once, each under exactly ``customs_event_record``'s rules.
 
-    ``shipments`` is what the caller may see: a shipment outside it is ``shipment_not_found``.
+    ``shipments`` is what the caller may see: a shipment outside it (or outside the company a
+    line names) is ``shipment_not_found``; a declaration number held by several companies the
+    caller sees, with no company named, is ``ambiguous_identifier``.
     Events for the same shipment are applied in input order (each sees the status the
     previous one left). The events are inserted in bulk (``COPY`` on PostgreSQL), every
     changed shipment is updated in one statement with one history row per accepted event
@@ -688,25 +722,28 @@ def customs_events_ingest(
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
         locked = lock_shipment_states(shipments, {line.declaration_number for line in lines})
-        plan = plan_customs_events(lines, locked, now=now, recorded_by=recorded_by)
+        plan = plan_customs_events(lines, locked, now=now, recorded_by=recorded_by, named=named_companies(lines))
         write_customs_events(plan, now=now)
         if plan.events:
             shipments_changed.send(sender=Shipment, company_ids=frozenset(plan.outcome.company_ids))
     return plan.outcome
 
 
-def lock_shipment_states(shipments: QuerySet[Shipment], numbers: Collection[str]) -> dict[str, dict[str, Any]]:
-    """The tracked columns of the shipments declared under ``numbers``, locked, by declaration number."""
+def lock_shipment_states(shipments: QuerySet[Shipment], numbers: Collection[str]) -> dict[str, list[dict[str, Any]]]:
+    """The tracked columns of the shipments declared under ``numbers``, locked, by declaration
+    number (a list: several companies may each hold a number)."""
     # Plain rows, not model instances: a batch reads thousands and needs no model behaviour.
-    return {
-        state["declaration_number"]: state
-        for state in shipments.filter(bulk.one_of(Shipment, "declaration_number", numbers))
+    states: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for state in (
+        shipments.filter(bulk.one_of(Shipment, "declaration_number", numbers))
         .select_related(None)
         .prefetch_related(None)
         .select_for_update()
         .order_by("pk")
         .values(*_history_fields())
-    }
+    ):
+        states[state["declaration_number"]].append(state)
+    return states
 
 
 @dataclass
@@ -721,9 +758,18 @@ class CustomsEventPlan:
 
 
 def plan_customs_events(
-    lines: Sequence[CustomsEventLine], locked: dict[str, dict[str, Any]], *, now: dt.datetime, recorded_by: str
+    lines: Sequence[CustomsEventLine],
+    locked: dict[str, list[dict[str, Any]]],
+    *,
+    now: dt.datetime,
+    recorded_by: str,
+    named: dict[str, int] | None = None,
 ) -> CustomsEventPlan:
-    """Apply each line to its shipment's state in ``locked`` (updated in place): accepted or refused."""
+    """Apply each line to its shipment's state in ``locked`` (updated in place): accepted or refused.
+
+    ``named`` maps the company slugs the lines name to ids (:func:`named_companies`).
+    """
+    named = named or {}
     history_row = operator.itemgetter(*_history_fields())
     cleared, rejected, held = CustomsStatus.CLEARED, CustomsStatus.REJECTED, CustomsStatus.HELD
     plan = CustomsEventPlan()
@@ -732,11 +778,20 @@ def plan_customs_events(
     for line in lines:
         number, status = line.declaration_number, line.status
         occurred_at = line.occurred_at or now
-        state = locked.get(number)
+        candidates = locked.get(number, ())
+        if len(candidates) == 1 and line.company is None:
+            state = candidates[0]  # the common case, without the general rule's overhead
+        else:
+            state = pick_in_company(candidates, company=line.company, company_ids=named, company_of=_company_id)
         if state is None:
             missing = f"Shipment {number} not found."
             refused.append(batch_refusal(line.index, "shipment_not_found", missing, None, number))
             continue
+        if state is AMBIGUOUS:
+            message = ambiguous_message("Declaration", number)
+            refused.append(batch_refusal(line.index, AMBIGUOUS_IDENTIFIER, message, {"company": [message]}, number))
+            continue
+        assert isinstance(state, dict)
         refusal = customs_event_refusal(
             declaration_number=number,
             current_status=state["status"],

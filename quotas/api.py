@@ -23,9 +23,12 @@ from compliance.api.base import (
     ApiViewSetMixin,
     BoundedDateField,
     CreateReadApiViewSet,
+    EventDateField,
+    PlainDecimalField,
     QuantityField,
     ScopedSlugRelatedField,
     StrictSerializer,
+    WholeNumberField,
 )
 from licences.api import CompanyOwnedSerializer
 from licences.models import ChipModel, Company
@@ -73,31 +76,31 @@ class CommitmentRecordSerializer(CompanyOwnedSerializer):
 
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
     quantity = QuantityField()
-    unit_price = serializers.DecimalField(**PRICE)
+    unit_price = PlainDecimalField(**PRICE)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", default="USD", help_text="ISO 4217 code.")
-    unit_price_usd = serializers.DecimalField(**PRICE)
-    pledged_on = BoundedDateField()
+    unit_price_usd = PlainDecimalField(**PRICE)
+    pledged_on = EventDateField(help_text="Not after today.")
     due_date = BoundedDateField(required=False, allow_null=True, default=None)
     contract_reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     status = serializers.ChoiceField(
         choices=[DomesticCommitment.Status.PLEDGED, DomesticCommitment.Status.CONTRACTED],
         default=DomesticCommitment.Status.PLEDGED,
     )
-    contracted_on = BoundedDateField(required=False, allow_null=True, default=None)
+    contracted_on = EventDateField(required=False, allow_null=True, default=None, help_text="Not after today.")
 
 
 class ContractSerializer(StrictSerializer):
-    on = BoundedDateField()
+    on = EventDateField(help_text="The day the contract was signed; not after today.")
     contract_reference = serializers.CharField(max_length=100)
 
 
 class DeliverSerializer(StrictSerializer):
     quantity = QuantityField()
-    on = BoundedDateField()
+    on = EventDateField(help_text="The day of the delivery; not after today.")
 
 
 class CancelSerializer(StrictSerializer):
-    on = BoundedDateField()
+    on = EventDateField(help_text="The day of the cancellation; not after today.")
     reason = serializers.CharField(max_length=2000)
 
 
@@ -178,7 +181,7 @@ class PolicyCreateSerializer(StrictSerializer):
     """A draft policy (a new version when the name exists)."""
 
     name = serializers.CharField(max_length=200)
-    ratio = serializers.DecimalField(max_digits=7, decimal_places=4, min_value=Decimal("0"), max_value=Decimal("100"))
+    ratio = PlainDecimalField(max_digits=7, decimal_places=4, min_value=Decimal("0"), max_value=Decimal("100"))
     basis = serializers.ChoiceField(choices=QuotaPolicy.Basis.choices, default=QuotaPolicy.Basis.UNITS)
     measured_on = serializers.ChoiceField(
         choices=QuotaPolicy.MeasuredOn.choices, default=QuotaPolicy.MeasuredOn.LICENSED
@@ -186,7 +189,7 @@ class PolicyCreateSerializer(StrictSerializer):
     counts_pledged = serializers.BooleanField(default=False)
     counts_contracted = serializers.BooleanField(default=True)
     counts_delivered = serializers.BooleanField(default=True)
-    grace_days = serializers.IntegerField(min_value=0, max_value=3650, default=0)
+    grace_days = WholeNumberField(min_value=0, max_value=3650, default=0)
     effective_from = BoundedDateField()
     effective_until = BoundedDateField(required=False, allow_null=True, default=None)
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")

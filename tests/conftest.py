@@ -56,3 +56,21 @@ DEMO_DAY = dt.datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 def demo_day():
     with time_machine.travel(DEMO_DAY, tick=True):
         yield DEMO_DAY
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The hostile-input fuzz's totals (tests/security/test_fuzz_inputs.py), for the closing note.
+
+    Each fuzz test records how many bad inputs it tried and how many answers were 5xx with
+    ``record_property`` (pytest-xdist carries those back from its workers). Here, in the
+    root conftest, because only it is loaded by xdist's controller process.
+    """
+    tried = server_errors = 0
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        if getattr(report, "when", "call") != "call":
+            continue
+        properties = dict(getattr(report, "user_properties", []))
+        tried += properties.get("bad_inputs_tried", 0)
+        server_errors += properties.get("server_errors", 0)
+    if tried:
+        terminalreporter.write_line(f"bad inputs tried: {tried}, 5xx: {server_errors}")

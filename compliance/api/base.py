@@ -6,12 +6,21 @@ the owning company). :meth:`ApiViewSetMixin.scoped` is the one place where a com
 is narrowed to its own rows: ``get_queryset`` and every related-object lookup in a
 write serializer go through it, so another company's records answer 404 and never show
 in lists, filters or counts.
+
+Licence and declaration numbers are unique within a company only: :func:`get_by_natural_key`
+is the one look-up by such a number (URLs with ``?company=<slug>``, body references with a
+``company`` field), refusing an ambiguous number with ``ambiguous_identifier``.
+
+Client-supplied event times (when something happened) are :class:`EventDateTimeField` and
+:class:`EventDateField`: never in the future beyond ``EVENT_TIME_SKEW``, never without a
+time zone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -19,10 +28,11 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Model, OuterRef, QuerySet, Subquery
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import ISO_8601, mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
@@ -34,6 +44,57 @@ from compliance.api import idempotency
 from compliance.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
 from compliance.api.permissions import MatrixPermission
 from compliance.api.principal import Principal, principal_of
+from licences.errors import safe_text
+from licences.identifiers import AMBIGUOUS_IDENTIFIER, AmbiguousIdentifier, ambiguous_message
+
+#: A company slug as ``SlugField`` accepts it (anything else names no company).
+COMPANY_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
+
+
+def get_by_natural_key(
+    queryset: QuerySet,
+    *,
+    field: str,
+    value: str,
+    company: Any = None,
+    company_field: str | None = "company",
+    what: str = "Record",
+) -> Model:
+    """The one row of ``queryset`` whose ``field`` is ``value``, in the company ``company`` names.
+
+    For numbers unique within a company only (licence, declaration). ``queryset`` is already
+    scoped to what the caller sees, so a company key only ever finds its own record, and a
+    ``company`` other than its own finds nothing. ``Http404`` when nothing matches (an
+    unknown ``company`` included: the same answer as an unknown number);
+    :class:`~licences.identifiers.AmbiguousIdentifier` (400 ``ambiguous_identifier``) when
+    several companies hold the number and ``company`` is not given.
+    """
+    if company is not None:
+        if company_field is None or not isinstance(company, str) or not COMPANY_SLUG.fullmatch(company):
+            raise Http404
+        queryset = queryset.filter(**{f"{company_field}__slug": company})
+    found = list(queryset.filter(**{field: value})[:2])
+    if not found:
+        raise Http404
+    if len(found) > 1:
+        raise AmbiguousIdentifier(ambiguous_message(what, value), fields={"company": ["Required: ambiguous."]})
+    return found[0]
+
+
+COMPANY_PARAMETER = OpenApiParameter(
+    "company",
+    OpenApiTypes.STR,
+    OpenApiParameter.QUERY,
+    description=(
+        "The company's slug. Numbers are unique within a company only: a caller who sees several "
+        "companies gives it when the number is held by more than one (else 400 ambiguous_identifier)."
+    ),
+)
+
+
+def documents_company_parameter(*actions: str) -> Any:
+    """Class decorator: ``?company=`` documented on the detail routes of a per-company natural key."""
+    return extend_schema_view(**{name: extend_schema(parameters=[COMPANY_PARAMETER]) for name in actions})
 
 
 class ApiViewSetMixin:
@@ -47,6 +108,9 @@ class ApiViewSetMixin:
     ordering_fields: tuple[str, ...] = ()
     #: Natural keys in URLs: anything but a slash, a dot (format suffix) or NUL.
     lookup_value_regex = r"[^/.\x00]+"
+    #: The URL's key is unique within a company only (licence and declaration numbers): a
+    #: caller who sees several companies may add ``?company=<slug>`` (see get_by_natural_key).
+    natural_key_per_company = False
     _claim: idempotency.Claim | None = None
 
     # --- Who is calling ------------------------------------------------------------------
@@ -73,6 +137,22 @@ class ApiViewSetMixin:
 
     def get_queryset(self) -> QuerySet:
         return self.scoped(super().get_queryset(), self.company_field)  # type: ignore[misc]
+
+    def get_object(self) -> Any:
+        if not self.natural_key_per_company:
+            return super().get_object()  # type: ignore[misc]
+        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        field = self.lookup_field  # type: ignore[attr-defined]
+        instance = get_by_natural_key(
+            queryset,
+            field=field,
+            value=self.kwargs[self.lookup_url_kwarg or field],  # type: ignore[attr-defined]
+            company=self.request.query_params.get("company"),  # type: ignore[attr-defined]
+            company_field=self.company_field,
+            what=queryset.model._meta.verbose_name.capitalize(),
+        )
+        self.check_object_permissions(self.request, instance)  # type: ignore[attr-defined]
+        return instance
 
     # --- Writes: atomic and idempotent -------------------------------------------------------
 
@@ -359,20 +439,115 @@ class BoundedDateTimeField(serializers.DateTimeField):
         return parsed
 
 
+def event_time_skew() -> dt.timedelta:
+    """How far past the server's clock a client's event time may lie (``EVENT_TIME_SKEW`` seconds)."""
+    return dt.timedelta(seconds=settings.EVENT_TIME_SKEW)
+
+
+def latest_event_time() -> dt.datetime:
+    """The latest instant a client may say something happened at: now plus the allowed skew."""
+    return timezone.now() + event_time_skew()
+
+
+def latest_event_date() -> dt.date:
+    """The latest day a client may say something happened on: today in the project's time zone."""
+    return timezone.localdate(timezone=timezone.get_default_timezone())
+
+
+class EventDateTimeField(BoundedDateTimeField):
+    """When something happened, as the client says (``occurred_at``, ``declared_at``, ...).
+
+    Refused with ``naive_datetime`` without a time zone (never guessed), and with
+    ``future_event_time`` beyond now plus ``EVENT_TIME_SKEW`` (a clock a little ahead is
+    tolerated; a clearance dated 2199 is not). Expiry and due dates are not event times.
+    """
+
+    default_error_messages = {
+        "naive_datetime": "A date and time without a time zone is ambiguous: give an offset (+08:00, Z).",
+        "future_event_time": "An event cannot be dated in the future (the latest accepted now is {latest}).",
+    }
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_naive(value):
+            self.fail("naive_datetime")
+        return super().enforce_timezone(value)
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        parsed = super().to_internal_value(value)
+        latest = latest_event_time()
+        if parsed > latest:
+            self.fail("future_event_time", latest=latest.isoformat(timespec="seconds"))
+        return parsed
+
+
+class EventDateField(BoundedDateField):
+    """The day something happened, as the client says (``pledged_on``, ``attested_on``, ...).
+
+    Refused with ``future_event_time`` after today in the project's time zone.
+    """
+
+    default_error_messages = {
+        "future_event_time": "An event cannot be dated in the future (the latest accepted today is {latest}).",
+    }
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        parsed = super().to_internal_value(value)
+        latest = latest_event_date()
+        if parsed > latest:
+            self.fail("future_event_time", latest=latest.isoformat())
+        return parsed
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,30}")
+
+
+class WholeNumberField(serializers.IntegerField):
+    """An integer sent as a JSON integer or a string of ASCII digits.
+
+    DRF's ``IntegerField`` also takes ``10.0``, ``"1_000"``, ``true`` as 1 and other scripts'
+    digits (``int()`` reads them): no client means any of these, so they are refused.
+    """
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool | float) or (isinstance(data, str) and not _WHOLE_NUMBER.fullmatch(data.strip())):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PlainDecimalField(serializers.DecimalField):
+    """A decimal sent as a JSON number or a string of ASCII characters (``"12000.00"``).
+
+    ``Decimal()`` reads other scripts' digits and DRF takes ``true`` as 1: both refused.
+    """
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or (isinstance(data, str) and not data.isascii()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def QuantityField(**kwargs: Any) -> serializers.IntegerField:
     """A whole number of chips, 1 to 10^12."""
-    return serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, **kwargs)
+    return WholeNumberField(min_value=1, max_value=MAX_QUANTITY, **kwargs)
 
 
 class ScopedSlugRelatedField(serializers.SlugRelatedField):
     """A reference by natural key, resolved only among the rows the caller may see.
 
     Another company's licence is "does not exist" to a company key, exactly like one that
-    does not exist at all.
+    does not exist at all. With ``company_from`` (the name of a sibling field holding a
+    company slug, ``"company"``), the key is unique within a company only: it is looked up in
+    the company that field names, and refused with ``ambiguous_identifier`` when it names none
+    and several of the companies the caller sees hold it (:func:`get_by_natural_key`).
     """
 
-    def __init__(self, *, company_field: str | None = "company", **kwargs: Any) -> None:
+    default_error_messages = {AMBIGUOUS_IDENTIFIER: "{message}"}
+
+    def __init__(
+        self, *, company_field: str | None = "company", company_from: str | None = None, **kwargs: Any
+    ) -> None:
         self.company_field = company_field
+        self.company_from = company_from
         super().__init__(**kwargs)
 
     def get_queryset(self) -> QuerySet:
@@ -385,9 +560,28 @@ class ScopedSlugRelatedField(serializers.SlugRelatedField):
     def to_internal_value(self, data: Any) -> Any:
         if not isinstance(data, str | int) or isinstance(data, bool) or len(str(data)) > 200:
             self.fail("invalid")
-        if "\x00" in str(data):  # PostgreSQL cannot even compare text with NUL in it
-            self.fail("does_not_exist", slug_name=self.slug_field, value="?")
-        return super().to_internal_value(str(data))
+        text = str(data)
+        if text != safe_text(text):  # NUL: PostgreSQL cannot compare it; a lone surrogate: not even encode it
+            self.fail("does_not_exist", slug_name=self.slug_field, value=safe_text(text))
+        company = None
+        if self.company_from is not None and isinstance(getattr(self.parent, "initial_data", None), Mapping):
+            company = self.parent.initial_data.get(self.company_from)
+            company = company if isinstance(company, str) else None  # a non-slug is refused by its own field
+        try:
+            return get_by_natural_key(
+                self.get_queryset(),
+                field=self.slug_field,
+                value=text,
+                company=company,
+                company_field=self.company_field,
+                what=self.queryset.model._meta.verbose_name.capitalize(),
+            )
+        except Http404:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=text)
+        except (TypeError, ValueError):
+            self.fail("invalid")
+        except AmbiguousIdentifier as error:
+            self.fail(AMBIGUOUS_IDENTIFIER, message=error.message)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -398,8 +592,11 @@ class ScopedIdRelatedField(ScopedSlugRelatedField):
         super().__init__(slug_field="pk", **kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, bool) or not isinstance(data, int | str) or not str(data).isdigit():
+        # ASCII digits only: "²" passes str.isdigit() but int() refuses it, and int() of a
+        # string of thousands of digits raises too; bounded before converting.
+        text = str(data) if isinstance(data, int | str) and not isinstance(data, bool) else ""
+        if not (text.isascii() and text.isdigit()):
             self.fail("invalid")
-        if not 0 < int(data) < 2**63:
-            self.fail("does_not_exist", slug_name="id", value=str(data)[:20])
-        return super().to_internal_value(int(data))
+        if len(text) > 19 or not 0 < int(text) < 2**63:
+            self.fail("does_not_exist", slug_name="id", value=text[:20])
+        return super().to_internal_value(int(text))

@@ -36,7 +36,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from compliance.api.base import BoundedDateTimeField
+from compliance.api.base import BoundedDateTimeField, EventDateTimeField, latest_event_time
 from compliance.api.errors import IdempotencyKeyReused, validation_error_body
 from compliance.api.limits import MAX_DATE, MIN_DATE
 from compliance.api.principal import Principal
@@ -128,7 +128,9 @@ def parse_envelope(data: Any) -> tuple[str, list[Any]]:
 def batch_fingerprint(kind: str, items: list[Any]) -> str:
     """SHA-256 of the batch's kind and items as canonical JSON (key order and spacing do not matter)."""
     canonical = json.dumps([kind, items], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # JSON's "\ud800" parses to a lone surrogate, which strict UTF-8 cannot encode: "surrogatepass"
+    # encodes it (any other text, the same bytes), so such a batch is refused item by item, not a 500.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _owner(principal: Principal) -> dict[str, Any]:
@@ -234,10 +236,13 @@ def _fast_choice(field: serializers.ChoiceField) -> Callable[[Any], Any] | None:
 
 
 def _fast_datetime(field: serializers.DateTimeField) -> Callable[[Any], Any] | None:
-    """A ``DateTimeField`` (or ``BoundedDateTimeField``) reading ISO 8601: an ISO string with an offset.
+    """A ``DateTimeField`` (``BoundedDateTimeField``, ``EventDateTimeField``) reading ISO 8601:
+    an ISO string with an offset.
 
     The field's own parse is ``datetime.fromisoformat`` first, then the conversion to the
-    field's time zone (the request's current one, fixed for the request).
+    field's time zone (the request's current one, fixed for the request). An event time
+    later than the latest accepted when the batch is read is left to the field (it refuses it,
+    or accepts it if the clock has moved on since: never more than the field would).
     """
     formats = getattr(field, "input_formats", api_settings.DATETIME_INPUT_FORMATS)
     if field.validators or not formats or formats[0].lower() != ISO_8601:
@@ -245,7 +250,8 @@ def _fast_datetime(field: serializers.DateTimeField) -> Callable[[Any], Any] | N
     zone = field.timezone if hasattr(field, "timezone") else field.default_timezone()
     if zone is None:
         return None
-    bounded = type(field) is BoundedDateTimeField
+    bounded = type(field) in (BoundedDateTimeField, EventDateTimeField)
+    latest = latest_event_time() if type(field) is EventDateTimeField else None
     parse = dt.datetime.fromisoformat
 
     def check(raw: Any) -> Any:
@@ -263,6 +269,8 @@ def _fast_datetime(field: serializers.DateTimeField) -> Callable[[Any], Any] | N
             return _UNDECIDED
         if bounded and not MIN_DATE <= value.date() <= MAX_DATE:
             return _UNDECIDED
+        if latest is not None and value > latest:
+            return _UNDECIDED
         return value
 
     return check
@@ -278,7 +286,7 @@ def _fast_path(field: serializers.Field) -> Callable[[Any], Any] | None:
         return _fast_char(field)  # type: ignore[arg-type]
     if kind is serializers.ChoiceField:
         return _fast_choice(field)  # type: ignore[arg-type]
-    if kind in (serializers.DateTimeField, BoundedDateTimeField):
+    if kind in (serializers.DateTimeField, BoundedDateTimeField, EventDateTimeField):
         return _fast_datetime(field)  # type: ignore[arg-type]
     return None
 

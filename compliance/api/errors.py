@@ -4,6 +4,14 @@
 ``invalid_transition``, ``validation_error``, ``permission_denied``, ...); ``detail`` is
 for humans; ``errors`` names the offending fields (dotted paths for nested input).
 Domain errors (:class:`licences.errors.DomainError`) carry their own code and status.
+
+A refused input is ``validation_error``, unless every field error in it carries one of the
+:data:`SPECIFIC_CODES` (``future_event_time``, ``naive_datetime``, ``ambiguous_identifier``):
+then that code names the refusal, so a client can act on it without reading messages.
+
+Client input echoed in an answer (an unknown field's name, a refused value) goes through
+:func:`licences.errors.safe_text`: a NUL or a lone surrogate never breaks the rendering or
+the stored idempotent answer.
 """
 
 from __future__ import annotations
@@ -19,11 +27,14 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from licences.errors import DomainError
+from licences.errors import DomainError, safe_text
 
 logger = logging.getLogger(__name__)
 
 NON_FIELD = "non_field_errors"
+
+#: Field error codes precise enough to be the envelope's ``code`` when every error has it.
+SPECIFIC_CODES = frozenset({"future_event_time", "naive_datetime", "ambiguous_identifier"})
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -62,15 +73,15 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     def walk(node: Any, path: str) -> None:
         if isinstance(node, Mapping):
             for key, value in node.items():
-                walk(value, f"{path}.{key}" if path else str(key))
+                walk(value, f"{path}.{safe_text(str(key))}" if path else safe_text(str(key)))
         elif isinstance(node, list | tuple):
             if all(not isinstance(item, Mapping | list | tuple) for item in node):
-                errors[path or NON_FIELD].extend(str(item) for item in node)
+                errors[path or NON_FIELD].extend(safe_text(str(item)) for item in node)
             else:
                 for index, item in enumerate(node):
                     walk(item, f"{path}.{index}" if path else str(index))
         else:
-            errors[path or NON_FIELD].append(str(node))
+            errors[path or NON_FIELD].append(safe_text(str(node)))
 
     walk(detail, prefix)
     return {field: messages for field, messages in errors.items() if messages}
@@ -78,7 +89,28 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def envelope(code: str, detail: str, errors: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The error body."""
-    return {"code": code, "detail": detail, "errors": flatten_errors(errors or {})}
+    return {"code": code, "detail": safe_text(detail), "errors": flatten_errors(errors or {})}
+
+
+def specific_code(detail: Any) -> str | None:
+    """The one code of :data:`SPECIFIC_CODES` every error in ``detail`` carries, if there is one."""
+    codes: set[Any] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item)
+        else:
+            codes.add(getattr(node, "code", None))
+
+    walk(detail)
+    if len(codes) == 1:
+        (code,) = codes
+        return code if code in SPECIFIC_CODES else None
+    return None
 
 
 def _validation_detail(errors: dict[str, list[str]]) -> str:
@@ -92,7 +124,8 @@ def _validation_detail(errors: dict[str, list[str]]) -> str:
 def validation_error_body(detail: Any) -> dict[str, Any]:
     """The envelope of a ``validation_error`` from a serializer's error ``detail``."""
     errors = flatten_errors(detail)
-    return {"code": "validation_error", "detail": _validation_detail(errors), "errors": errors}
+    code = specific_code(detail) or "validation_error"
+    return {"code": code, "detail": _validation_detail(errors), "errors": errors}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django_filters import FilterSet, IsoDateTimeFilter
+from django_filters import FilterSet, IsoDateTimeFilter, NumberFilter
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.filters import OrderingFilter
 
 from compliance.api.limits import MAX_DATE, MIN_DATE
@@ -77,3 +80,39 @@ class BoundedIsoDateTimeFilter(IsoDateTimeFilter):
     """``IsoDateTimeFilter`` with :class:`BoundedIsoDateTimeField`."""
 
     field_class = BoundedIsoDateTimeField
+
+
+#: The largest id a database integer column holds (signed 64 bits).
+MAX_ID = 2**63 - 1
+
+
+class IdField(forms.IntegerField):
+    """A row id in a query string: ASCII digits, at most ``MAX_ID``.
+
+    ``django_filters.NumberFilter`` reads a decimal: ``?round=99999999999999999999999``
+    overflowed SQLite's integer (a 500). And ``int()`` accepts more than ASCII digits
+    (Arabic-Indic digits, for one), which no client means.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+            raise ValidationError(f"Must be a whole number from 0 to {MAX_ID}.", code="invalid")
+        return super().to_python(text)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(NumberFilter):
+    """Equality on an integer id column (``?round=3``), bounded by :class:`IdField`."""
+
+    field_class = IdField
+
+    def get_max_validator(self) -> None:
+        return None  # IdField bounds itself

@@ -19,10 +19,12 @@ from compliance.api.base import (
     ApiViewSetMixin,
     BoundedDateField,
     CreateReadApiViewSet,
+    EventDateField,
     ReadOnlyApiViewSet,
     ScopedSlugRelatedField,
     StrictSerializer,
     StrictSerializerMixin,
+    WholeNumberField,
 )
 from compliance.api.filters import BoundedIsoDateTimeFilter
 from compliance.api.parsers import BoundedJSONParser
@@ -49,7 +51,7 @@ EVIDENCE_TYPES = {
 class SecurityRequirementSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """A procedure the US side requires of a customer."""
 
-    validity_days = serializers.IntegerField(min_value=1, max_value=3650, default=365)
+    validity_days = WholeNumberField(min_value=1, max_value=3650, default=365)
 
     class Meta:
         model = SecurityRequirement
@@ -104,9 +106,14 @@ class AttestationSubmitSerializer(CompanyOwnedSerializer):
         slug_field="code", queryset=SecurityRequirement.objects.all(), company_field=None
     )
     shipment = ScopedSlugRelatedField(
-        slug_field="declaration_number", queryset=Shipment.objects.all(), required=False, allow_null=True
+        slug_field="declaration_number",
+        queryset=Shipment.objects.all(),
+        company_from="company",  # declaration numbers are unique within a company only
+        required=False,
+        allow_null=True,
+        help_text="The declaration number of one of the attestation's company's shipments.",
     )
-    attested_on = BoundedDateField()
+    attested_on = EventDateField(help_text="Not after today.")
     evidence_reference = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     evidence_file = serializers.FileField(required=False, allow_null=True, max_length=100)
 

@@ -119,7 +119,7 @@ def apply_body(world: World, **changes: Any) -> dict[str, Any]:
         ({"number": "LIC A 1"}, 400, "validation_error", "number"),
         ({"company": "tencent"}, 400, "validation_error", "company"),
         ({"chip": "ASCEND-910B"}, 400, "chip_not_foreign", None),
-        ({"number": "LIC-B-1"}, 409, "duplicate_number", None),
+        ({"number": "LIC-A-1"}, 409, "duplicate_number", None),  # its own: B's number is free to it
     ],
 )
 def test_licence_application_refusals(world: World, changes, status, code, field) -> None:
@@ -198,10 +198,12 @@ DECLARE = {
         ({"quantity": 10**13}, 400, "validation_error"),
         ({"quantity": "many"}, 400, "validation_error"),
         ({"licence": "LIC-A-APPLIED"}, 409, "licence_not_valid"),
-        ({"declared_at": "2027-06-01T10:00:00+08:00"}, 409, "licence_not_valid"),
+        ({"declared_at": "2025-06-01T10:00:00+08:00"}, 409, "licence_not_valid"),
+        ({"declared_at": "2027-06-01T10:00:00+08:00"}, 400, "future_event_time"),
+        ({"declared_at": "2026-03-01T10:00:00"}, 400, "naive_datetime"),
         ({"declared_at": "yesterday"}, 400, "validation_error"),
         ({"chip": "ASCEND-910B"}, 400, "chip_mismatch"),
-        ({"declaration_number": "DEC-B-1"}, 409, "duplicate_declaration"),
+        ({"declaration_number": "DEC-A-1"}, 409, "duplicate_declaration"),  # its own: B's is free to it
         ({"licence": "LIC-B-1"}, 400, "validation_error"),
         ({"declared_value_usd": "-1"}, 400, "validation_error"),
         ({"declared_value_usd": "Infinity"}, 400, "validation_error"),

@@ -84,14 +84,18 @@ def test_valid_rows_of_every_kind_are_accepted():
         assert not refused(factory)
 
 
-def test_licence_numbers_are_unique():
-    ImportLicenceFactory(number="LIC-DUP")
-    assert refused(ImportLicenceFactory, number="LIC-DUP")
+def test_licence_numbers_are_unique_within_a_company_only():
+    first = ImportLicenceFactory(number="LIC-DUP")
+    assert refused(ImportLicenceFactory, number="LIC-DUP", company=first.company)
+    assert not refused(ImportLicenceFactory, number="LIC-DUP")  # another company
+    assert ImportLicence.objects.filter(number="LIC-DUP").count() == 2
 
 
-def test_declaration_numbers_are_unique():
-    ShipmentFactory(declaration_number="DEC-DUP")
-    assert refused(ShipmentFactory, declaration_number="DEC-DUP")
+def test_declaration_numbers_are_unique_within_a_company_only():
+    first = ShipmentFactory(declaration_number="DEC-DUP")
+    assert refused(ShipmentFactory, declaration_number="DEC-DUP", licence=first.licence)
+    assert not refused(ShipmentFactory, declaration_number="DEC-DUP")  # another company's licence
+    assert Shipment.objects.filter(declaration_number="DEC-DUP").count() == 2
 
 
 def test_commitment_for_a_foreign_chip_is_refused_by_the_database():

@@ -243,13 +243,24 @@ def test_leaving_hold_clears_held_since():
 
 def test_duplicate_declaration_number_is_a_conflict_and_reserves_nothing():
     first = ApprovedLicenceFactory(requested_quantity=1000)
-    other = ApprovedLicenceFactory(requested_quantity=1000)
+    other = ApprovedLicenceFactory(requested_quantity=1000, company=first.company)
     declare(first, 10, number="DEC-SAME")
     with pytest.raises(DomainError) as refusal:
         declare(other, 20, number="DEC-SAME")
     assert (refusal.value.code, refusal.value.status_code) == ("duplicate_declaration", 409)
     other.refresh_from_db()
     assert other.reserved_quantity == 0
+
+
+def test_another_company_may_declare_the_same_number():
+    first = ApprovedLicenceFactory(requested_quantity=1000)
+    other = ApprovedLicenceFactory(requested_quantity=1000)
+    declare(first, 10, number="DEC-SAME")
+    declare(other, 20, number="DEC-SAME")
+    assert sorted(Shipment.objects.filter(declaration_number="DEC-SAME").values_list("company_id", "quantity")) == [
+        (first.company_id, 10),
+        (other.company_id, 20),
+    ]
 
 
 def test_duplicate_licence_number_is_a_conflict():

@@ -1,0 +1,69 @@
+"""Natural keys unique within a company only: licence numbers and declaration numbers.
+
+Two companies may each hold a licence ``LIC-1`` (``licence_number_unique_per_company``), so a
+company can neither learn that another's number exists nor take it first. A caller that sees
+one company (a company key) finds its own record by number alone. A caller that sees many
+(the regulator, an analyst, customs) names the company when a number is held by more than
+one: :func:`pick_in_company` is that rule for records already read (the batch services);
+``compliance.api.base.get_by_natural_key`` is the same rule for a queryset (URLs, bodies).
+See docs/identifiers.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+from licences.errors import DomainError
+
+AMBIGUOUS_IDENTIFIER = "ambiguous_identifier"
+
+Record = TypeVar("Record")
+
+
+class AmbiguousIdentifier(DomainError):
+    """A number held by more than one of the companies the caller sees, with no company named."""
+
+    code = AMBIGUOUS_IDENTIFIER
+    status_code = 400
+
+
+def ambiguous_message(what: str, number: str) -> str:
+    """The refusal's text: which number, and how to say which company is meant."""
+    return (
+        f"{what} {number} exists in more than one company: pass company=<slug> "
+        "(the query parameter ?company= in a URL, the field company in a body or batch item)."
+    )
+
+
+class _Ambiguous:
+    """The answer of :func:`pick_in_company` when the number is ambiguous (a sentinel, never a record)."""
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return "AMBIGUOUS"
+
+
+AMBIGUOUS = _Ambiguous()
+
+
+def pick_in_company(
+    candidates: Sequence[Record],
+    *,
+    company: str | None,
+    company_ids: Mapping[str, int],
+    company_of: Callable[[Record], int],
+) -> Record | _Ambiguous | None:
+    """The one record among ``candidates`` (the caller's records with one number) that is meant.
+
+    ``company`` is the slug the caller named, if any (``company_ids`` maps the slugs named in
+    the request to ids; an unknown slug matches nothing). ``None`` when no record matches
+    (answered exactly as a number that does not exist), :data:`AMBIGUOUS` when several do.
+    """
+    if company is not None:
+        wanted = company_ids.get(company)
+        candidates = [candidate for candidate in candidates if company_of(candidate) == wanted]
+    if not candidates:
+        return None
+    if len(candidates) > 1:
+        return AMBIGUOUS
+    return candidates[0]
