@@ -156,7 +156,8 @@ def _check_addresses(host: str, addresses: tuple[str, ...]) -> None:
             raise WebhookUrlForbidden(f"{host} resolves to {text!r}, not an IP address") from None
         reason = forbidden_address_reason(address)
         if reason is not None:
-            raise WebhookUrlForbidden(f"{host} resolves to {reason}")
+            literal = host.strip("[]") == str(address)
+            raise WebhookUrlForbidden(reason if literal else f"{host} resolves to {reason}")
 
 
 def webhook_target(url: str) -> WebhookTarget:

@@ -173,7 +173,7 @@ def test_numeric_spellings_of_loopback_are_refused_by_the_url_check_and_by_the_a
     )
     with pytest.raises(WebhookUrlForbidden) as refused:
         check_webhook_url(url)
-    assert refused.value.reason.endswith("resolves to 127.0.0.1 is a loopback address")
+    assert refused.value.reason == f"{url.split('/')[2]} resolves to 127.0.0.1 is a loopback address"
 
 
 def test_changing_the_url_of_a_subscription_to_a_private_address_is_refused_and_changes_nothing():
@@ -197,8 +197,8 @@ def test_the_refusal_message_is_the_same_whatever_the_reason():
         reasons.append(refused.value.reason)
     assert reasons == [
         reasons[0],  # the resolver's words vary by platform
-        "127.0.0.1 resolves to 127.0.0.1 is a loopback address",
-        "10.0.0.5 resolves to 10.0.0.5 is a private address",
+        "127.0.0.1 is a loopback address",
+        "10.0.0.5 is a private address",
     ]
     assert reasons[0].startswith("nothing.invalid does not resolve")
 
