@@ -25,6 +25,7 @@ from compliance.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from compliance.resources import FindingResource
 from compliance.webhook_targets import WebhookUrlForbidden, check_webhook_url
 from licences import admin as licences_admin
 from licences.admin_helpers import (
@@ -35,10 +36,10 @@ from licences.admin_helpers import (
     ReasonForm,
     ServiceOwnedHistoryMixin,
     decision_action,
-    export_as_csv,
     message_domain_error,
 )
 from licences.errors import DomainError
+from licences.exports import ExportAdminMixin
 from licences.models import Company
 
 
@@ -171,28 +172,13 @@ class SecurityAttestationAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, Sim
 
 
 @admin.register(Finding)
-class FindingAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+class FindingAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     decisions = FINDING_DECISIONS
+    resource_classes = [FindingResource]
     actions = [
         decision_action("acknowledge", "Acknowledge selected findings"),
         decision_action("resolve", "Resolve selected findings"),
-        export_as_csv,
     ]
-    csv_fields = (
-        "id",
-        "rule",
-        "severity",
-        "status",
-        "company__slug",
-        "company__name",
-        "subject",
-        "summary",
-        "first_seen_at",
-        "last_seen_at",
-        "acknowledged_at",
-        "resolved_at",
-        "resolution_note",
-    )
     list_display = ("summary", "rule", "severity", "company", "status", "first_seen_at", "last_seen_at")
     list_filter = ("status", "severity", "rule")
     search_fields = ("summary", "company__name", "subject")
