@@ -157,7 +157,7 @@ def _check_addresses(host: str, addresses: tuple[str, ...]) -> None:
         reason = forbidden_address_reason(address)
         if reason is not None:
             literal = host.strip("[]") == str(address)
-            raise WebhookUrlForbidden(reason if literal else f"{host} resolves to {reason}")
+            raise WebhookUrlForbidden(reason if literal else f"{host} resolves to a non-public address ({reason})")
 
 
 def webhook_target(url: str) -> WebhookTarget:

@@ -173,7 +173,8 @@ def test_numeric_spellings_of_loopback_are_refused_by_the_url_check_and_by_the_a
     )
     with pytest.raises(WebhookUrlForbidden) as refused:
         check_webhook_url(url)
-    assert refused.value.reason == f"{url.split('/')[2]} resolves to 127.0.0.1 is a loopback address"
+    host = url.split("/")[2]
+    assert refused.value.reason == f"{host} resolves to a non-public address (127.0.0.1 is a loopback address)"
 
 
 def test_changing_the_url_of_a_subscription_to_a_private_address_is_refused_and_changes_nothing():
