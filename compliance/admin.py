@@ -28,6 +28,8 @@ from compliance.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from compliance.resources import FindingResource
+from compliance.webhook_targets import WebhookUrlForbidden, check_webhook_url
 from licences import admin as licences_admin
 from licences.admin_helpers import (
     Decision,
@@ -37,10 +39,10 @@ from licences.admin_helpers import (
     ReasonForm,
     ServiceOwnedHistoryMixin,
     decision_action,
-    export_as_csv,
     message_domain_error,
 )
 from licences.errors import DomainError
+from licences.exports import ExportAdminMixin
 from licences.models import Company
 
 
@@ -173,28 +175,13 @@ class SecurityAttestationAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, Sim
 
 
 @admin.register(Finding)
-class FindingAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+class FindingAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     decisions = FINDING_DECISIONS
+    resource_classes = [FindingResource]
     actions = [
         decision_action("acknowledge", "Acknowledge selected findings"),
         decision_action("resolve", "Resolve selected findings"),
-        export_as_csv,
     ]
-    csv_fields = (
-        "id",
-        "rule",
-        "severity",
-        "status",
-        "company__slug",
-        "company__name",
-        "subject",
-        "summary",
-        "first_seen_at",
-        "last_seen_at",
-        "acknowledged_at",
-        "resolved_at",
-        "resolution_note",
-    )
     list_display = ("summary", "rule", "severity", "company", "status", "first_seen_at", "last_seen_at")
     list_filter = ("status", "severity", "rule")
     search_fields = ("summary", "company__name", "subject")
@@ -318,11 +305,82 @@ class WebhookAttemptInline(admin.TabularInline):
         return False
 
 
+class WebhookSubscriptionForm(forms.ModelForm):
+    """The signing secret is write-only: never rendered, not even masked. Required when the
+    subscription is created; on a change, leave it blank to keep the secret, or type a new
+    one to rotate it. The receiver URL is checked as the API checks it (public addresses
+    only); the admin, seen by the regulator alone, says precisely why one is refused."""
+
+    new_secret = forms.CharField(
+        label="Signing secret",
+        required=False,
+        min_length=16,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: the current secret is never shown. Leave blank to keep it; type a new "
+        "one (16 to 128 characters) to rotate it, and give the same value to the receiver.",
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        # Every editable field but the stored secret, which no form ever holds.
+        fields = (
+            "company",
+            "name",
+            "url",
+            "new_secret",
+            "event_types",
+            "is_active",
+            "consecutive_failures",
+            "disabled_at",
+            "disabled_reason",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.fields["new_secret"].required = True
+            self.fields["new_secret"].help_text = "Write-only: shown nowhere after saving (16 to 128 characters)."
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            check_webhook_url(url)
+        except WebhookUrlForbidden as refusal:
+            raise forms.ValidationError(f"{refusal.message} ({refusal.reason})", code=refusal.code) from None
+        return url
+
+    def save(self, commit: bool = True) -> WebhookSubscription:
+        if self.cleaned_data.get("new_secret"):
+            self.instance.secret = self.cleaned_data["new_secret"]
+        return super().save(commit=commit)
+
+
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(SimpleHistoryAdmin):
+    form = WebhookSubscriptionForm
     list_display = ("name", "company", "url", "is_active", "consecutive_failures", "disabled_at")
     list_filter = ("is_active",)
     search_fields = ("name", "url", "company__name")
+    readonly_fields = ("last_delivery_error",)
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        # A view-only user gets no secret field at all (there is nothing to show).
+        can_write = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        return fields if can_write else [field for field in fields if field != "new_secret"]
+
+    @admin.display(description="Last delivery error (regulator only)")
+    def last_delivery_error(self, obj: WebhookSubscription) -> str:
+        """The detailed error of the latest failed attempt: the company only ever sees
+        "delivery failed" (``disabled_reason``), since the details would map its network."""
+        if obj.pk is None:
+            return "-"
+        attempt = (
+            WebhookAttempt.objects.filter(delivery__subscription=obj).exclude(error="").order_by("-attempted_at", "-pk")
+        ).first()
+        return f"{attempt.attempted_at:%Y-%m-%d %H:%M:%S %Z}: {attempt.error}" if attempt else "-"
 
 
 @admin.register(WebhookDelivery)

@@ -9,13 +9,13 @@ link to, and only for users allowed to decide.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import tablib
 from django import forms
 from django.conf import settings
 from django.contrib import admin
@@ -32,6 +32,7 @@ from compliance.dashboard import Dashboard, dashboard
 from compliance.models import Finding, SecurityAttestation
 from compliance.selectors import company_compliance_statuses
 from licences.errors import DomainError
+from licences.exports import SafeCSV, SafeXLSX
 from licences.models import ChipModel, Company, ImportLicence, Shipment
 from quotas.models import DomesticCommitment, QuotaPolicy
 from quotas.selectors import QuotaPosition, policy_impact, quota_position, what_if
@@ -361,7 +362,7 @@ def policy_impact_view(request: HttpRequest) -> HttpResponse:
     """Choose a draft policy; every company's shortfall under it beside the policy in force.
 
     Rows come sorted by change (``quotas.selectors.policy_impact``); ``?format=csv``
-    downloads the same rows.
+    (or ``xlsx``) downloads the same rows.
     """
     _require(request, "quotas.view_quotapolicy", "licences.view_company")
     drafts = list(QuotaPolicy.objects.filter(status=QuotaPolicy.Status.DRAFT).order_by("-effective_from", "name"))
@@ -375,8 +376,8 @@ def policy_impact_view(request: HttpRequest) -> HttpResponse:
         chosen = drafts[0]
     today = timezone.localdate()
     rows = policy_impact(draft=chosen, on=today) if chosen else []
-    if chosen and request.GET.get("format") == "csv":
-        return _impact_csv(rows, chosen, today)
+    if chosen and request.GET.get("format") in IMPACT_FORMATS:
+        return _impact_export(rows, chosen, today, request.GET["format"])
     context = _context(
         request,
         "Policy impact",
@@ -395,13 +396,15 @@ def _policy_label(position: QuotaPosition) -> str:
     return f"{policy.name} v{policy.version}" if policy else ""
 
 
-def _impact_csv(rows, draft: QuotaPolicy, on: dt.date) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="policy-impact-{draft.pk}-{on.isoformat()}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(IMPACT_COLUMNS)
+IMPACT_FORMATS = {"csv": SafeCSV, "xlsx": SafeXLSX}
+
+
+def _impact_export(rows, draft: QuotaPolicy, on: dt.date, export_format: str) -> HttpResponse:
+    """The impact rows as CSV or XLSX, through the same neutralising formats as every admin
+    export (a company name such as ``=HYPERLINK(...)`` comes out as text)."""
+    dataset = tablib.Dataset(headers=list(IMPACT_COLUMNS))
     for row in rows:
-        writer.writerow(
+        dataset.append(
             [
                 row.company.name,
                 row.company.slug,
@@ -416,4 +419,9 @@ def _impact_csv(rows, draft: QuotaPolicy, on: dt.date) -> HttpResponse:
                 row.newly_short,
             ]
         )
+    file_format = IMPACT_FORMATS[export_format]()
+    content_type = file_format.get_content_type() + ("; charset=utf-8" if export_format == "csv" else "")
+    response = HttpResponse(file_format.export_data(dataset), content_type=content_type)
+    filename = f"policy-impact-{draft.pk}-{on.isoformat()}.{file_format.get_extension()}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

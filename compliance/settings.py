@@ -246,6 +246,14 @@ COMPLIANCE = {
     "WEBHOOK_DISABLE_AFTER_FAILURES": env.int("COMPLIANCE_WEBHOOK_DISABLE_AFTER_FAILURES", default=5),
     "WEBHOOK_TIMEOUT_SECONDS": env.int("COMPLIANCE_WEBHOOK_TIMEOUT_SECONDS", default=10),
     "WEBHOOK_SIGNATURE_TOLERANCE_SECONDS": env.int("COMPLIANCE_WEBHOOK_SIGNATURE_TOLERANCE_SECONDS", default=300),
+    # --- Webhook receivers (outbound: compliance/webhook_targets.py) ---------------------
+    # Receivers must be https URLs resolving to public addresses only. Trusted host names
+    # that may resolve to private ones (comma-separated), lifting the address check for
+    # every host, and plain http: all off by default, for an in-cluster relay or development.
+    "WEBHOOK_ALLOWED_HOSTS": env.list("COMPLIANCE_WEBHOOK_ALLOWED_HOSTS", default=[]),
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": env.bool("COMPLIANCE_WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False),
+    "WEBHOOK_ALLOW_HTTP": env.bool("COMPLIANCE_WEBHOOK_ALLOW_HTTP", default=False),
+    # --- end of webhook receivers ----------------------------------------------------------
 }
 
 # --- Security (production) ----------------------------------------------------------

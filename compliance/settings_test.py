@@ -12,6 +12,10 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("STATICFILES_BACKEND", "django.contrib.staticfiles.storage.StaticFilesStorage")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
+# The API tests register receivers on hooks.example.com, a reserved name (RFC 2606) that
+# resolves nowhere, so registration would refuse it: trusted by name, nothing is ever
+# delivered there. Loopback stays refused unless a test allows it (tests/compliance).
+os.environ.setdefault("COMPLIANCE_WEBHOOK_ALLOWED_HOSTS", "hooks.example.com")
 
 from compliance.settings import *  # noqa: F403
 from compliance.settings import STATIC_ROOT, VAR_DIR

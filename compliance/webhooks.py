@@ -19,6 +19,11 @@ non-2xx answer fails the delivery at once. A subscription whose deliveries fail
 error level and, for a company's subscription, flagged by a ``webhook_disabled`` finding.
 Each delivery is its own task with a short timeout, so a dead receiver never holds up
 other deliveries or the sweep.
+
+Every attempt resolves and checks the receiver's URL again and connects to the checked
+address (:mod:`compliance.webhook_targets`: public addresses only, https, no redirects). The
+company reads a generic reason ("delivery failed"); the detailed error of each attempt is in
+``WebhookAttempt`` (the regulator's admin) and the log.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ import uuid
 from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -42,6 +46,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from compliance.models import AlertEmail, Finding, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from compliance.webhook_targets import WebhookUrlForbidden, connection_for, webhook_target
 from licences.models import Company
 
 if TYPE_CHECKING:
@@ -60,6 +65,8 @@ DELIVERY_NAMESPACE = uuid.UUID("6f1c3c8e-2b1a-5c53-9a55-7d1f0c4a1e01")
 SIGNATURE_HEADER = "X-Compliance-Signature"
 TRANSIENT_STATUS_CODES = frozenset({408, 425, 429})
 USER_AGENT = "chip-import-compliance-webhooks/1.0"
+# The only failure reason a company is shown (see _count_failed_delivery).
+GENERIC_FAILURE = "delivery failed"
 
 
 class TransientDeliveryError(Exception):
@@ -235,16 +242,18 @@ def requeue_stale_deliveries(*, older_than_seconds: int = 3600) -> int:
 def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str]:
     """POST ``body``; returns the status code (``None`` if no answer) and an error text.
 
-    Redirects are not followed: a receiver must answer at its registered URL.
+    The URL is resolved and checked again now (:func:`webhook_target`) and the connection
+    goes to the checked address; a refused URL makes no connection at all. Redirects are
+    not followed: a receiver must answer at its registered URL. The error text is detailed,
+    for ``WebhookAttempt`` (the regulator's admin) and logs only.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None, f"Unsupported URL {url!r}"
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection.request("POST", path, body=body, headers=headers)
+        target = webhook_target(url)
+    except WebhookUrlForbidden as refusal:
+        return None, f"Refused before connecting: {refusal.reason}"[:500]
+    connection = connection_for(target, timeout=timeout)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
         response.read(64 * 1024)
     except (OSError, http.client.HTTPException) as exc:
@@ -323,13 +332,16 @@ def _count_failed_delivery(subscription: WebhookSubscription, error: str) -> Non
         return
     subscription.is_active = False
     subscription.disabled_at = timezone.now()
+    # What the company reads (API, the webhook_disabled finding) is generic: the detailed
+    # error (refused, reset, TLS, status) would map its network for it. The details stay in
+    # WebhookAttempt (the regulator's admin) and the log.
     subscription.disabled_reason = (
-        f"Disabled after {subscription.consecutive_failures} consecutive failed deliveries; last error: {error}"
-    )[:300]
+        f"Disabled after {subscription.consecutive_failures} consecutive failed deliveries: {GENERIC_FAILURE}."
+    )
     subscription._change_reason = "Disabled: the receiver keeps failing"
     subscription.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
-    logger.error("Webhook subscription %s (%s) disabled: %s", subscription.pk, subscription.url,
-                 subscription.disabled_reason)  # fmt: skip
+    logger.error("Webhook subscription %s (%s) disabled: %s; last error: %s", subscription.pk, subscription.url,
+                 subscription.disabled_reason, error)  # fmt: skip
     if subscription.company_id is not None:
         from compliance.sweep import flag_finding  # the sweep imports this module
 

@@ -26,8 +26,8 @@ from licences.admin_helpers import (
     ReasonForm,
     ServiceOwnedHistoryMixin,
     decision_action,
-    export_as_csv,
 )
+from licences.exports import ExportAdminMixin
 from licences.models import (
     AllocationRound,
     ChipModel,
@@ -37,6 +37,7 @@ from licences.models import (
     ImportLicence,
     Shipment,
 )
+from licences.resources import ImportLicenceResource, ShipmentResource
 
 
 class LicenceInline(admin.TabularInline):
@@ -232,36 +233,16 @@ LICENCE_DECISIONS = (
 
 
 @admin.register(ImportLicence)
-class ImportLicenceAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+class ImportLicenceAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     decisions = LICENCE_DECISIONS
+    resource_classes = [ImportLicenceResource]
     actions = [
         decision_action("approve", "Approve selected licences (with grant and validity)"),
         decision_action("reject", "Reject selected applications"),
         decision_action("suspend", "Suspend selected licences"),
         decision_action("reinstate", "Reinstate selected licences"),
         decision_action("revoke", "Revoke selected licences"),
-        export_as_csv,
     ]
-    csv_fields = (
-        "number",
-        "company__slug",
-        "company__name",
-        "chip__code",
-        "round__name",
-        "status",
-        "requested_quantity",
-        "granted_quantity",
-        "reserved_quantity",
-        "used_quantity",
-        "remaining_quantity",
-        "unit_value_usd",
-        "granted_value_usd",
-        "valid_from",
-        "valid_until",
-        "applied_at",
-        "approved_at",
-        "status_reason",
-    )
     list_display = (
         "number",
         "company",
@@ -325,23 +306,8 @@ class ImportLicenceAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHis
 
 
 @admin.register(Shipment)
-class ShipmentAdmin(ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
-    actions = [export_as_csv]
-    csv_fields = (
-        "declaration_number",
-        "company__slug",
-        "licence__number",
-        "chip__code",
-        "quantity",
-        "declared_value_usd",
-        "port_of_entry",
-        "status",
-        "declared_at",
-        "status_changed_at",
-        "held_since",
-        "cleared_at",
-        "entry_block_directive__reference",
-    )
+class ShipmentAdmin(ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+    resource_classes = [ShipmentResource]
     list_display = (
         "declaration_number",
         "company",

@@ -1,5 +1,5 @@
 """Admin machinery shared by every app: decisions with a confirmation step, refusals as
-messages, CSV export and a guard on history reverts.
+messages and a guard on history reverts (spreadsheet exports: :mod:`licences.exports`).
 
 It lives in the lowest app because imports run ``licences`` <- ``quotas`` <- ``compliance``;
 the higher apps' admin modules import it, never the other way round.
@@ -20,7 +20,6 @@ shown as an admin error message (:func:`message_domain_error`), never as a trace
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +33,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.text import slugify
 
 from licences.errors import DomainError
 
@@ -226,36 +223,6 @@ def decision_action(name: str, description: str) -> Callable:
 
     action.__name__ = f"decide_{name}"
     return admin.action(description=description, permissions=["decide"])(action)
-
-
-# --- CSV export -----------------------------------------------------------------------------
-
-
-def _csv_value(record: Any, field: str) -> Any:
-    value: Any = record
-    for part in field.split("__"):
-        value = getattr(value, part, None)
-        if value is None:
-            return ""
-    if callable(value):
-        value = value()
-    return value
-
-
-@admin.action(description="Export selected as CSV", permissions=["view"])
-def export_as_csv(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet) -> HttpResponse:
-    """Stream the selected rows as CSV, columns from the admin's ``csv_fields`` (needs only view)."""
-    fields: Sequence[str] = modeladmin.csv_fields  # type: ignore[attr-defined]
-    opts = modeladmin.model._meta
-    stamp = timezone.localdate().isoformat()
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{slugify(opts.verbose_name_plural)}-{stamp}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(fields)
-    related = [field.split("__")[0] for field in fields if "__" in field]
-    for record in queryset.select_related(*related).order_by("pk") if related else queryset.order_by("pk"):
-        writer.writerow([_csv_value(record, field) for field in fields])
-    return response
 
 
 # --- History guard ---------------------------------------------------------------------------

@@ -19,10 +19,11 @@ from licences.admin_helpers import (
     IsoDateInput,
     ServiceOwnedHistoryMixin,
     decision_action,
-    export_as_csv,
 )
+from licences.exports import ExportAdminMixin
 from quotas import services
 from quotas.models import DomesticCommitment, QuotaPolicy
+from quotas.resources import DomesticCommitmentResource
 
 
 class CommitmentInline(admin.TabularInline):
@@ -146,8 +147,9 @@ COMMITMENT_DECISIONS = (
 
 
 @admin.register(DomesticCommitment)
-class DomesticCommitmentAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
+class DomesticCommitmentAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     decisions = COMMITMENT_DECISIONS
+    resource_classes = [DomesticCommitmentResource]
     # Status, its dates and deliveries move only through the decisions above.
     readonly_fields = (
         "status",
@@ -165,24 +167,4 @@ class DomesticCommitmentAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, Simp
         decision_action("contract", "Contract selected commitments"),
         decision_action("deliver", "Record a delivery for selected commitments"),
         decision_action("cancel", "Cancel selected commitments"),
-        export_as_csv,
     ]
-    csv_fields = (
-        "id",
-        "company__slug",
-        "company__name",
-        "chip__code",
-        "quantity",
-        "status",
-        "delivered_quantity",
-        "unit_price",
-        "currency",
-        "unit_price_usd",
-        "value_usd",
-        "pledged_on",
-        "contracted_on",
-        "delivered_on",
-        "cancelled_on",
-        "due_date",
-        "contract_reference",
-    )

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, serializers, status, viewsets
@@ -30,6 +31,7 @@ from compliance.api.filters import BoundedIsoDateTimeFilter
 from compliance.api.parsers import BoundedJSONParser
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement, WebhookSubscription
 from compliance.selectors import ACTIVE, company_compliance_statuses
+from compliance.webhook_targets import check_webhook_url
 from compliance.webhooks import EVENT_TYPES
 from licences.api import CompanyOwnedSerializer
 from licences.models import Company, Shipment
@@ -297,6 +299,13 @@ class CompanyComplianceViewSet(ApiViewSetMixin, viewsets.GenericViewSet):
 # --- Webhook subscriptions ---------------------------------------------------------------------------
 
 
+def webhook_url_scheme(value: str) -> None:
+    """A well-formed https URL (http too only where ``WEBHOOK_ALLOW_HTTP`` allows it), read at
+    call time so a test or a development setting can allow the local listener."""
+    allow_http = settings.COMPLIANCE.get("WEBHOOK_ALLOW_HTTP", False)
+    URLValidator(schemes=["https", "http"] if allow_http else ["https"])(value)
+
+
 class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSerializer):
     """A receiver of signed alert webhooks. The secret is write-only: it is never shown again."""
 
@@ -308,7 +317,12 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
         allow_null=True,
         help_text="Regulator only: the company whose findings it receives; null for every company.",
     )
-    url = serializers.CharField(max_length=500, validators=[URLValidator(schemes=["https"])])
+    url = serializers.CharField(
+        max_length=500,
+        validators=[webhook_url_scheme],
+        help_text="https only; its host must resolve to public internet addresses (checked again at every "
+        "delivery), else 400 webhook_url_forbidden.",
+    )
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(EVENT_TYPES.values())), required=False, max_length=10
     )
@@ -337,6 +351,8 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
             if "company" in attrs and attrs["company"] != principal.company:
                 raise serializers.ValidationError({"company": ["A company key subscribes for its own company."]})
             attrs["company"] = principal.company
+        if "url" in attrs:
+            check_webhook_url(attrs["url"])  # raises WebhookUrlForbidden: 400 webhook_url_forbidden
         if attrs.get("is_active") and self.instance is not None and not self.instance.is_active:
             # Re-enabling a subscription clears its failure streak.
             attrs.update(consecutive_failures=0, disabled_at=None, disabled_reason="")

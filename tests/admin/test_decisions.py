@@ -286,7 +286,7 @@ def test_analyst_change_lists_offer_export_but_no_decision(demo, analyst_client)
         assert 'value="run_compliance_check"' not in page
         assert 'value="delete_selected"' not in page
     page = analyst_client.get(reverse("admin:licences_importlicence_changelist")).content.decode()
-    assert 'value="export_as_csv"' in page
+    assert 'value="export_admin_action"' in page
 
 
 def test_analyst_forced_decision_post_is_refused_and_nothing_changes(demo, analyst_client):

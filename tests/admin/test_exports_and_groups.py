@@ -1,4 +1,4 @@
-"""CSV exports (allowed to the analyst), the two staff groups and the demo users."""
+"""Spreadsheet exports (allowed to the analyst), the two staff groups and the demo users."""
 
 from __future__ import annotations
 
@@ -7,26 +7,20 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 
 from licences.models import Company, ImportLicence, Shipment
 from quotas.models import DomesticCommitment
+from tests.admin_exports import export_rows
 from tests.factories import FindingFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def export(client, model: str, pks) -> list[dict[str, str]]:
-    response = client.post(
-        reverse(f"admin:{model}_changelist"), {"action": "export_as_csv", ACTION_CHECKBOX_NAME: list(pks)}
-    )
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/csv")
-    assert response["Content-Disposition"].startswith("attachment;")
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
+    return export_rows(client, model, pks, "csv")
 
 
 def test_analyst_exports_licences_as_csv(demo, analyst_client):

@@ -144,6 +144,13 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
+def allow_local_receivers(settings):
+    """Let webhooks reach the local listener: plain http to 127.0.0.1, trusted by name. Off by
+    default (production refuses both), so a test that delivers to ``receiver`` asks for it."""
+    settings.COMPLIANCE = {**settings.COMPLIANCE, "WEBHOOK_ALLOWED_HOSTS": ["127.0.0.1"], "WEBHOOK_ALLOW_HTTP": True}
+
+
+@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """A real HTTP server on a free port of 127.0.0.1, in a thread, for the test's duration."""
     box = Receiver(url="")

@@ -47,6 +47,9 @@ def start_worker(log_path: Path, var_dir: Path) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "compliance.settings_test",
         "VAR_DIR": str(var_dir),
         "CONN_MAX_AGE": "0",
+        # The receiver is a local listener: allowed explicitly (refused by default).
+        "COMPLIANCE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "COMPLIANCE_WEBHOOK_ALLOW_HTTP": "true",
     }
     command = [
         str(ROOT / ".venv" / "bin" / "celery"), "-A", "compliance", "worker", "--pool=solo", "-l", "info",
