@@ -8,7 +8,9 @@ from compliance.retention import prune
 
 
 class Command(BaseCommand):
-    help = "Drop stored batch answers and delete idempotency records, webhook attempts and old deliveries past retention."
+    help = (
+        "Drop stored batch answers and delete idempotency records, webhook attempts and old deliveries past retention."
+    )
 
     def handle(self, *args, **options) -> None:
         summary = prune()
