@@ -36,7 +36,7 @@ def sniff(head: bytes) -> str | None:
         text = head.decode("utf-8")
     except UnicodeDecodeError as error:
         # A multi-byte character cut at the end of the head is still text.
-        if error.start < len(head) - 3:
+        if error.reason != "unexpected end of data" or error.start < len(head) - 3:
             return None
         text = head[: error.start].decode("utf-8")
     if any(ord(char) < 32 and char not in "\t\n\r\f" for char in text):
