@@ -9,7 +9,7 @@ RUN pip install -r requirements.txt
 
 COPY . .
 RUN SECRET_KEY=build-only DATABASE_URL=sqlite:////tmp/build.sqlite3 python manage.py collectstatic --noinput \
-    && useradd --system --uid 1000 app && mkdir -p /app/var && chown -R app /app/var
+    && useradd --system --uid 1000 app && mkdir -p /app/var/media && chown -R app /app/var
 USER app
 
 EXPOSE 8000

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "health_check",
+    "axes",  # admin login lockout (see "Throttling and lockout" below)
     # Our apps, lowest first: licences <- quotas <- compliance.
     "licences",
     "quotas",
@@ -66,6 +68,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last (before the metrics bookend): django-axes answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -107,8 +112,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 FORMS_URLFIELD_ASSUME_HTTPS = True
 
-# --- Cache ------------------------------------------------------------------------------
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# --- Cache (ops: shared throttle counters) -------------------------------------------
+# Throttle counters must be shared by every web process: CACHE_URL when set (any
+# django-environ cache URL; docker-compose sets a dedicated Redis database), else Redis at
+# REDIS_URL under its own key prefix, else (the embedded default) local memory.
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="compliance-cache")
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+    CACHES["default"].setdefault("KEY_PREFIX", CACHE_KEY_PREFIX)
+elif env.str("REDIS_URL", default=""):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("REDIS_URL"),
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# --- end ops: cache ----------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -180,7 +202,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "compliance.api.schema.ApiAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "compliance.api.authentication.ApiKeyAuthentication",
+        # ops: the API-key authentication, throttled per client address after failures.
+        "compliance.api.throttling.FailedAuthLimitedApiKeyAuthentication",
         "compliance.api.authentication.StaffSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["compliance.api.permissions.MatrixPermission"],
@@ -263,13 +286,24 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# ops: trust X-Forwarded-Proto only when a TLS-terminating proxy that sets it (and drops a
+# client's own value) is the only way in: docker-compose's Caddy. Off by default.
+if env.bool("TRUST_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # The health endpoint is probed over plain HTTP inside the cluster.
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+# --- Uploads (ops) ---------------------------------------------------------------------
+# An upload larger than this is streamed to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2621440)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DATA_UPLOAD_MAX_NUMBER_FILES", default=5)
+# One evidence file (attestations), and a whole multipart API request (413 beyond).
+EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=2 * 1024 * 1024)
+API_MULTIPART_MAX_BYTES = env.int("API_MULTIPART_MAX_BYTES", default=3 * 1024 * 1024)
+# --- end ops: uploads --------------------------------------------------------------------
 # Bulk ingestion (POST /api/v1/shipments/batch/, /api/v1/customs-events/batch/): items per
 # batch, and the JSON body cap for those two endpoints only (other writes stay at 256 KiB).
 API_BATCH_MAX_ITEMS = env.int("API_BATCH_MAX_ITEMS", default=5000)
@@ -285,3 +319,69 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Client address, throttling and lockout (ops) ---------------------------------------
+# The client's address is REMOTE_ADDR. Only when REMOTE_ADDR is one of TRUSTED_PROXIES
+# (addresses or networks) is X-Forwarded-For read, right to left, skipping trusted proxies.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# Failed API-key authentications per client address and window: past the limit every
+# Api-Key request from that address (a good key too) gets 429 ``too_many_failed_authentications``.
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
+API_AUTH_FAILURE_WINDOW_SECONDS = env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=60)
+# Admin login lockout (django-axes, database handler): after AXES_FAILURE_LIMIT failures for
+# one username from one address, that pair cannot log in (the right password neither) until
+# AXES_COOLOFF_TIME hours have passed or an operator runs `manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "compliance.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# --- end ops: throttling and lockout ----------------------------------------------------
+
+# --- Retention (ops): `manage.py prune` and the daily `compliance.prune` task ------------
+# Days to keep each kind of record; 0 keeps it forever. A batch's stored answer is dropped
+# (the row stays, so its batch_id is never re-run) after BATCH_ANSWER_DAYS, the row itself
+# after BATCH_ROW_DAYS; an Idempotency-Key can be reused after IDEMPOTENCY_DAYS; webhook
+# attempts, and delivered or failed deliveries, go after WEBHOOK_DAYS.
+RETENTION = {
+    "BATCH_ANSWER_DAYS": env.int("RETENTION_BATCH_ANSWER_DAYS", default=7),
+    "BATCH_ROW_DAYS": env.int("RETENTION_BATCH_ROW_DAYS", default=90),
+    "IDEMPOTENCY_DAYS": env.int("RETENTION_IDEMPOTENCY_DAYS", default=7),
+    "WEBHOOK_DAYS": env.int("RETENTION_WEBHOOK_DAYS", default=90),
+    "LOGIN_LOG_DAYS": env.int("RETENTION_LOGIN_LOG_DAYS", default=90),
+    "CHUNK_SIZE": env.int("RETENTION_CHUNK_SIZE", default=2000),
+}
+# --- end ops: retention -----------------------------------------------------------------
+
+# --- Metrics (ops) ------------------------------------------------------------------------
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` or a signed-in superuser;
+# anyone else gets 404. Without METRICS_TOKEN only superusers see it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# --- end ops: metrics ---------------------------------------------------------------------
+
+# --- Content Security Policy (ops, django-csp) ----------------------------------------------
+# Scripts and <style> elements only from this origin or with the per-request nonce; style
+# attributes are allowed (Django's, import-export's and simple-history's admin templates use them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# --- end ops: CSP ---------------------------------------------------------------------------

@@ -23,3 +23,6 @@ from compliance.settings import STATIC_ROOT, VAR_DIR
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "test-media"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
+# Tests keep their throttle counters in local memory (cleared per test) even when REDIS_URL is
+# set; the shared Redis cache has its own test (tests/security/test_throttling.py).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -8,6 +8,7 @@
 - ``deliver_webhook``: one HTTP attempt per run, retried with exponential backoff and
   jitter on transient failures.
 - ``send_reminders`` and ``send_digest``: daily at 07:00 Asia/Shanghai.
+- ``prune``: daily at 03:30 Asia/Shanghai, the retention settings (:mod:`compliance.retention`).
 
 Re-running any of them, or a re-delivery after a worker died (``acks_late``), leaves the
 same state and sends nothing twice: findings are upserts and every alert is recorded
@@ -123,3 +124,11 @@ def send_reminders() -> int:
 def send_digest() -> int:
     """Send today's digest to regulator staff and to companies with open findings."""
     return alerts.send_daily_digest()
+
+
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900, **DB_RETRY)
+def prune() -> dict[str, int]:
+    """Daily: apply the retention settings (``settings.RETENTION``); idempotent."""
+    from compliance.retention import prune as prune_records
+
+    return prune_records().as_dict()

@@ -2,24 +2,26 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from health_check.views import HealthCheckView
 
 from compliance.api import errors as api_errors
 from compliance.health import BrokerCheck
+from compliance.metrics import metrics
 
 urlpatterns = [
     path("admin/cockpit/", include("compliance.admin_urls")),  # before admin/: its catch-all
     path("admin/", admin.site.urls),
     path("api/v1/", include("compliance.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path(
         "health/",
         HealthCheckView.as_view(checks=["health_check.checks.Database", BrokerCheck]),
         name="health",
     ),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics, name="prometheus-django-metrics"),  # token or superuser (ops)
 ]
 
 

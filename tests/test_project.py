@@ -112,9 +112,9 @@ def test_health_endpoint_reports_database_and_broker(client):
     assert set(body.values()) == {"OK"}
 
 
-def test_docker_compose_names_the_five_services_sharing_one_definition():
+def test_docker_compose_names_the_six_services_sharing_one_definition():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "beat"}
+    assert set(compose["services"]) == {"postgres", "redis", "web", "worker", "beat", "proxy"}
     app = compose["x-app"]
     for name in ("web", "worker", "beat"):
         service = compose["services"][name]
@@ -125,7 +125,8 @@ def test_docker_compose_names_the_five_services_sharing_one_definition():
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in compose["services"]:
         assert "healthcheck" in compose["services"][name], name
-    assert compose["services"]["web"]["ports"] == ["8000:8000"]
+    # Only the TLS proxy is published (tests/security/test_deployment.py checks the rest).
+    assert [name for name, service in compose["services"].items() if "ports" in service] == ["proxy"]
 
 
 def test_procfile_starts_web_worker_and_beat():

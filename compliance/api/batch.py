@@ -37,7 +37,7 @@ from rest_framework.settings import api_settings
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from compliance.api.base import BoundedDateTimeField, EventDateTimeField, latest_event_time
-from compliance.api.errors import IdempotencyKeyReused, validation_error_body
+from compliance.api.errors import IdempotencyKeyReused, envelope, validation_error_body
 from compliance.api.limits import MAX_DATE, MIN_DATE
 from compliance.api.principal import Principal
 from compliance.models import IngestionBatch
@@ -147,6 +147,14 @@ class StoredAnswer(Exception):
         self.batch = batch
 
     def response(self) -> Response:
+        if not self.batch.response_body:
+            # The answer was pruned (settings.RETENTION["BATCH_ANSWER_DAYS"]); the batch ran once.
+            batch = self.batch
+            detail = (
+                f"Batch {batch.batch_id!r} was processed at {batch.created_at.isoformat()} "
+                f"({batch.accepted} accepted, {batch.refused} refused); its stored answer has expired."
+            )
+            return Response(envelope("batch_answer_expired", detail), status=status.HTTP_409_CONFLICT)
         return Response(
             json.loads(self.batch.response_body),
             status=self.batch.response_status,

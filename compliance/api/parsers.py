@@ -40,3 +40,22 @@ class BatchJSONParser(BoundedJSONParser):
     @property
     def max_bytes(self) -> int:  # type: ignore[override]
         return settings.API_BATCH_MAX_BODY_BYTES
+
+
+class BoundedMultiPartParser(parsers.MultiPartParser):
+    """Multipart (evidence uploads) of at most ``API_MULTIPART_MAX_BYTES`` in all: 413 beyond.
+
+    The declared ``Content-Length`` is checked before a byte is parsed, so an oversized
+    upload is neither buffered nor spooled to disk.
+    """
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+        request = (parser_context or {}).get("request")
+        meta = getattr(request, "META", {}) if request is not None else {}
+        try:
+            length = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.API_MULTIPART_MAX_BYTES:
+            raise RequestTooLarge(f"The multipart body exceeds {settings.API_MULTIPART_MAX_BYTES} bytes.")
+        return super().parse(stream, media_type, parser_context)

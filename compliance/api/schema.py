@@ -14,6 +14,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     """Documents ``Authorization: Api-Key <key>``."""
 
     target_class = "compliance.api.authentication.ApiKeyAuthentication"
+    match_subclasses = True  # and the failure-throttled subclass the settings name
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:

@@ -10,12 +10,12 @@ import django_filters
 from django.conf import settings
 from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compliance import services
+from compliance import filetypes, services
 from compliance.api.base import (
     ApiViewSetMixin,
     BoundedDateField,
@@ -28,22 +28,23 @@ from compliance.api.base import (
     WholeNumberField,
 )
 from compliance.api.filters import BoundedIsoDateTimeFilter
-from compliance.api.parsers import BoundedJSONParser
+from compliance.api.parsers import BoundedJSONParser, BoundedMultiPartParser
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement, WebhookSubscription
 from compliance.selectors import ACTIVE, company_compliance_statuses
 from compliance.webhook_targets import check_webhook_url
 from compliance.webhooks import EVENT_TYPES
 from licences.api import CompanyOwnedSerializer
+from licences.errors import DomainError
 from licences.models import Company, Shipment
 
-# Evidence uploads: small documents of a few known types.
-MAX_EVIDENCE_BYTES = 2 * 1024 * 1024
+# Evidence uploads: small documents of a few known types (size: settings.EVIDENCE_MAX_BYTES).
+# extension -> declared content types accepted, and the kind its first bytes must show.
 EVIDENCE_TYPES = {
-    ".pdf": {"application/pdf"},
-    ".png": {"image/png"},
-    ".jpg": {"image/jpeg"},
-    ".jpeg": {"image/jpeg"},
-    ".txt": {"text/plain"},
+    ".pdf": ({"application/pdf"}, "pdf"),
+    ".png": ({"image/png"}, "png"),
+    ".jpg": ({"image/jpeg"}, "jpeg"),
+    ".jpeg": ({"image/jpeg"}, "jpeg"),
+    ".txt": ({"text/plain"}, "text"),
 }
 
 
@@ -122,13 +123,18 @@ class AttestationSubmitSerializer(CompanyOwnedSerializer):
     def validate_evidence_file(self, upload: Any) -> Any:
         if upload is None:
             return None
-        if upload.size > MAX_EVIDENCE_BYTES:
-            raise serializers.ValidationError(f"The file is larger than {MAX_EVIDENCE_BYTES} bytes.")
+        if upload.size > settings.EVIDENCE_MAX_BYTES:
+            raise serializers.ValidationError(f"The file is larger than {settings.EVIDENCE_MAX_BYTES} bytes.")
         extension = os.path.splitext(upload.name)[1].lower()
         allowed = EVIDENCE_TYPES.get(extension)
         content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
-        if allowed is None or content_type not in allowed:
+        if allowed is None or content_type not in allowed[0]:
             raise serializers.ValidationError("Allowed evidence files: PDF, PNG, JPEG or plain text.")
+        # The content decides, not the name or the declared type (an MZ executable named .pdf).
+        head = filetypes.read_head(upload)
+        if filetypes.sniff(head) != allowed[1]:
+            message = f"The file's content is {filetypes.describe(head)}, not {extension[1:].upper()} as named."
+            raise DomainError(message, code="evidence_content_mismatch", fields={"evidence_file": [message]})
         return upload
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +167,7 @@ class AttestationViewSet(CreateReadApiViewSet):
     queryset = SecurityAttestation.objects.select_related("company", "requirement", "shipment")
     serializer_class = AttestationSerializer
     lookup_value_regex = r"[0-9]{1,18}"
-    parser_classes = [BoundedJSONParser, parsers.MultiPartParser]
+    parser_classes = [BoundedJSONParser, BoundedMultiPartParser]
     filterset_class = AttestationFilter
     ordering_fields = ("attested_on", "expires_on", "status")
 

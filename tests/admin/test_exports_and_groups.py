@@ -97,7 +97,8 @@ def test_the_groups_come_from_the_migration(db):
     }
 
 
-def test_ensure_admin_creates_the_demo_regulator_and_analyst(db, capsys):
+def test_ensure_admin_creates_the_demo_regulator_and_analyst(db, capsys, settings):
+    settings.DEBUG = True  # the demo passwords are for a DEBUG checkout only
     call_command("ensure_admin")
     out = capsys.readouterr().out
     assert "user 'analyst'  password 'h200-demo-analyst'" in out
