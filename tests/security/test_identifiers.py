@@ -17,10 +17,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
-from compliance.models import SecurityAttestation
 from licences.models import CustomsEvent, ImportLicence, Shipment
 from tests.api.conftest import API, World
-from tests.factories import ApprovedLicenceFactory, SecurityRequirementFactory, ShipmentFactory
+from tests.factories import ApprovedLicenceFactory, ShipmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -200,35 +199,11 @@ def test_shipment_detail_and_events_address_the_company(shared: World) -> None:
     }
 
 
-def test_a_declaration_body_names_the_company_of_an_ambiguous_licence(shared: World) -> None:
-    refused = declare(shared, "regulator", "DEC-REG-1", "LIC-SHARED")
-    assert (refused.status_code, refused.json()["code"]) == (400, "ambiguous_identifier")
-    assert list(refused.json()["errors"]) == ["licence"]
-    done = declare(shared, "regulator", "DEC-REG-1", "LIC-SHARED", company="tencent")
-    assert (done.status_code, done.json()["company"], done.json()["licence"]) == (201, "tencent", "LIC-SHARED")
-    assert Shipment.objects.get(declaration_number="DEC-REG-1").company == shared.b
-
-
 def test_a_company_key_naming_another_company_in_a_body_finds_nothing(shared: World) -> None:
     response = declare(shared, "a", "DEC-A-9", "LIC-SHARED", company="tencent")
     assert (response.status_code, response.json()["code"]) == (400, "validation_error")
     assert response.json()["errors"]["licence"] == ["Object with number=LIC-SHARED does not exist."]
     assert not Shipment.objects.filter(declaration_number="DEC-A-9").exists()
-
-
-def test_an_attestation_names_a_shipment_of_its_own_company(shared: World) -> None:
-    SecurityRequirementFactory(code="lot-testing", scope="shipment")
-    body = {
-        "company": "tencent",
-        "requirement": "lot-testing",
-        "attested_on": "2026-03-01",
-        "evidence_reference": "audit-7",
-        "shipment": "DEC-SHARED",
-    }
-    response = shared.client("regulator").post(f"{API}/attestations/", body, format="json")
-    assert response.status_code == 201, response.content
-    attestation = SecurityAttestation.objects.get(pk=response.json()["id"])
-    assert (attestation.company, attestation.shipment.company) == (shared.b, shared.b)
 
 
 def test_customs_event_batch_items_name_the_company(shared: World) -> None:
@@ -255,27 +230,6 @@ def test_customs_event_batch_items_name_the_company(shared: World) -> None:
         "alibaba": "declared",
         "tencent": "held",
     }
-
-
-def test_shipment_batch_items_name_the_company_of_an_ambiguous_licence(shared: World) -> None:
-    items = [
-        {**DECLARE, "declaration_number": "DEC-R-1", "licence": "LIC-SHARED"},
-        {**DECLARE, "declaration_number": "DEC-R-2", "licence": "LIC-SHARED", "company": "alibaba"},
-        {**DECLARE, "declaration_number": "DEC-SHARED", "licence": "LIC-SHARED", "company": "tencent"},
-        {**DECLARE, "declaration_number": "DEC-R-3", "licence": "LIC-SHARED", "company": "nobody"},
-    ]
-    response = shared.client("regulator").post(
-        f"{API}/shipments/batch/", {"batch_id": "s-1", "items": items}, format="json"
-    )
-    assert response.status_code == 207, response.content
-    body = response.json()
-    assert [(item["index"], item["declaration_number"]) for item in body["accepted"]] == [(1, "DEC-R-2")]
-    assert [(item["index"], item["code"]) for item in body["refused"]] == [
-        (0, "ambiguous_identifier"),
-        (2, "duplicate_declaration"),  # Tencent's own DEC-SHARED
-        (3, "licence_not_found"),
-    ]
-    assert Shipment.objects.get(declaration_number="DEC-R-2").company == shared.a
 
 
 def test_a_company_batch_naming_another_company_finds_nothing(shared: World) -> None:
