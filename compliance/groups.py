@@ -7,9 +7,9 @@
   API keys: the admin lets a regulator mint and revoke *company* keys only; regulator and
   customs keys are a superuser's (``compliance.admin.CompanyAPIKeyAdmin``).
 - **Analyst**: read-only everywhere in the domain apps, CSV exports included (an export
-  needs only the view permission); webhook subscriptions are left out because their form
-  shows the shared signing secret, API keys because their names and prefixes are credentials'
-  metadata an analyst has no use for.
+  needs only the view permission); webhook subscriptions are left out (their receivers and
+  event choices are each company's integration details), API keys because their names and
+  prefixes are credentials' metadata an analyst has no use for.
 
 The API gives the same users the same rights: :func:`staff_role` is what a staff session
 acts as in ``/api/v1/`` (``compliance.api.principal``).

@@ -230,7 +230,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Import licences, customs, domestic-chip commitments, quota positions and US security "
         "conditions. Authenticate with `Authorization: Api-Key <key>`: a company key sees and "
-        "writes only its own company's records; a regulator key sees everything. Errors are "
+        "writes only its own company's records; customs, regulator and analyst principals see "
+        "every company (docs/principals.md). Errors are "
         '`{"code", "detail", "errors"}` with a stable `code`. POSTs accept an `Idempotency-Key` header.'
     ),
     "VERSION": "1.0.0",
