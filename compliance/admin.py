@@ -1,7 +1,8 @@
 """Admin for US security conditions, findings, API keys and webhooks.
 
-Reviewing attestations and acknowledging or resolving findings are decisions through
-``compliance.services`` (the functions the API calls), with a confirmation step; "run the
+Reviewing attestations and resolving findings are decisions through
+``compliance.services`` (the functions the API calls), with a confirmation step (acknowledging
+a finding is its company's act, through the API only); "run the
 compliance check now" sweeps the selected companies with ``compliance.sweep.run_sweep``.
 The dashboard, company page and policy-impact page are in ``compliance.admin_views``.
 """
@@ -35,7 +36,6 @@ from licences.admin_helpers import (
     Decision,
     DecisionAdminMixin,
     IsoDateInput,
-    NoteForm,
     ReasonForm,
     ServiceOwnedHistoryMixin,
     decision_action,
@@ -127,17 +127,6 @@ def _active(finding: Finding) -> bool:
 
 FINDING_DECISIONS = (
     Decision(
-        name="acknowledge",
-        label="Acknowledge",
-        form_class=NoteForm,
-        perform=lambda request, finding, data: services.finding_acknowledge(
-            finding=finding, user=request.user, note=data["note"]
-        ),
-        applies_to=lambda finding: finding.status == Finding.Status.OPEN,
-        done="acknowledged",
-        help_text="An acknowledged finding stays listed but is not alerted again unless it worsens.",
-    ),
-    Decision(
         name="resolve",
         label="Resolve",
         form_class=ReasonForm,
@@ -171,7 +160,14 @@ class SecurityAttestationAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, Sim
     list_select_related = ("company", "requirement", "shipment")
     autocomplete_fields = ("company",)
     raw_id_fields = ("shipment",)
-    readonly_fields = ("status", "reviewed_at", "reviewed_by", "expires_on", "review_note")
+
+    def has_add_permission(self, request):
+        # A submission is the company's (``POST /api/v1/attestations/``); the authority reviews it.
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # The submission is the company's, the review the decisions': no form edits either.
+        return [field.name for field in SecurityAttestation._meta.fields]
 
 
 @admin.register(Finding)
@@ -179,7 +175,6 @@ class FindingAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixi
     decisions = FINDING_DECISIONS
     resource_classes = [FindingResource]
     actions = [
-        decision_action("acknowledge", "Acknowledge selected findings"),
         decision_action("resolve", "Resolve selected findings"),
     ]
     list_display = ("summary", "rule", "severity", "company", "status", "first_seen_at", "last_seen_at")

@@ -4,6 +4,11 @@
   (decisions take the change permission: see ``licences.admin_helpers``); view the
   schedules and task results. No delete: records keep their history. Customs events and
   entry-block directives are the customs authority's acts (``docs/principals.md``): view only.
+  What a company asserts (``docs/domain.md``, "Who asserts what") is never the regulator's to
+  write: shipments and domestic commitments are view only, licence applications and
+  attestations have no add (change stays: it carries the decisions, approve, review), as the
+  API refuses the regulator ``licence create``, ``commitment create/contract/deliver/cancel``
+  and ``attestation create`` (``compliance.api.permissions.MATRIX``).
   API keys: the admin lets a regulator mint and revoke *company* keys only; regulator and
   customs keys are a superuser's (``compliance.admin.CompanyAPIKeyAdmin``).
 - **Analyst**: read-only everywhere in the domain apps, CSV exports included (an export
@@ -26,6 +31,10 @@ READ_ONLY_APPS = ("django_celery_beat", "django_celery_results")
 ANALYST_HIDDEN_MODELS = ("webhooksubscription", "companyapikey")
 #: Records only the customs authority asserts: the Regulator group may only view them.
 CUSTOMS_MODELS = ("customsevent", "customsdirective")
+#: Records only a company asserts, with no regulator decision on them: view only.
+COMPANY_MODELS = ("shipment", "domesticcommitment")
+#: Records a company asserts and the regulator decides on: no add (change carries the decisions).
+COMPANY_DECIDED_MODELS = ("importlicence", "securityattestation")
 
 REGULATOR = "Regulator"
 ANALYST = "Analyst"
@@ -38,8 +47,10 @@ def regulator_permission(app_label: str, codename: str, model: str) -> bool:
         return action == "view"
     if app_label not in DOMAIN_APPS:
         return False
-    if model.startswith("historical") or model in CUSTOMS_MODELS:
+    if model.startswith("historical") or model in CUSTOMS_MODELS or model in COMPANY_MODELS:
         return action == "view"
+    if model in COMPANY_DECIDED_MODELS:
+        return action in ("view", "change")
     return action in ("view", "add", "change")
 
 

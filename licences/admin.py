@@ -3,7 +3,8 @@
 Decisions (approve, reject, suspend, reinstate, revoke) go through ``licences.services``,
 the functions the API calls, with a confirmation step (``licences.admin_helpers``); fields
 those services own are read-only here and history cannot be reverted, so no form can
-bypass a rule.
+bypass a rule. What a company or customs asserts (applications, declarations, customs events
+and directives) is only viewed here: they record it through the API with their own keys.
 """
 
 from __future__ import annotations
@@ -275,34 +276,14 @@ class ImportLicenceAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHisto
         "status_reason",
     )
 
+    def has_add_permission(self, request):
+        # An application is the company's assertion (``POST /api/v1/licences/`` with its key):
+        # the authority decides on it, never files it (docs/domain.md, "Who asserts what").
+        return False
+
     def get_readonly_fields(self, request, obj=None):
-        # Once decided, a licence's terms are the grant's: only the decisions move it.
-        if obj is not None and obj.status != ImportLicence.Status.APPLIED:
-            return [field.name for field in ImportLicence._meta.fields]
-        return self.readonly_fields
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "chip":
-            # Import licences are for foreign chips (licence_apply refuses the others).
-            kwargs["queryset"] = ChipModel.objects.filter(origin=ChipModel.Origin.FOREIGN)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def save_model(self, request, obj, form, change):
-        """A new licence is an application: recorded through ``licence_apply``, as the API does."""
-        if change:
-            return super().save_model(request, obj, form, change)
-        applied = services.licence_apply(
-            company=obj.company,
-            chip=obj.chip,
-            round=obj.round,
-            requested_quantity=obj.requested_quantity,
-            unit_value_usd=obj.unit_value_usd,
-            number=obj.number,
-            applied_at=obj.applied_at,
-        )
-        obj.pk = applied.pk
-        obj._state.adding = False
-        return None
+        # The application's terms are the company's, a grant's the decisions': no form edits either.
+        return [field.name for field in ImportLicence._meta.fields]
 
 
 @admin.register(Shipment)
@@ -337,7 +318,11 @@ class ShipmentAdmin(ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdm
     )
 
     def has_add_permission(self, request):
-        # Declarations go through shipment_declare (API), which reserves licence quantity.
+        # Declarations are the company's (API), through shipment_declare, which reserves licence quantity.
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # What was declared is the company's, what happened at the border customs': view only.
         return False
 
 
@@ -361,15 +346,17 @@ class CustomsEventAdmin(admin.ModelAdmin):
 @admin.register(CustomsDirective)
 class CustomsDirectiveAdmin(SimpleHistoryAdmin):
     """Entry blocks are customs acts (``POST /api/v1/customs-directives/`` and ``.../lift/``): the
-    Regulator group only views them (``compliance.groups``); who issued and who lifted are
-    recorded by the service, never typed in."""
+    Regulator group only views them (``compliance.groups``), and so does a superuser (in the API
+    a superuser acts as the regulator, whom ``customs-directive create/lift`` refuses); who
+    issued and who lifted are recorded by the service, never typed in."""
 
     list_display = ("reference", "chip", "blocked_from", "blocked_until", "issued_by", "lifted_at", "lifted_by")
     list_filter = ("chip",)
     search_fields = ("reference", "reason")
     readonly_fields = ("issued_by", "lifted_at", "lifted_by", "lift_reason")
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.issued_by = request.user.get_username()[:150]
-        super().save_model(request, obj, form, change)
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

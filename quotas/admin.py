@@ -1,8 +1,8 @@
 """Admin for quota policies and domestic purchase commitments.
 
-Putting a draft policy in force and retiring one, and contracting, delivering and
-cancelling a commitment, are decisions through ``quotas.services`` (the functions the API
-calls), with a confirmation step; the fields those services own are read-only here.
+Putting a draft policy in force and retiring one are decisions through ``quotas.services``
+(the functions the API calls), with a confirmation step; the fields those services own are
+read-only here. Commitments are each company's assertions: viewed and exported only.
 """
 
 from __future__ import annotations
@@ -87,84 +87,22 @@ class QuotaPolicyAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHisto
         return ["status"]
 
 
-class ContractForm(forms.Form):
-    """Contract a pledged commitment: the date and the contract's reference."""
-
-    on = forms.DateField(label="Contracted on", widget=IsoDateInput())
-    contract_reference = forms.CharField(max_length=100)
-
-
-class DeliveryForm(forms.Form):
-    """Record a (partial) delivery of a contracted commitment."""
-
-    quantity = forms.IntegerField(min_value=1)
-    on = forms.DateField(label="Delivered on", widget=IsoDateInput())
-
-
-class CancelForm(forms.Form):
-    """Cancel a commitment: from which day it stops counting, and why."""
-
-    on = forms.DateField(label="Cancelled on", widget=IsoDateInput())
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-
-
-CommitmentStatus = DomesticCommitment.Status
-
-COMMITMENT_DECISIONS = (
-    Decision(
-        name="contract",
-        label="Contract",
-        form_class=ContractForm,
-        perform=lambda request, commitment, data: services.commitment_contract(
-            commitment=commitment, on=data["on"], contract_reference=data["contract_reference"]
-        ),
-        applies_to=lambda commitment: commitment.status == CommitmentStatus.PLEDGED,
-        done="contracted",
-    ),
-    Decision(
-        name="deliver",
-        label="Record a delivery",
-        form_class=DeliveryForm,
-        perform=lambda request, commitment, data: services.commitment_deliver(
-            commitment=commitment, quantity=data["quantity"], on=data["on"]
-        ),
-        applies_to=lambda commitment: commitment.status == CommitmentStatus.CONTRACTED,
-        done="delivery recorded",
-        initial=lambda commitment: {"quantity": commitment.quantity - commitment.delivered_quantity},
-    ),
-    Decision(
-        name="cancel",
-        label="Cancel",
-        form_class=CancelForm,
-        perform=lambda request, commitment, data: services.commitment_cancel(
-            commitment=commitment, on=data["on"], reason=data["reason"]
-        ),
-        applies_to=lambda commitment: commitment.status in (CommitmentStatus.PLEDGED, CommitmentStatus.CONTRACTED),
-        done="cancelled",
-        danger=True,
-    ),
-)
-
-
 @admin.register(DomesticCommitment)
 class DomesticCommitmentAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
-    decisions = COMMITMENT_DECISIONS
+    """A company's own assertions (pledge, contract, deliveries, cancellation), recorded with its key
+    through ``/api/v1/commitments/``: the authority views and exports them, never writes them
+    (``docs/domain.md``, "Who asserts what"; the API refuses the regulator the same actions)."""
+
+    decisions = ()  # any ``.../decide/<name>/`` answers 403
     resource_classes = [DomesticCommitmentResource]
-    # Status, its dates and deliveries move only through the decisions above.
-    readonly_fields = (
-        "status",
-        "contracted_on",
-        "delivered_on",
-        "cancelled_on",
-        "delivered_quantity",
-    )
     list_display = ("company", "chip", "quantity", "status", "delivered_quantity", "due_date", "contract_reference")
     list_filter = ("status", "chip")
     search_fields = ("company__name", "contract_reference")
     list_select_related = ("company", "chip")
     autocomplete_fields = ("company",)
-    actions = [
-        decision_action("contract", "Contract selected commitments"),
-        decision_action("deliver", "Record a delivery for selected commitments"),
-        decision_action("cancel", "Cancel selected commitments"),
-    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

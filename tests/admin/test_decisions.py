@@ -188,12 +188,12 @@ def test_rejecting_an_attestation_needs_a_reason(demo, regulator_client):
     assert (attestation.status, attestation.review_note) == ("rejected", "Evidence unreadable.")
 
 
-def test_acknowledging_then_resolving_a_finding(demo, regulator_client, regulator):
+def test_resolving_a_finding_and_acknowledging_is_the_companys(demo, regulator_client, regulator):
     finding = FindingFactory(company=Company.objects.get(slug="alibaba"))
     ack = regulator_client.post(decide_url("compliance_finding", finding.pk, "acknowledge"), {"note": ""})
-    assert ack.status_code == 302
+    assert ack.status_code == 403  # the company acknowledges its own findings, through the API
     finding.refresh_from_db()
-    assert (finding.status, finding.acknowledged_by) == ("acknowledged", regulator)
+    assert (finding.status, finding.acknowledged_by) == ("open", None)
     resolve = regulator_client.post(
         decide_url("compliance_finding", finding.pk, "resolve"), {"reason": "Contract for 20,000 Ascend signed."}
     )

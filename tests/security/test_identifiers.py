@@ -257,15 +257,3 @@ def test_the_admin_finds_and_links_both_records_of_a_shared_number(shared: World
     page = admin_client.get("/admin/licences/shipment/?q=DEC-SHARED")
     shipments = Shipment.objects.filter(declaration_number="DEC-SHARED")
     assert all(f"/admin/licences/shipment/{shipment.pk}/change/" in page.content.decode() for shipment in shipments)
-
-
-def test_the_admin_refuses_a_second_licence_number_within_one_company(shared: World, admin_client) -> None:
-    form = {
-        "number": "LIC-SHARED", "company": shared.a.pk, "chip": shared.h200.pk, "round": shared.wave.pk,
-        "requested_quantity": 10, "unit_value_usd": "1.00", "applied_at_0": "2026-03-01", "applied_at_1": "10:00:00",
-        "status_reason": "",
-    }  # fmt: skip
-    response = admin_client.post("/admin/licences/importlicence/add/", form)
-    assert response.status_code == 200  # the form again, with the error
-    assert "already exists" in response.content.decode()
-    assert ImportLicence.objects.filter(number="LIC-SHARED").count() == 2

@@ -1,0 +1,27 @@
+"""Re-sync the staff groups (``compliance.groups``): the Regulator group loses add and change on
+shipments and domestic commitments and add on licence applications and attestations, which
+only a company asserts (``docs/domain.md``, "Who asserts what"), as the API already refuses."""
+
+from django.db import migrations
+
+from compliance.groups import sync_groups
+
+
+def resync_groups(apps, schema_editor):
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    sync_groups(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("compliance", "0011_retention_prune_schedule"),
+        ("licences", "0006_numbers_unique_per_company"),
+        ("quotas", "0003_policy_windows_never_overlap"),
+    ]
+
+    operations = [migrations.RunPython(resync_groups, migrations.RunPython.noop)]

@@ -1,0 +1,171 @@
+"""Second review round: the admin and the API give each staff principal the same rights, and
+the holes found trying both as an attacker and as a careless integrator.
+
+Admin/API parity: every row says, by hand, from ``docs/domain.md`` ("Who asserts what"), which
+staff principals may take one write (a Regulator-group user, an Analyst, a superuser, a staff
+user in no group); the test then tries it in the admin (the add page or the decision's page:
+200 or 403) and in the API with the same user's session (2xx or 403). Nothing is derived from
+``compliance.groups`` or ``compliance.api.permissions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from compliance.groups import ANALYST, REGULATOR
+from compliance.models import SecurityAttestation
+from licences.models import ImportLicence, Shipment
+from quotas.models import DomesticCommitment
+from tests.api.conftest import API, World
+from tests.factories import CustomsDirectiveFactory, staff_user
+
+pytestmark = pytest.mark.django_db
+
+STAFF = ("reg_group", "analyst", "superuser", "staff")
+DECIDERS = frozenset({"reg_group", "superuser"})
+NOBODY: frozenset[str] = frozenset()
+
+
+def staff_of(role: str) -> Any:
+    return {
+        "reg_group": lambda: staff_user("officer", group=REGULATOR),
+        "analyst": lambda: staff_user("analyst", group=ANALYST),
+        "superuser": lambda: staff_user("root", superuser=True),
+        "staff": lambda: staff_user("clerk"),
+    }[role]()
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    allowed: frozenset[str]  # the staff principals that may take this write, by hand
+    admin: Callable[[World], str]  # a page that offers the write in the admin (GET)
+    api: Callable[[World], str]  # the API route taking the same write (POST)
+    body: Callable[[World], dict] = lambda w: {}
+
+
+def decide(model: str, pk: Any, decision: str) -> str:
+    return f"/admin/{model}/{pk}/decide/{decision}/"
+
+
+ROWS = [
+    # What a company asserts: nobody on staff writes it, in either place.
+    Row("licence apply", NOBODY, lambda w: "/admin/licences/importlicence/add/", lambda w: f"{API}/licences/",
+        lambda w: {"company": "alibaba", "chip": "H200", "round": w.wave.pk, "requested_quantity": 100}),
+    Row("shipment declare", NOBODY, lambda w: "/admin/licences/shipment/add/", lambda w: f"{API}/shipments/",
+        lambda w: {"declaration_number": "DEC-NEW", "licence": "LIC-A-1", "quantity": 10,
+                   "declared_value_usd": "320000.00", "port_of_entry": "Shanghai"}),
+    Row("commitment record", NOBODY, lambda w: "/admin/quotas/domesticcommitment/add/",
+        lambda w: f"{API}/commitments/",
+        lambda w: {"company": "alibaba", "chip": "ASCEND-910B", "quantity": 500, "unit_price_usd": "12000.00",
+                   "pledged_on": "2026-02-01"}),
+    Row("commitment contract", NOBODY, lambda w: decide("quotas/domesticcommitment", w.commitment_a.pk, "contract"),
+        lambda w: f"{API}/commitments/{w.commitment_a.pk}/contract/",
+        lambda w: {"on": "2026-02-01", "contract_reference": "HW-2026-7"}),
+    Row("commitment cancel", NOBODY, lambda w: decide("quotas/domesticcommitment", w.commitment_a.pk, "cancel"),
+        lambda w: f"{API}/commitments/{w.commitment_a.pk}/cancel/", lambda w: {"on": "2026-02-01", "reason": "x"}),
+    Row("attestation submit", NOBODY, lambda w: "/admin/compliance/securityattestation/add/",
+        lambda w: f"{API}/attestations/",
+        lambda w: {"company": "alibaba", "requirement": "end-user-verification", "attested_on": "2026-02-01",
+                   "evidence_reference": "AUDIT-7"}),
+    Row("finding acknowledge", NOBODY, lambda w: decide("compliance/finding", w.finding_a.pk, "acknowledge"),
+        lambda w: f"{API}/findings/{w.finding_a.pk}/acknowledge/"),
+    # What customs asserts.
+    Row("customs event", NOBODY, lambda w: "/admin/licences/customsevent/add/",
+        lambda w: f"{API}/shipments/DEC-A-1/events/",
+        lambda w: {"status": "inspecting", "occurred_at": "2026-02-02T10:00:00+08:00"}),
+    Row("directive issue", NOBODY, lambda w: "/admin/licences/customsdirective/add/",
+        lambda w: f"{API}/customs-directives/",
+        lambda w: {"reference": "GACC-NEW", "chip": "H200", "blocked_from": "2026-02-01"}),
+    # The regulator's assertions and decisions: the Regulator group and superusers.
+    Row("licence approve", DECIDERS, lambda w: decide("licences/importlicence", w.applied_a.pk, "approve"),
+        lambda w: f"{API}/licences/LIC-A-APPLIED/approve/",
+        lambda w: {"granted_quantity": 400, "valid_from": "2026-02-01", "valid_until": "2026-12-31"}),
+    Row("licence suspend", DECIDERS, lambda w: decide("licences/importlicence", w.licence_a.pk, "suspend"),
+        lambda w: f"{API}/licences/LIC-A-1/suspend/", lambda w: {"reason": "audit"}),
+    Row("attestation review", DECIDERS,
+        lambda w: decide("compliance/securityattestation", w.attestation_a.pk, "accept"),
+        lambda w: f"{API}/attestations/{w.attestation_a.pk}/review/", lambda w: {"decision": "accept"}),
+    Row("finding resolve", DECIDERS, lambda w: decide("compliance/finding", w.finding_a.pk, "resolve"),
+        lambda w: f"{API}/findings/{w.finding_a.pk}/resolve/", lambda w: {"note": "fixed"}),
+    Row("policy activate", DECIDERS, lambda w: decide("quotas/quotapolicy", w.policy.pk, "activate"),
+        lambda w: f"{API}/policies/{w.policy.pk}/activate/"),
+    Row("policy create", DECIDERS, lambda w: "/admin/quotas/quotapolicy/add/", lambda w: f"{API}/policies/",
+        lambda w: {"name": "Rule 2", "ratio": "0.3000", "effective_from": "2027-01-01"}),
+    Row("company create", DECIDERS, lambda w: "/admin/licences/company/add/", lambda w: f"{API}/companies/",
+        lambda w: {"slug": "bytedance", "name": "ByteDance"}),
+    Row("round create", DECIDERS, lambda w: "/admin/licences/allocationround/add/", lambda w: f"{API}/rounds/",
+        lambda w: {"name": "Wave 2", "unit_cap": 100000, "value_cap_usd": "3000000000.00",
+                   "opens_on": "2026-07-01", "closes_on": "2026-12-31"}),
+    Row("requirement create", DECIDERS, lambda w: "/admin/compliance/securityrequirement/add/",
+        lambda w: f"{API}/security-requirements/", lambda w: {"code": "no-military-use", "title": "No military use"}),
+    Row("webhook create", DECIDERS, lambda w: "/admin/compliance/webhooksubscription/add/",
+        lambda w: f"{API}/webhooks/",
+        lambda w: {"name": "alerts", "url": "https://hooks.example.com/x", "secret": "x" * 20}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("role", STAFF)
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.name)
+def test_admin_and_api_agree_for_each_staff_principal(world: World, row: Row, role: str) -> None:
+    user = staff_of(role)
+    admin = Client()
+    admin.force_login(user)
+    page = admin.get(row.admin(world))
+    assert page.status_code == (200 if role in row.allowed else 403), (row.name, role, "admin")
+
+    api = APIClient()
+    api.force_login(user)
+    response = api.post(row.api(world), row.body(world), format="json")
+    if role in row.allowed:
+        assert response.status_code in (200, 201), (row.name, role, response.content)
+    else:
+        assert (response.status_code, response.json()["code"]) == (403, "permission_denied"), (row.name, role)
+
+
+@pytest.mark.parametrize("role", ("reg_group", "superuser"))
+def test_no_staff_form_edits_what_a_company_asserted(world: World, role: str) -> None:
+    """The change forms of a company's records save nothing of the company's fields (the API has no
+    such route): an application's quantity, a declaration's port, a pledge, a submission."""
+    admin = Client()
+    admin.force_login(staff_of(role))
+    admin.post(
+        f"/admin/licences/importlicence/{world.applied_a.pk}/change/",
+        {"number": "LIC-A-APPLIED", "requested_quantity": "1", "unit_value_usd": "1.00"},
+    )
+    shipment = admin.post(
+        f"/admin/licences/shipment/{world.shipment_a.pk}/change/",
+        {"declaration_number": "DEC-A-1", "port_of_entry": "Nowhere"},
+    )
+    commitment = admin.post(
+        f"/admin/quotas/domesticcommitment/{world.commitment_a.pk}/change/",
+        {"quantity": "1", "contract_reference": "forged"},
+    )
+    admin.post(
+        f"/admin/compliance/securityattestation/{world.attestation_a.pk}/change/",
+        {"evidence_reference": "forged", "attested_on": "2030-01-01"},
+    )
+    assert (shipment.status_code, commitment.status_code) == (403, 403)
+    assert ImportLicence.objects.get(pk=world.applied_a.pk).requested_quantity == 500
+    assert Shipment.objects.get(pk=world.shipment_a.pk).port_of_entry != "Nowhere"
+    assert DomesticCommitment.objects.get(pk=world.commitment_a.pk).contract_reference != "forged"
+    attestation = SecurityAttestation.objects.get(pk=world.attestation_a.pk)
+    assert attestation.evidence_reference != "forged" and str(attestation.attested_on) != "2030-01-01"
+
+
+def test_a_superuser_cannot_issue_or_lift_a_directive_in_the_admin(world: World) -> None:
+    """In the API a superuser acts as the regulator, whom directives are refused: the admin agrees."""
+    directive = CustomsDirectiveFactory(reference="GACC-IN-FORCE", chip=world.h200, blocked_until=None)
+    admin = Client()
+    admin.force_login(staff_of("superuser"))
+    assert admin.get("/admin/licences/customsdirective/add/").status_code == 403
+    post = admin.post(f"/admin/licences/customsdirective/{directive.pk}/change/", {"blocked_until": "2026-01-02"})
+    assert post.status_code == 403
+    directive.refresh_from_db()
+    assert directive.blocked_until is None
