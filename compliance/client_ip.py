@@ -4,6 +4,10 @@
 networks). Only then is ``X-Forwarded-For`` read, right to left, skipping trusted proxies:
 the first address not in the list is the client (a value a client put at the left of the
 header is never reached while a trusted proxy appended the real one).
+
+An IPv6 client is its /64 (the address with the last 64 bits zeroed): a host is usually given
+a whole /64 and can send from any address in it, so counting per address would give it 2^64
+fresh budgets. An IPv4-mapped IPv6 address is its IPv4 address.
 """
 
 from __future__ import annotations
@@ -36,8 +40,23 @@ def is_trusted_proxy(address: str | None) -> bool:
     return any(parsed in network for network in _networks(tuple(settings.TRUSTED_PROXIES)))
 
 
+def _subject(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The address as one client: an IPv6 address's /64, an IPv4-mapped address's IPv4."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False).network_address)
+    return str(address)
+
+
 def client_ip(request: Any) -> str:
     """The address to throttle and lock out by (a Django or DRF request)."""
+    address = _client_address(request)
+    parsed = _parse(address)
+    return _subject(parsed) if parsed is not None else address
+
+
+def _client_address(request: Any) -> str:
     meta = request.META
     remote = (meta.get("REMOTE_ADDR") or "").strip()
     if not is_trusted_proxy(remote):

@@ -169,3 +169,45 @@ def test_a_superuser_cannot_issue_or_lift_a_directive_in_the_admin(world: World)
     assert post.status_code == 403
     directive.refresh_from_db()
     assert directive.blocked_until is None
+
+
+# --- Throttling: one IPv6 host holds a whole /64 ---------------------------------------------------
+
+
+def test_bad_keys_from_one_ipv6_64_share_one_failure_budget(world: World, settings) -> None:
+    """Finding: the failed-key limit counted per IPv6 address; a host given a /64 (the usual
+    allocation) rotates through 2^64 source addresses, each with a fresh budget, so API keys
+    could be guessed without limit. Addresses in one /64 now share one budget (and one admin
+    lockout: ``AXES_CLIENT_IP_CALLABLE`` is the same function)."""
+    settings.API_AUTH_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXIES = []
+
+    def get(key: str, address: str):
+        client = APIClient(REMOTE_ADDR=address)
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        return client.get(f"{API}/chips/")
+
+    codes = [get(f"wrong.key{n}", f"2001:db8:1:2::{n + 1:x}").status_code for n in range(3)]
+    assert codes == [401, 401, 401]
+    rotated = get("wrong.key9", "2001:db8:1:2:ffff:1234:5678:9abc")
+    assert (rotated.status_code, rotated.json()["code"]) == (429, "too_many_failed_authentications")
+    # Another /64 is another client.
+    assert get(world.keys["a"], "2001:db8:1:3::1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("remote", "expected"),
+    [
+        ("2001:db8:1:2:ffff:1234:5678:9abc", "2001:db8:1:2::"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),  # an IPv4 client on a dual-stack socket
+        ("203.0.113.5", "203.0.113.5"),
+    ],
+)
+def test_the_client_address_of_an_ipv6_client_is_its_64(settings, remote: str, expected: str) -> None:
+    from django.test import RequestFactory
+
+    from compliance.client_ip import client_ip
+
+    settings.TRUSTED_PROXIES = []
+    assert client_ip(RequestFactory().get("/", REMOTE_ADDR=remote)) == expected
