@@ -54,9 +54,12 @@ class Claim:
 
 
 def request_fingerprint(request: Any) -> str:
-    """SHA-256 of the method, path, content type and raw body."""
+    """SHA-256 of the method, path (with its query string, when there is one: ``?company=``
+    chooses the record a number names), content type and raw body."""
     digest = hashlib.sha256()
-    for part in (request.method, request.path, request.content_type or ""):
+    query = request.META.get("QUERY_STRING", "")
+    path = f"{request.path}?{query}" if query else request.path  # no query: the hash as before
+    for part in (request.method, path, request.content_type or ""):
         digest.update(part.encode())
         digest.update(b"\n")
     digest.update(request._request.body)

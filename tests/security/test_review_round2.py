@@ -211,3 +211,38 @@ def test_the_client_address_of_an_ipv6_client_is_its_64(settings, remote: str, e
 
     settings.TRUSTED_PROXIES = []
     assert client_ip(RequestFactory().get("/", REMOTE_ADDR=remote)) == expected
+
+
+# --- Idempotency: the query string is part of the request ---------------------------------------------
+
+
+def test_an_idempotency_key_reused_for_another_company_s_shipment_is_refused(world: World) -> None:
+    """Finding: the request fingerprint left out the query string, and since numbers are unique
+    per company only, ``?company=`` picks the record. Customs sending "cleared" for Alibaba's
+    DEC-SHARED, then (a client reusing its key) "cleared" for Tencent's, got Alibaba's answer
+    replayed as a 201: Tencent's clearance was never recorded and nothing said so."""
+    from licences.models import CustomsEvent
+    from tests.factories import ApprovedLicenceFactory, ShipmentFactory
+
+    for company in (world.a, world.b):
+        licence = ApprovedLicenceFactory(
+            number="LIC-SHARED", company=company, chip=world.h200, round=world.wave, requested_quantity=500
+        )
+        ShipmentFactory(declaration_number="DEC-SHARED", licence=licence, quantity=10)
+        ImportLicence.objects.filter(pk=licence.pk).update(reserved_quantity=10)
+    customs = world.client("customs")
+    event = {"status": "inspecting", "occurred_at": "2026-02-02T10:00:00+08:00"}
+    first = customs.post(
+        f"{API}/shipments/DEC-SHARED/events/?company=alibaba", event, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert first.status_code == 201
+    second = customs.post(
+        f"{API}/shipments/DEC-SHARED/events/?company=tencent", event, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert (second.status_code, second.json()["code"]) == (422, "idempotency_key_reused")
+    assert CustomsEvent.objects.filter(shipment__declaration_number="DEC-SHARED").count() == 1
+    # The same request again is still a replay.
+    again = customs.post(
+        f"{API}/shipments/DEC-SHARED/events/?company=alibaba", event, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
