@@ -360,6 +360,12 @@ class WebhookSubscriptionAdmin(SimpleHistoryAdmin):
     search_fields = ("name", "url", "company__name")
     readonly_fields = ("last_delivery_error",)
 
+    def get_readonly_fields(self, request, obj=None):
+        # A subscription's company is fixed once created, as in the API: a company's receiver
+        # never starts receiving every company's findings.
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "company") if obj is not None else fields
+
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         # A view-only user gets no secret field at all (there is nothing to show).

@@ -321,7 +321,7 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
         company_field="pk",
         required=False,
         allow_null=True,
-        help_text="Regulator only: the company whose findings it receives; null for every company.",
+        help_text="Regulator only: the company whose findings it receives; null for every company. Fixed once created.",
     )
     url = serializers.CharField(
         max_length=500,
@@ -353,6 +353,12 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         principal = self.context["principal"]
+        if self.instance is not None and "company" in attrs and attrs["company"] != self.instance.company:
+            # A company's receiver, signed with its secret, must never start receiving other
+            # companies' findings (nor a regulator-wide one become one company's).
+            raise serializers.ValidationError(
+                {"company": ["A subscription's company is fixed when it is created: create a new subscription."]}
+            )
         if principal.company is not None:
             if "company" in attrs and attrs["company"] != principal.company:
                 raise serializers.ValidationError({"company": ["A company key subscribes for its own company."]})

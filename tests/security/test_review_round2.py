@@ -246,3 +246,38 @@ def test_an_idempotency_key_reused_for_another_company_s_shipment_is_refused(wor
         f"{API}/shipments/DEC-SHARED/events/?company=alibaba", event, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
     )
     assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
+
+
+# --- Webhooks: a company's receiver never becomes regulator-wide ---------------------------------------
+
+
+def test_a_company_s_subscription_cannot_be_turned_into_a_regulator_wide_one(world: World) -> None:
+    """Finding: the regulator could PATCH Alibaba's subscription to ``"company": null`` (or to
+    Tencent), and the receiver Alibaba registered, signed with Alibaba's secret, then received
+    every company's findings. A subscription's company is fixed when it is created."""
+    from compliance.models import WebhookSubscription
+
+    regulator = world.client("regulator")
+    for company in (None, "tencent"):
+        response = regulator.patch(f"{API}/webhooks/{world.webhook_a.pk}/", {"company": company}, format="json")
+        assert (response.status_code, response.json()["code"]) == (400, "validation_error"), company
+        assert list(response.json()["errors"]) == ["company"]
+        assert WebhookSubscription.objects.get(pk=world.webhook_a.pk).company == world.a
+    # Naming the same company, or leaving it out, is fine.
+    same = regulator.patch(f"{API}/webhooks/{world.webhook_a.pk}/", {"company": "alibaba", "name": "x"}, format="json")
+    assert same.status_code == 200
+
+
+def test_the_admin_does_not_move_a_subscription_to_another_company(world: World) -> None:
+    from compliance.models import WebhookSubscription
+
+    admin = Client()
+    admin.force_login(staff_of("reg_group"))
+    page = admin.get(f"/admin/compliance/webhooksubscription/{world.webhook_a.pk}/change/")
+    assert page.status_code == 200 and 'name="company"' not in page.content.decode()
+    admin.post(
+        f"/admin/compliance/webhooksubscription/{world.webhook_a.pk}/change/",
+        {"company": "", "name": "alibaba-hook", "url": world.webhook_a.url, "event_types": "[]", "is_active": "on",
+         "consecutive_failures": "0"},
+    )  # fmt: skip
+    assert WebhookSubscription.objects.get(pk=world.webhook_a.pk).company == world.a
