@@ -169,6 +169,9 @@ class SecurityAttestationAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, Sim
         # The submission is the company's, the review the decisions': no form edits either.
         return [field.name for field in SecurityAttestation._meta.fields]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # nobody on staff erases what a company or customs asserted (superusers included)
+
 
 @admin.register(Finding)
 class FindingAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):

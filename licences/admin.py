@@ -285,6 +285,9 @@ class ImportLicenceAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHisto
         # The application's terms are the company's, a grant's the decisions': no form edits either.
         return [field.name for field in ImportLicence._meta.fields]
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # nobody on staff erases what a company or customs asserted (superusers included)
+
 
 @admin.register(Shipment)
 class ShipmentAdmin(ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
@@ -325,6 +328,9 @@ class ShipmentAdmin(ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdm
         # What was declared is the company's, what happened at the border customs': view only.
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # nobody on staff erases what a company or customs asserted (superusers included)
+
 
 @admin.register(CustomsEvent)
 class CustomsEventAdmin(admin.ModelAdmin):
@@ -360,3 +366,6 @@ class CustomsDirectiveAdmin(SimpleHistoryAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # nobody on staff erases what a company or customs asserted (superusers included)

@@ -106,3 +106,6 @@ class DomesticCommitmentAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwned
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # nobody on staff erases what a company or customs asserted (superusers included)

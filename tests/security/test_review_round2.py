@@ -281,3 +281,27 @@ def test_the_admin_does_not_move_a_subscription_to_another_company(world: World)
          "consecutive_failures": "0"},
     )  # fmt: skip
     assert WebhookSubscription.objects.get(pk=world.webhook_a.pk).company == world.a
+
+
+# --- Deleting: no staff user erases what a company or customs asserted ------------------------------
+
+
+def test_a_superuser_cannot_delete_what_a_company_or_customs_asserted(world: World) -> None:
+    """Finding: the Regulator group has no delete, but a superuser (the regulator, in the API,
+    which deletes nothing of these) could erase a declaration, an application, a pledge, a
+    submission or an entry block from the admin, history and all."""
+    directive = CustomsDirectiveFactory(reference="GACC-IN-FORCE", chip=world.h200, blocked_until=None)
+    admin = Client()
+    admin.force_login(staff_of("superuser"))
+    records = [
+        ("licences/importlicence", world.applied_a),
+        ("licences/shipment", world.shipment_a),
+        ("licences/customsdirective", directive),
+        ("quotas/domesticcommitment", world.commitment_a),
+        ("compliance/securityattestation", world.attestation_a),
+    ]
+    for path, record in records:
+        url = f"/admin/{path}/{record.pk}/delete/"
+        assert admin.get(url).status_code == 403, path
+        assert admin.post(url, {"post": "yes"}).status_code == 403, path
+        assert type(record).objects.filter(pk=record.pk).exists(), path
