@@ -265,6 +265,8 @@ COMPLIANCE = {
     # Webhooks: HTTP attempts per delivery (first try + retries), first retry delay (doubling,
     # capped, with jitter), failed deliveries in a row that disable a subscription, timeouts.
     "WEBHOOK_MAX_ATTEMPTS": env.int("COMPLIANCE_WEBHOOK_MAX_ATTEMPTS", default=6),
+    # Subscriptions one company may hold (regulator-wide ones are not counted): 400 beyond.
+    "WEBHOOK_MAX_PER_COMPANY": env.int("COMPLIANCE_WEBHOOK_MAX_PER_COMPANY", default=20),
     "WEBHOOK_RETRY_BACKOFF_SECONDS": env.int("COMPLIANCE_WEBHOOK_RETRY_BACKOFF_SECONDS", default=30),
     "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS": env.int("COMPLIANCE_WEBHOOK_RETRY_BACKOFF_MAX_SECONDS", default=30 * 60),
     "WEBHOOK_DISABLE_AFTER_FAILURES": env.int("COMPLIANCE_WEBHOOK_DISABLE_AFTER_FAILURES", default=5),

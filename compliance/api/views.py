@@ -363,6 +363,16 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
             if "company" in attrs and attrs["company"] != principal.company:
                 raise serializers.ValidationError({"company": ["A company key subscribes for its own company."]})
             attrs["company"] = principal.company
+        company = attrs.get("company")
+        if self.instance is None and company is not None:
+            limit = settings.COMPLIANCE.get("WEBHOOK_MAX_PER_COMPANY", 20)
+            if WebhookSubscription.objects.filter(company=company).count() >= limit:
+                # Each one is a delivery per finding by the shared worker: no company may queue
+                # thousands of calls to a slow host ahead of everyone else's.
+                raise DomainError(
+                    f"A company may have at most {limit} webhook subscriptions: delete one first.",
+                    code="webhook_limit_reached",
+                )
         if "url" in attrs:
             check_webhook_url(attrs["url"])  # raises WebhookUrlForbidden: 400 webhook_url_forbidden
         if attrs.get("is_active") and self.instance is not None and not self.instance.is_active:

@@ -305,3 +305,33 @@ def test_a_superuser_cannot_delete_what_a_company_or_customs_asserted(world: Wor
         assert admin.get(url).status_code == 403, path
         assert admin.post(url, {"post": "yes"}).status_code == 403, path
         assert type(record).objects.filter(pk=record.pk).exists(), path
+
+
+# --- Webhooks: a company cannot make the worker call its tarpit ten thousand times ---------------------
+
+
+def test_a_company_s_subscriptions_are_capped(world: World, settings) -> None:
+    """Finding: a company key could register any number of subscriptions; each finding is then
+    delivered to each of them by the shared worker (resolving the host, a timeout of
+    ``WEBHOOK_TIMEOUT_SECONDS`` each, five failures before one is disabled), so one company
+    pointing thousands at a slow host starves every other company's and the regulator's
+    deliveries. At most ``WEBHOOK_MAX_PER_COMPANY`` per company (regulator-wide ones excepted)."""
+    from compliance.models import WebhookSubscription
+
+    settings.COMPLIANCE = {**settings.COMPLIANCE, "WEBHOOK_MAX_PER_COMPANY": 3}
+    a = world.client("a")
+
+    def create(client, n: int):
+        body = {"name": f"hook-{n}", "url": f"https://hooks.example.com/{n}", "secret": "x" * 20}
+        return client.post(f"{API}/webhooks/", body, format="json")
+
+    assert [create(a, n).status_code for n in range(2)] == [201, 201]  # with the fixture's, three
+    refused = create(a, 3)
+    assert (refused.status_code, refused.json()["code"]) == (400, "webhook_limit_reached")
+    assert WebhookSubscription.objects.filter(company=world.a).count() == 3
+    # Another company, and the regulator's regulator-wide ones, are not affected.
+    assert create(world.client("b"), 9).status_code == 201
+    assert create(world.client("regulator"), 10).status_code == 201
+    # Deleting one makes room again.
+    assert a.delete(f"{API}/webhooks/{world.webhook_a.pk}/").status_code == 204
+    assert create(a, 4).status_code == 201
