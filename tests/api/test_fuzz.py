@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from compliance.wsgi import application
+from config.wsgi import application
 from tests.api.conftest import World
 
 pytestmark = pytest.mark.django_db

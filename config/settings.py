@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-ROOT_URLCONF = "compliance.urls"
+ROOT_URLCONF = "config.urls"
 
 TEMPLATES = [
     {
@@ -91,7 +91,7 @@ TEMPLATES = [
     },
 ]
 
-WSGI_APPLICATION = "compliance.wsgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
 
 # --- Database -------------------------------------------------------------------------
 DATABASES = {

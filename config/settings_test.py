@@ -17,8 +17,8 @@ os.environ.setdefault("EMAIL_URL", "memorymail://")
 # delivered there. Loopback stays refused unless a test allows it (tests/compliance).
 os.environ.setdefault("COMPLIANCE_WEBHOOK_ALLOWED_HOSTS", "hooks.example.com")
 
-from compliance.settings import *  # noqa: F403
-from compliance.settings import STATIC_ROOT, VAR_DIR
+from config.settings import *  # noqa: F403
+from config.settings import STATIC_ROOT, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "test-media"

@@ -6,8 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from health_check.views import HealthCheckView
 
 from compliance.api import errors as api_errors
-from compliance.health import BrokerCheck
 from compliance.metrics import metrics
+from config.health import BrokerCheck
 
 urlpatterns = [
     path("admin/cockpit/", include("compliance.admin_urls")),  # before admin/: its catch-all

@@ -13,7 +13,7 @@ class BrokerCheck(HealthCheck):
     """Open a connection to the Celery broker and make sure it answers."""
 
     def run(self) -> None:
-        from compliance.celery import app
+        from config.celery import app
 
         try:
             with app.connection_for_write() as connection:
