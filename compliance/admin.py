@@ -17,6 +17,17 @@ from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.admin_helpers import (
+    Decision,
+    DecisionAdminMixin,
+    IsoDateInput,
+    NoteForm,
+    ReasonForm,
+    ServiceOwnedHistoryMixin,
+    decision_action,
+    message_domain_error,
+)
+from common.errors import DomainError
 from compliance import services
 from compliance.groups import REGULATOR, holds_regulator_rights
 from compliance.models import (
@@ -31,17 +42,6 @@ from compliance.models import (
 from compliance.resources import FindingResource
 from compliance.webhook_targets import WebhookUrlForbidden, check_webhook_url
 from licences import admin as licences_admin
-from licences.admin_helpers import (
-    Decision,
-    DecisionAdminMixin,
-    IsoDateInput,
-    NoteForm,
-    ReasonForm,
-    ServiceOwnedHistoryMixin,
-    decision_action,
-    message_domain_error,
-)
-from licences.errors import DomainError
 from licences.exports import ExportAdminMixin
 from licences.models import Company
 

@@ -3,7 +3,7 @@
 Plain views wrapped by ``admin.site.admin_view`` (the admin's login, staff check and
 look); each also checks a view permission, so any staff member in the "Analyst" or
 "Regulator" group can read them and nobody else can. They only read: decisions are taken
-through the model admins' decision views (``licences.admin_helpers``), which these pages
+through the model admins' decision views (``common.admin_helpers``), which these pages
 link to, and only for users allowed to decide.
 """
 
@@ -27,11 +27,11 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from common.errors import DomainError
 from compliance import charts
 from compliance.dashboard import Dashboard, dashboard
 from compliance.models import Finding, SecurityAttestation
 from compliance.selectors import company_compliance_statuses
-from licences.errors import DomainError
 from licences.exports import SafeCSV, SafeXLSX
 from licences.models import ChipModel, Company, ImportLicence, Shipment
 from quotas.models import DomesticCommitment, QuotaPolicy

@@ -1,7 +1,7 @@
 """The admin's two staff groups and their permissions, defined once.
 
 - **Regulator**: every decision. View, add and change every record of the domain apps
-  (decisions take the change permission: see ``licences.admin_helpers``); view the
+  (decisions take the change permission: see ``common.admin_helpers``); view the
   schedules and task results. No delete: records keep their history. Customs events and
   entry-block directives are the customs authority's acts (``docs/principals.md``): view only.
   API keys: the admin lets a regulator mint and revoke *company* keys only; regulator and

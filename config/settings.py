@@ -210,18 +210,18 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["compliance.api.throttling.ApiKeyRateThrottle"],
     # Per API key (or staff user, or anonymous address).
     "DEFAULT_THROTTLE_RATES": {"api": env.str("API_THROTTLE_RATE", default="600/minute")},
-    "DEFAULT_PAGINATION_CLASS": "compliance.api.pagination.OrderedPageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.api.pagination.OrderedPageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "compliance.api.filters.QueryFilterBackend",
-        "compliance.api.filters.StableOrderingFilter",
+        "common.api.filters.QueryFilterBackend",
+        "common.api.filters.StableOrderingFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": ["compliance.api.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "EXCEPTION_HANDLER": "compliance.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "common.api.errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from health_check.views import HealthCheckView
 
-from compliance.api import errors as api_errors
+from common.api import errors as api_errors
 from compliance.metrics import metrics
 from config.health import BrokerCheck
 

@@ -18,6 +18,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.api.filters import BoundedIsoDateTimeFilter, IdFilter
+from common.api.parsers import BatchJSONParser
 from compliance.api.base import (
     MAX_QUANTITY,
     ApiViewSetMixin,
@@ -35,8 +37,6 @@ from compliance.api.base import (
     documents_company_parameter,
 )
 from compliance.api.batch import BatchIngestionMixin, BatchResultSerializer, batch_request_serializer
-from compliance.api.filters import BoundedIsoDateTimeFilter, IdFilter
-from compliance.api.parsers import BatchJSONParser
 from licences import services
 from licences.models import (
     AllocationRound,

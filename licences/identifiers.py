@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from licences.errors import DomainError
+from common.errors import DomainError
 
 AMBIGUOUS_IDENTIFIER = "ambiguous_identifier"
 

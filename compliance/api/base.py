@@ -40,11 +40,11 @@ from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from common.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
+from common.errors import safe_text
 from compliance.api import idempotency
-from compliance.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
 from compliance.api.permissions import MatrixPermission
 from compliance.api.principal import Principal, principal_of
-from licences.errors import safe_text
 from licences.identifiers import AMBIGUOUS_IDENTIFIER, AmbiguousIdentifier, ambiguous_message
 
 #: A company slug as ``SlugField`` accepts it (anything else names no company).

@@ -36,12 +36,12 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from common.api.errors import IdempotencyKeyReused, envelope, validation_error_body
+from common.api.limits import MAX_DATE, MIN_DATE
+from common.bulk import collector_paused
 from compliance.api.base import BoundedDateTimeField, EventDateTimeField, latest_event_time
-from compliance.api.errors import IdempotencyKeyReused, envelope, validation_error_body
-from compliance.api.limits import MAX_DATE, MIN_DATE
 from compliance.api.principal import Principal
 from compliance.models import IngestionBatch
-from licences.bulk import collector_paused
 from licences.services import BatchOutcome, batch_refusal
 
 MAX_BATCH_ID_LENGTH = 200
@@ -361,7 +361,7 @@ class BatchIngestionMixin:
             return exc.response()
         return super().handle_exception(exc)  # type: ignore[misc]
 
-    @collector_paused()  # thousands of small objects per batch: see licences.bulk.collector_paused
+    @collector_paused()  # thousands of small objects per batch: see common.bulk.collector_paused
     def ingest_batch(
         self,
         *,

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from compliance.api.errors import IdempotencyKeyReused, InvalidIdempotencyKey
+from common.api.errors import IdempotencyKeyReused, InvalidIdempotencyKey
 from compliance.models import CompanyAPIKey, IdempotencyRecord
 
 HEADER = "Idempotency-Key"

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 
-from compliance.api.errors import ErrorEnvelopeSerializer
+from common.api.errors import ErrorEnvelopeSerializer
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

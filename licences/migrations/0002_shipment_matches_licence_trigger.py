@@ -5,7 +5,7 @@ A check constraint cannot look at another table, so this is a trigger for both e
 
 from django.db import migrations
 
-from licences.migration_helpers import run_per_vendor
+from common.migration_helpers import run_per_vendor
 
 SQLITE_CREATE = [
     f"""

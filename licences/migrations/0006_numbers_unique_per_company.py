@@ -10,7 +10,7 @@ import importlib
 
 from django.db import migrations, models
 
-from licences.migration_helpers import run_per_vendor
+from common.migration_helpers import run_per_vendor
 
 TRIGGERS = importlib.import_module("licences.migrations.0002_shipment_matches_licence_trigger")
 

@@ -6,7 +6,7 @@ engines the service runs on (SQLite on the embedded default, PostgreSQL in produ
 
 from django.db import migrations
 
-from licences.migration_helpers import run_per_vendor
+from common.migration_helpers import run_per_vendor
 
 SQLITE_CREATE = [
     """

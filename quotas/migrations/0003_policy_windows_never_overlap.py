@@ -9,7 +9,7 @@ SQLite has no equivalent: there the service's check is the guard.
 
 from django.db import migrations
 
-from licences.migration_helpers import run_per_vendor
+from common.migration_helpers import run_per_vendor
 
 POSTGRES_CREATE = [
     """

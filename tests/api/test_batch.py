@@ -18,8 +18,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import ValidationError
 
+from common.api.parsers import MAX_JSON_BODY_BYTES
 from compliance.api.batch import item_validator
-from compliance.api.parsers import MAX_JSON_BODY_BYTES
 from compliance.models import IngestionBatch
 from licences.api import CustomsEventBatchItemSerializer, ShipmentBatchItemSerializer
 from licences.models import CustomsEvent, ImportLicence, Shipment

@@ -10,7 +10,7 @@ import pytest
 from django.http import QueryDict
 from django.utils import timezone
 
-from compliance.api.filters import _may_filter
+from common.api.filters import _may_filter
 from licences.api import LicenceFilter, LicenceSerializer
 from licences.models import ImportLicence
 from tests.api.conftest import API

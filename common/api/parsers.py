@@ -9,7 +9,7 @@ from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from compliance.api.errors import RequestTooLarge
+from common.api.errors import RequestTooLarge
 
 # Write bodies are a few hundred bytes; anything past this is a mistake or an attack.
 MAX_JSON_BODY_BYTES = 256 * 1024

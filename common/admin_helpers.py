@@ -34,7 +34,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from licences.errors import DomainError
+from common.errors import DomainError
 
 DECISION_TEMPLATE = "admin/decisions/confirm.html"
 

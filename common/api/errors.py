@@ -3,14 +3,14 @@
 ``code`` is stable and machine-readable (``licence_exhausted``, ``round_cap_exceeded``,
 ``invalid_transition``, ``validation_error``, ``permission_denied``, ...); ``detail`` is
 for humans; ``errors`` names the offending fields (dotted paths for nested input).
-Domain errors (:class:`licences.errors.DomainError`) carry their own code and status.
+Domain errors (:class:`common.errors.DomainError`) carry their own code and status.
 
 A refused input is ``validation_error``, unless every field error in it carries one of the
 :data:`SPECIFIC_CODES` (``future_event_time``, ``naive_datetime``, ``ambiguous_identifier``):
 then that code names the refusal, so a client can act on it without reading messages.
 
 Client input echoed in an answer (an unknown field's name, a refused value) goes through
-:func:`licences.errors.safe_text`: a NUL or a lone surrogate never breaks the rendering or
+:func:`common.errors.safe_text`: a NUL or a lone surrogate never breaks the rendering or
 the stored idempotent answer.
 """
 
@@ -27,7 +27,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
-from licences.errors import DomainError, safe_text
+from common.errors import DomainError, safe_text
 
 logger = logging.getLogger(__name__)
 

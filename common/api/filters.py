@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.filters import OrderingFilter
 
-from compliance.api.limits import MAX_DATE, MIN_DATE
+from common.api.limits import MAX_DATE, MIN_DATE
 
 
 class QueryFilterBackend(DjangoFilterBackend):
