@@ -3,7 +3,7 @@
 Reviewing attestations and acknowledging or resolving findings are decisions through
 ``compliance.services`` (the functions the API calls), with a confirmation step; "run the
 compliance check now" sweeps the selected companies with ``compliance.sweep.run_sweep``.
-The dashboard, company page and policy-impact page are in ``compliance.admin_views``.
+The dashboard, company page and policy-impact page are in ``cockpit.views``.
 """
 
 from __future__ import annotations

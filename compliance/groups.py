@@ -12,7 +12,7 @@
   prefixes are credentials' metadata an analyst has no use for.
 
 The API gives the same users the same rights: :func:`staff_role` is what a staff session
-acts as in ``/api/v1/`` (``compliance.api.principal``).
+acts as in ``/api/v1/`` (``api.principal``).
 
 :func:`sync_groups` takes the model classes as arguments so the data migration can call it
 with historical models and ``ensure_admin`` with the real ones (idempotent: it sets each

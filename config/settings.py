@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "licences",
     "quotas",
     "compliance",
+    "cockpit",  # the regulator's dashboard (views, template tags): above the domain apps
 ]
 
 MIDDLEWARE = [
@@ -200,14 +201,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "compliance.api.schema.ApiAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # ops: the API-key authentication, throttled per client address after failures.
-        "compliance.api.throttling.FailedAuthLimitedApiKeyAuthentication",
-        "compliance.api.authentication.StaffSessionAuthentication",
+        "api.throttling.FailedAuthLimitedApiKeyAuthentication",
+        "api.authentication.StaffSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["compliance.api.permissions.MatrixPermission"],
-    "DEFAULT_THROTTLE_CLASSES": ["compliance.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.MatrixPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     # Per API key (or staff user, or anonymous address).
     "DEFAULT_THROTTLE_RATES": {"api": env.str("API_THROTTLE_RATE", default="600/minute")},
     "DEFAULT_PAGINATION_CLASS": "common.api.pagination.OrderedPageNumberPagination",

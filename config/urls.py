@@ -10,9 +10,9 @@ from compliance.metrics import metrics
 from config.health import BrokerCheck
 
 urlpatterns = [
-    path("admin/cockpit/", include("compliance.admin_urls")),  # before admin/: its catch-all
+    path("admin/cockpit/", include("cockpit.urls")),  # before admin/: its catch-all
     path("admin/", admin.site.urls),
-    path("api/v1/", include("compliance.api.urls")),
+    path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

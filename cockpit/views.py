@@ -27,9 +27,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from cockpit import charts
+from cockpit.selectors import Dashboard, dashboard
 from common.errors import DomainError
-from compliance import charts
-from compliance.dashboard import Dashboard, dashboard
 from compliance.models import Finding, SecurityAttestation
 from compliance.selectors import company_compliance_statuses
 from licences.exports import SafeCSV, SafeXLSX

@@ -36,11 +36,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from api.base import BoundedDateTimeField, EventDateTimeField, latest_event_time
+from api.principal import Principal
 from common.api.errors import IdempotencyKeyReused, envelope, validation_error_body
 from common.api.limits import MAX_DATE, MIN_DATE
 from common.bulk import collector_paused
-from compliance.api.base import BoundedDateTimeField, EventDateTimeField, latest_event_time
-from compliance.api.principal import Principal
 from compliance.models import IngestionBatch
 from licences.services import BatchOutcome, batch_refusal
 
@@ -354,7 +354,7 @@ def item_validator(serializer: serializers.Serializer) -> Callable[[Mapping[str,
 
 
 class BatchIngestionMixin:
-    """For an :class:`~compliance.api.base.ApiViewSetMixin` viewset: run one batch endpoint."""
+    """For an :class:`~api.base.ApiViewSetMixin` viewset: run one batch endpoint."""
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, StoredAnswer):

@@ -13,7 +13,7 @@ from common.api.errors import ErrorEnvelopeSerializer
 class ApiKeyScheme(OpenApiAuthenticationExtension):
     """Documents ``Authorization: Api-Key <key>``."""
 
-    target_class = "compliance.api.authentication.ApiKeyAuthentication"
+    target_class = "api.authentication.ApiKeyAuthentication"
     match_subclasses = True  # and the failure-throttled subclass the settings name
     name = "ApiKeyAuth"
 
@@ -34,7 +34,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 class StaffSessionScheme(OpenApiAuthenticationExtension):
     """Documents the admin session (staff only) used by the browsable API."""
 
-    target_class = "compliance.api.authentication.StaffSessionAuthentication"
+    target_class = "api.authentication.StaffSessionAuthentication"
     name = "StaffSession"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from compliance.api.authentication import ApiKeyAuthentication
+from api.authentication import ApiKeyAuthentication
 from compliance.client_ip import client_ip
 from compliance.models import CompanyAPIKey
 

@@ -2,7 +2,7 @@
 
 Thin viewsets: they parse with a serializer, call :mod:`licences.services` and render.
 Scoping, atomic writes, idempotency and the error envelope come from
-:mod:`compliance.api.base` (the API's shared plumbing lives in the top app).
+:mod:`api.base` (the API's shared plumbing lives in the top app).
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.filters import BoundedIsoDateTimeFilter, IdFilter
-from common.api.parsers import BatchJSONParser
-from compliance.api.base import (
+from api.base import (
     MAX_QUANTITY,
     ApiViewSetMixin,
     BoundedDateField,
@@ -36,7 +34,9 @@ from compliance.api.base import (
     WholeNumberField,
     documents_company_parameter,
 )
-from compliance.api.batch import BatchIngestionMixin, BatchResultSerializer, batch_request_serializer
+from api.batch import BatchIngestionMixin, BatchResultSerializer, batch_request_serializer
+from common.api.filters import BoundedIsoDateTimeFilter, IdFilter
+from common.api.parsers import BatchJSONParser
 from licences import services
 from licences.models import (
     AllocationRound,

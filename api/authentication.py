@@ -12,7 +12,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework_api_key.permissions import KeyParser
 
-from compliance.api.principal import ApiKeyUser
+from api.principal import ApiKeyUser
 from compliance.groups import holds_regulator_rights
 from compliance.models import CompanyAPIKey
 
@@ -76,7 +76,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 class StaffSessionAuthentication(authentication.SessionAuthentication):
     """Staff signed in to the admin may use the browsable API with their own rights
-    (``compliance.api.principal``); nobody else."""
+    (``api.principal``); nobody else."""
 
     def authenticate(self, request: Any) -> tuple[Any, None] | None:
         result = super().authenticate(request)

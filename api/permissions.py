@@ -1,7 +1,7 @@
 """Who may call which action: one table, one permission class.
 
 :data:`MATRIX` maps ``(resource, action)`` to the principals allowed to call it. The resource
-is the viewset's router basename (``compliance.api.urls``), the action DRF's (``list``,
+is the viewset's router basename (``api.urls``), the action DRF's (``list``,
 ``retrieve``, ``create``, ``partial_update``, ``destroy``, or an ``@action``'s name). Anything
 not in the table is refused (fail closed); ``tests/security/test_permission_matrix.py`` walks
 every endpoint with every principal and checks the table is complete.
@@ -17,7 +17,7 @@ It follows the "who asserts what" table of the domain (``docs/domain.md``; in de
   reads the shipments (every company's), the chip catalogue and the directives;
 - a **company** applies, declares, records its commitments and attestations, acknowledges its
   own findings, manages its own webhooks, and reads its own records (tenant scoping:
-  :meth:`compliance.api.base.ApiViewSetMixin.scoped`; another company's record is 404).
+  :meth:`api.base.ApiViewSetMixin.scoped`; another company's record is 404).
 
 A company key posting a customs event gets 403 ``customs_outcome_forbidden`` (single and
 batch: the whole batch is refused, nothing of it is read or written).
@@ -29,7 +29,7 @@ from typing import Any
 
 from rest_framework import permissions
 
-from compliance.api.principal import ANALYST, COMPANY, CUSTOMS, REGULATOR, principal_of
+from api.principal import ANALYST, COMPANY, CUSTOMS, REGULATOR, principal_of
 
 R, A, C, P = REGULATOR, ANALYST, CUSTOMS, COMPANY
 EVERYONE = frozenset({R, A, C, P})

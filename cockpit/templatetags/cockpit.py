@@ -2,7 +2,7 @@
 
 from django import template
 
-from compliance import charts
+from cockpit import charts
 
 register = template.Library()
 

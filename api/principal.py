@@ -6,7 +6,7 @@
   (:func:`compliance.groups.staff_role`): a superuser or the Regulator group as the regulator,
   the Analyst group as an analyst, any other staff user as nobody (403 everywhere).
 
-What each principal may do is one table: :data:`compliance.api.permissions.MATRIX`.
+What each principal may do is one table: :data:`api.permissions.MATRIX`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """REST API for domestic purchase commitments, quota policies and quota positions.
 
 Thin viewsets over :mod:`quotas.services` (writes) and :mod:`quotas.selectors` (the quota
-arithmetic); the shared plumbing is :mod:`compliance.api.base`.
+arithmetic); the shared plumbing is :mod:`api.base`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compliance.api.base import (
+from api.base import (
     ApiViewSetMixin,
     BoundedDateField,
     CreateReadApiViewSet,
@@ -30,7 +30,7 @@ from compliance.api.base import (
     StrictSerializer,
     WholeNumberField,
 )
-from licences.api import CompanyOwnedSerializer
+from api.v1.licences import CompanyOwnedSerializer
 from licences.models import ChipModel, Company
 from quotas import selectors, services
 from quotas.models import DomesticCommitment, QuotaPolicy

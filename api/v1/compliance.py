@@ -15,11 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.filters import BoundedIsoDateTimeFilter
-from common.api.parsers import BoundedJSONParser, BoundedMultiPartParser
-from common.errors import DomainError
-from compliance import filetypes, services
-from compliance.api.base import (
+from api.base import (
     ApiViewSetMixin,
     BoundedDateField,
     CreateReadApiViewSet,
@@ -30,11 +26,15 @@ from compliance.api.base import (
     StrictSerializerMixin,
     WholeNumberField,
 )
+from api.v1.licences import CompanyOwnedSerializer
+from common.api.filters import BoundedIsoDateTimeFilter
+from common.api.parsers import BoundedJSONParser, BoundedMultiPartParser
+from common.errors import DomainError
+from compliance import filetypes, services
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement, WebhookSubscription
 from compliance.selectors import ACTIVE, company_compliance_statuses
 from compliance.webhook_targets import check_webhook_url
 from compliance.webhooks import EVENT_TYPES
-from licences.api import CompanyOwnedSerializer
 from licences.models import Company, Shipment
 
 # Evidence uploads: small documents of a few known types (size: settings.EVIDENCE_MAX_BYTES).

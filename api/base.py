@@ -40,11 +40,11 @@ from rest_framework.relations import PKOnlyObject
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from api import idempotency
+from api.permissions import MatrixPermission
+from api.principal import Principal, principal_of
 from common.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
 from common.errors import safe_text
-from compliance.api import idempotency
-from compliance.api.permissions import MatrixPermission
-from compliance.api.principal import Principal, principal_of
 from licences.identifiers import AMBIGUOUS_IDENTIFIER, AmbiguousIdentifier, ambiguous_message
 
 #: A company slug as ``SlugField`` accepts it (anything else names no company).
@@ -103,7 +103,7 @@ class ApiViewSetMixin:
     #: Path from the model to its company (``"company"``, ``"pk"`` for Company itself);
     #: ``None`` for shared catalogue data every client may read.
     company_field: str | None = "company"
-    #: Who may call which action: one table for every viewset (``compliance.api.permissions``).
+    #: Who may call which action: one table for every viewset (``api.permissions``).
     permission_classes = [MatrixPermission]
     ordering_fields: tuple[str, ...] = ()
     #: Natural keys in URLs: anything but a slash, a dot (format suffix) or NUL.
