@@ -1,7 +1,7 @@
 """The benchmark suite: a deterministic data generator and benchmarks of the service against its limits.
 
 ``python manage.py bench --companies N --shipments M --seed S --runs R [--only ...]`` runs
-them (see ``compliance/management/commands/bench.py``); ``bench_quota`` runs the quota
+them (see ``benchmarks/management/commands/bench.py``); ``bench_quota`` runs the quota
 benchmark alone. Figures measured on a real machine are in ``benchmarks/RESULTS.md``.
 
 - :mod:`benchmarks.generator`: the one data generator (a few giants, a long tail).
