@@ -51,13 +51,13 @@ INSTALLED_APPS = [
     "django_celery_results",
     "health_check",
     "axes",  # admin login lockout (see "Throttling and lockout" below)
-    # Our apps, lowest first: licences <- quotas <- compliance <- cockpit <- benchmarks (the layers
-    # with common/, api/ and config/: .importlinter, checked by `make lint`).
+    # Our apps, lowest first: licences <- quotas <- compliance <- cockpit (the layers with common/,
+    # api/ and config/: .importlinter, checked by `make lint`). The dev-only benchmarks app is
+    # installed by config.settings_bench and the test settings, never in production.
     "licences",
     "quotas",
     "compliance",
     "cockpit",  # the regulator's dashboard (views, template tags): above the domain apps
-    "benchmarks",  # `bench` and `bench_quota` (no models): the top layer, imported by nothing
 ]
 
 MIDDLEWARE = [
