@@ -1,7 +1,8 @@
 """The benchmark suite: a deterministic data generator and benchmarks of the service against its limits.
 
-``python manage.py bench --companies N --shipments M --seed S --runs R [--only ...]`` runs
-them (see ``compliance/management/commands/bench.py``); ``bench_quota`` runs the quota
+``python manage.py bench --companies N --shipments M --seed S --runs R [--only ...]`` under
+``DJANGO_SETTINGS_MODULE=config.settings_bench`` (the only settings with this app, with the tests') runs
+them (see ``benchmarks/management/commands/bench.py``); ``bench_quota`` runs the quota
 benchmark alone. Figures measured on a real machine are in ``benchmarks/RESULTS.md``.
 
 - :mod:`benchmarks.generator`: the one data generator (a few giants, a long tail).

@@ -1,6 +1,6 @@
 """Benchmark 5: API reads under load, against a trivial endpoint served by the same server.
 
-The server is gunicorn (``compliance.wsgi``, ``--api-workers`` sync workers) on
+The server is gunicorn (``config.wsgi``, ``--api-workers`` sync workers) on
 ``127.0.0.1`` and a free port, on the benchmark's database, with ``DEBUG=0`` and the API
 throttle raised out of the way. The load is wrk (``--latency``, for p99) when installed,
 else a Python loop of keep-alive connections in threads; every request carries a regulator
@@ -106,10 +106,10 @@ def gunicorn(*, workers: int) -> Iterator[int]:
         "SECURE_SSL_REDIRECT": "false",
         "API_THROTTLE_RATE": "100000000/minute",
         "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "compliance.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     binary = Path(sys.executable).with_name("gunicorn")
-    command = [str(binary), "compliance.wsgi", "-w", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level",
+    command = [str(binary), "config.wsgi", "-w", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level",
                "warning"]  # fmt: skip
     server = subprocess.Popen(command, env=environment, cwd=settings.BASE_DIR)
     try:

@@ -129,7 +129,7 @@ def bench_ingest(*, events: int, runs: int) -> list[Row]:
     """Benchmark 6: ``events`` customs events through the batch endpoint against ``COPY``."""
     from django.test import Client
 
-    from licences import api as licences_api
+    from api.v1 import licences as licences_api
 
     if not hasattr(licences_api, "CustomsEventViewSet"):
         return [Row("6. bulk ingestion", "pending", note="POST /api/v1/customs-events/batch/ does not exist yet")]

@@ -4,7 +4,7 @@ Reviewing attestations and resolving findings are decisions through
 ``compliance.services`` (the functions the API calls), with a confirmation step (acknowledging
 a finding is its company's act, through the API only); "run the
 compliance check now" sweeps the selected companies with ``compliance.sweep.run_sweep``.
-The dashboard, company page and policy-impact page are in ``compliance.admin_views``.
+The dashboard, company page and policy-impact page are in ``cockpit.views``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,16 @@ from django.http import HttpRequest
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.admin_helpers import (
+    Decision,
+    DecisionAdminMixin,
+    IsoDateInput,
+    ReasonForm,
+    ServiceOwnedHistoryMixin,
+    decision_action,
+    message_domain_error,
+)
+from common.errors import DomainError
 from compliance import services
 from compliance.groups import REGULATOR, holds_regulator_rights
 from compliance.models import (
@@ -32,16 +42,6 @@ from compliance.models import (
 from compliance.resources import FindingResource
 from compliance.webhook_targets import WebhookUrlForbidden, check_webhook_url
 from licences import admin as licences_admin
-from licences.admin_helpers import (
-    Decision,
-    DecisionAdminMixin,
-    IsoDateInput,
-    ReasonForm,
-    ServiceOwnedHistoryMixin,
-    decision_action,
-    message_domain_error,
-)
-from licences.errors import DomainError
 from licences.exports import ExportAdminMixin
 from licences.models import Company
 

@@ -20,9 +20,9 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common import bulk
 from compliance.models import AlertEmail, DigestEmail, Finding
 from compliance.selectors import ACTIVE, ComplianceStatus, company_compliance_statuses, status_from_counts
-from licences import bulk
 from licences.models import Company
 
 if TYPE_CHECKING:

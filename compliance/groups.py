@@ -1,14 +1,14 @@
 """The admin's two staff groups and their permissions, defined once.
 
 - **Regulator**: every decision. View, add and change every record of the domain apps
-  (decisions take the change permission: see ``licences.admin_helpers``); view the
+  (decisions take the change permission: see ``common.admin_helpers``); view the
   schedules and task results. No delete: records keep their history. Customs events and
   entry-block directives are the customs authority's acts (``docs/principals.md``): view only.
   What a company asserts (``docs/domain.md``, "Who asserts what") is never the regulator's to
   write: shipments and domestic commitments are view only, licence applications and
   attestations have no add (change stays: it carries the decisions, approve, review), as the
   API refuses the regulator ``licence create``, ``commitment create/contract/deliver/cancel``
-  and ``attestation create`` (``compliance.api.permissions.MATRIX``).
+  and ``attestation create`` (``api.permissions.MATRIX``).
   API keys: the admin lets a regulator mint and revoke *company* keys only; regulator and
   customs keys are a superuser's (``compliance.admin.CompanyAPIKeyAdmin``).
 - **Analyst**: read-only everywhere in the domain apps, CSV exports included (an export
@@ -17,7 +17,7 @@
   prefixes are credentials' metadata an analyst has no use for.
 
 The API gives the same users the same rights: :func:`staff_role` is what a staff session
-acts as in ``/api/v1/`` (``compliance.api.principal``).
+acts as in ``/api/v1/`` (``api.principal``).
 
 :func:`sync_groups` takes the model classes as arguments so the data migration can call it
 with historical models and ``ensure_admin`` with the real ones (idempotent: it sets each

@@ -147,7 +147,7 @@ class Finding(models.Model):
 class CompanyAPIKey(AbstractAPIKey):
     """An API key: a company's procurement system, a regulator's system or a customs authority's.
 
-    ``kind`` says which principal the key acts as (see ``compliance.api.permissions.MATRIX``):
+    ``kind`` says which principal the key acts as (see ``api.permissions.MATRIX``):
 
     - ``company``: belongs to one company; sees and writes only that company's records;
     - ``regulator``: belongs to a user (a superuser or a member of the Regulator group) and

@@ -30,8 +30,8 @@ from django.conf import settings
 from django.db.models import Exists, F, Max, Min, OuterRef, QuerySet
 from django.utils import timezone
 
+from common import bulk
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement
-from licences import bulk
 from licences.models import Company, ImportLicence, Shipment
 from quotas.models import DomesticCommitment
 from quotas.selectors import quota_positions

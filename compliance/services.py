@@ -8,8 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import Conflict, DomainError
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement
-from licences.errors import Conflict, DomainError
 from licences.models import Company, Shipment
 
 AttestationStatus = SecurityAttestation.Status

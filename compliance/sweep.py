@@ -45,9 +45,9 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from common import bulk
 from compliance import alerts, rules, webhooks
 from compliance.models import AlertEmail, Finding
-from licences import bulk
 from licences.models import Company
 
 logger = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 
-from licences.errors import DomainError
+from common.errors import DomainError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")

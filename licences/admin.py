@@ -1,7 +1,7 @@
 """Admin for companies, the chip catalogue, rounds, licences, shipments and directives.
 
 Decisions (approve, reject, suspend, reinstate, revoke) go through ``licences.services``,
-the functions the API calls, with a confirmation step (``licences.admin_helpers``); fields
+the functions the API calls, with a confirmation step (``common.admin_helpers``); fields
 those services own are read-only here and history cannot be reverted, so no form can
 bypass a rule. What a company or customs asserts (applications, declarations, customs events
 and directives) is only viewed here: they record it through the API with their own keys.
@@ -19,8 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from licences import services
-from licences.admin_helpers import (
+from common.admin_helpers import (
     Decision,
     DecisionAdminMixin,
     IsoDateInput,
@@ -28,6 +27,7 @@ from licences.admin_helpers import (
     ServiceOwnedHistoryMixin,
     decision_action,
 )
+from licences import services
 from licences.exports import ExportAdminMixin
 from licences.models import (
     AllocationRound,

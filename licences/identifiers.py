@@ -5,7 +5,7 @@ company can neither learn that another's number exists nor take it first. A call
 one company (a company key) finds its own record by number alone. A caller that sees many
 (the regulator, an analyst, customs) names the company when a number is held by more than
 one: :func:`pick_in_company` is that rule for records already read (the batch services);
-``compliance.api.base.get_by_natural_key`` is the same rule for a queryset (URLs, bodies).
+``api.base.get_by_natural_key`` is the same rule for a queryset (URLs, bodies).
 See docs/identifiers.md.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from licences.errors import DomainError
+from common.errors import DomainError
 
 AMBIGUOUS_IDENTIFIER = "ambiguous_identifier"
 

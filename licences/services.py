@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import BigIntegerField, Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from licences import bulk
-from licences.errors import Conflict, DomainError, safe_text
+from common import bulk
+from common.errors import Conflict, DomainError, safe_text
 from licences.identifiers import AMBIGUOUS, AMBIGUOUS_IDENTIFIER, ambiguous_message, pick_in_company
 from licences.models import (
     AllocationRound,

@@ -11,8 +11,7 @@ from django import forms
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from licences import admin as licences_admin
-from licences.admin_helpers import (
+from common.admin_helpers import (
     ConfirmForm,
     Decision,
     DecisionAdminMixin,
@@ -20,6 +19,7 @@ from licences.admin_helpers import (
     ServiceOwnedHistoryMixin,
     decision_action,
 )
+from licences import admin as licences_admin
 from licences.exports import ExportAdminMixin
 from quotas import services
 from quotas.models import DomesticCommitment, QuotaPolicy

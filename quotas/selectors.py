@@ -48,7 +48,7 @@ from django.db import connection
 from django.db.models import BigIntegerField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Round
 
-from licences.errors import DomainError
+from common.errors import DomainError
 from licences.models import ChipModel, Company, ImportLicence, Shipment
 from quotas.models import DomesticCommitment, QuotaPolicy
 

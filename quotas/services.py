@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from django.db import IntegrityError, transaction
 
-from licences.errors import Conflict, DomainError
+from common.errors import Conflict, DomainError
 from licences.models import ChipModel, Company
 from quotas.models import DomesticCommitment, QuotaPolicy
 

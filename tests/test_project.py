@@ -16,7 +16,7 @@ from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_ENV = {
-    "DJANGO_SETTINGS_MODULE": "compliance.settings",
+    "DJANGO_SETTINGS_MODULE": "config.settings",
     "DEBUG": "0",
     "SECRET_KEY": "x9!pQ2#vL7zR4&mW8^tY1@kN6*bH3$fJ5(cD0)gS-eA+uO=iP_qT~wE[rU]oI{yX}",
     "ALLOWED_HOSTS": "compliance.example.gov",
@@ -132,5 +132,5 @@ def test_docker_compose_names_the_six_services_sharing_one_definition():
 def test_procfile_starts_web_worker_and_beat():
     processes = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
     assert set(processes) == {"web", "worker", "beat"}
-    assert "celery -A compliance worker" in processes["worker"]
-    assert "celery -A compliance beat" in processes["beat"]
+    assert "celery -A config worker" in processes["worker"]
+    assert "celery -A config beat" in processes["beat"]

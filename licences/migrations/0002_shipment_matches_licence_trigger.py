@@ -5,7 +5,17 @@ A check constraint cannot look at another table, so this is a trigger for both e
 
 from django.db import migrations
 
-from licences.migration_helpers import run_per_vendor
+
+def run_per_vendor(statements_by_vendor):
+    """A ``RunPython`` callable executing the statements written for the current engine
+    (copied here so that the migration imports nothing from the apps' live code)."""
+
+    def run(apps, schema_editor):
+        for statement in statements_by_vendor.get(schema_editor.connection.vendor, []):
+            schema_editor.execute(statement)
+
+    return run
+
 
 SQLITE_CREATE = [
     f"""

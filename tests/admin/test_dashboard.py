@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance import dashboard as selectors
+from cockpit import selectors
 from tests.factories import (
     AllocationRoundFactory,
     ApprovedLicenceFactory,

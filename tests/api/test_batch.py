@@ -18,10 +18,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import ValidationError
 
-from compliance.api.batch import item_validator
-from compliance.api.parsers import MAX_JSON_BODY_BYTES
+from api.batch import item_validator
+from api.v1.licences import CustomsEventBatchItemSerializer, ShipmentBatchItemSerializer
+from common.api.parsers import MAX_JSON_BODY_BYTES
 from compliance.models import IngestionBatch
-from licences.api import CustomsEventBatchItemSerializer, ShipmentBatchItemSerializer
 from licences.models import CustomsEvent, ImportLicence, Shipment
 from tests.api.conftest import API, World, client_for, issue_key
 from tests.factories import ApprovedLicenceFactory, CompanyFactory, CustomsDirectiveFactory

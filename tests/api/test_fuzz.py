@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from compliance.wsgi import application
+from config.wsgi import application
 from tests.api.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +45,7 @@ COMPANY_WRITES = ("/api/v1/licences/", "/api/v1/shipments/", "/api/v1/shipments/
 
 
 def author(method: str, path: str) -> str:
-    """A principal allowed to call the operation (``compliance.api.permissions.MATRIX``), so the
+    """A principal allowed to call the operation (``api.permissions.MATRIX``), so the
     generated bodies reach validation instead of a 403."""
     if method.upper() in ("GET", "HEAD", "OPTIONS"):
         return "regulator"

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from rest_framework import serializers
 
-from compliance.api.base import LeanRepresentationMixin
-from licences.api import LicenceSerializer
+from api.base import LeanRepresentationMixin
+from api.v1.licences import LicenceSerializer
 from licences.models import ImportLicence
 from tests.factories import ApprovedLicenceFactory, CompanyFactory, ForeignChipFactory, ImportLicenceFactory
 

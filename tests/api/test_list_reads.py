@@ -10,8 +10,8 @@ import pytest
 from django.http import QueryDict
 from django.utils import timezone
 
-from compliance.api.filters import _may_filter
-from licences.api import LicenceFilter, LicenceSerializer
+from api.v1.licences import LicenceFilter, LicenceSerializer
+from common.api.filters import _may_filter
 from licences.models import ImportLicence
 from tests.api.conftest import API
 from tests.factories import ApprovedLicenceFactory, ImportLicenceFactory

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
-from compliance import celery_app
 from compliance.models import SecurityRequirement, WebhookSubscription
 from compliance.sweep import SweepSummary, run_sweep
+from config import celery_app
 from licences.models import ChipModel, Company, ImportLicence
 from tests.factories import (
     ApprovedLicenceFactory,

@@ -160,7 +160,7 @@ def test_seeding_again_keeps_an_operators_edits():
 
 
 def test_tasks_are_registered_with_json_friendly_signatures():
-    from compliance import celery_app
+    from config import celery_app
 
     registered = set(celery_app.tasks)
     assert {

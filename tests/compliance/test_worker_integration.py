@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from compliance import celery_app, webhooks
+from compliance import webhooks
 from compliance.models import Finding, WebhookDelivery
+from config import celery_app
 from licences.services import licence_apply, licence_approve, shipment_declare
 from tests.compliance.conftest import h200, make_company, subscription
 from tests.factories import AllocationRoundFactory, CustomsDirectiveFactory
@@ -44,7 +45,7 @@ def start_worker(log_path: Path, var_dir: Path) -> subprocess.Popen:
         **os.environ,
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "compliance.settings_test",
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "VAR_DIR": str(var_dir),
         "CONN_MAX_AGE": "0",
         # The receiver is a local listener: allowed explicitly (refused by default).
@@ -52,7 +53,7 @@ def start_worker(log_path: Path, var_dir: Path) -> subprocess.Popen:
         "COMPLIANCE_WEBHOOK_ALLOW_HTTP": "true",
     }
     command = [
-        str(ROOT / ".venv" / "bin" / "celery"), "-A", "compliance", "worker", "--pool=solo", "-l", "info",
+        str(ROOT / ".venv" / "bin" / "celery"), "-A", "config", "worker", "--pool=solo", "-l", "info",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"itest-{uuid.uuid4().hex[:8]}@%h",
     ]  # fmt: skip
     log = log_path.open("w")

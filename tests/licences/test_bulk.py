@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from licences import bulk
+from common import bulk
 from licences.models import ImportLicence, Shipment
 from tests.factories import ApprovedLicenceFactory, ShipmentFactory
 

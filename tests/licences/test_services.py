@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from common.errors import DomainError
 from licences import services
-from licences.errors import DomainError
 from licences.models import AllocationRound, CustomsEvent, ImportLicence, Shipment
 from tests.factories import (
     AllocationRoundFactory,

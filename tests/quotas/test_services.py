@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from licences.errors import Conflict, DomainError
+from common.errors import Conflict, DomainError
 from quotas.models import DomesticCommitment, QuotaPolicy
 from quotas.selectors import policy_in_force
 from quotas.services import (

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from licences.errors import DomainError
+from common.errors import DomainError
 from licences.models import Shipment
 from quotas.models import DomesticCommitment, QuotaPolicy
 from quotas.selectors import headroom, policy_impact, quota_position, what_if

@@ -10,7 +10,7 @@ Principals (columns, in this order):
 - ``dead_key``: a regulator key whose user has been deactivated.
 
 Every expected status is written out by hand, per case, from the domain's "who asserts what"
-table (``docs/principals.md``), not derived from ``compliance.api.permissions.MATRIX``: the
+table (``docs/principals.md``), not derived from ``api.permissions.MATRIX``: the
 test checks the table, it does not restate it. ``test_every_route_is_in_the_matrix_and_here``
 checks no endpoint or action is missing from the table or from this walk.
 """
@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from compliance.api.permissions import MATRIX, resource_of
-from compliance.api.urls import router
+from api.permissions import MATRIX, resource_of
+from api.urls import router
 from compliance.groups import ANALYST, REGULATOR
 from licences import services
 from tests.api.conftest import API, World, client_for

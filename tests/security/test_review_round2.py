@@ -5,7 +5,7 @@ Admin/API parity: every row says, by hand, from ``docs/domain.md`` ("Who asserts
 staff principals may take one write (a Regulator-group user, an Analyst, a superuser, a staff
 user in no group); the test then tries it in the admin (the add page or the decision's page:
 200 or 403) and in the API with the same user's session (2xx or 403). Nothing is derived from
-``compliance.groups`` or ``compliance.api.permissions``.
+``compliance.groups`` or ``api.permissions``.
 """
 
 from __future__ import annotations

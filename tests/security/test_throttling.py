@@ -16,7 +16,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from compliance.api.throttling import ApiKeyRateThrottle
+from api.throttling import ApiKeyRateThrottle
 from compliance.client_ip import client_ip
 from compliance.models import CompanyAPIKey
 from tests.factories import CompanyFactory

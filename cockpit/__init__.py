@@ -1,0 +1,1 @@
+"""The regulator's cockpit: dashboard queries (selectors), charts, views, urls, template tags."""

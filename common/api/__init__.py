@@ -1,0 +1,1 @@
+"""The API's generic plumbing: the error envelope, parsers, pagination, filters, limits."""
