@@ -1,0 +1,78 @@
+"""Every write with a business rule on licences, shipments and customs.
+
+Split by concern (issue 13): ``licences`` (licence lifecycle), ``shipments`` (single
+shipments, customs events, directives) and ``ingestion`` (batches). Every public name is
+re-exported here, so ``from licences.services import x`` and ``services.x`` keep working.
+"""
+
+from licences.services.ingestion import (
+    CUSTOMS_EVENT_COPY_COLUMNS,
+    SHIPMENT_STATE_FIELDS,
+    BatchOutcome,
+    CustomsEventLine,
+    CustomsEventPlan,
+    ShipmentLine,
+    batch_refusal,
+    customs_events_ingest,
+    lock_shipment_states,
+    named_companies,
+    plan_customs_events,
+    shipments_ingest,
+    write_customs_events,
+)
+from licences.services.licences import (
+    LICENCE_TRANSITIONS,
+    LicenceStatus,
+    licence_apply,
+    licence_approve,
+    licence_expire,
+    licence_reinstate,
+    licence_reject,
+    licence_revoke,
+    licence_suspend,
+)
+from licences.services.shipments import (
+    CUSTOMS_TRANSITIONS,
+    CustomsStatus,
+    customs_event_record,
+    customs_event_refusal,
+    directive_in_force,
+    directive_issue,
+    directive_lift,
+    shipment_declare,
+    shipment_refusal,
+)
+
+__all__ = [
+    "CUSTOMS_EVENT_COPY_COLUMNS",
+    "CUSTOMS_TRANSITIONS",
+    "LICENCE_TRANSITIONS",
+    "SHIPMENT_STATE_FIELDS",
+    "BatchOutcome",
+    "CustomsEventLine",
+    "CustomsEventPlan",
+    "CustomsStatus",
+    "LicenceStatus",
+    "ShipmentLine",
+    "batch_refusal",
+    "customs_event_record",
+    "customs_event_refusal",
+    "customs_events_ingest",
+    "directive_in_force",
+    "directive_issue",
+    "directive_lift",
+    "licence_apply",
+    "licence_approve",
+    "licence_expire",
+    "licence_reinstate",
+    "licence_reject",
+    "licence_revoke",
+    "licence_suspend",
+    "lock_shipment_states",
+    "named_companies",
+    "plan_customs_events",
+    "shipment_declare",
+    "shipment_refusal",
+    "shipments_ingest",
+    "write_customs_events",
+]
