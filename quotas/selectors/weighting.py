@@ -1,0 +1,240 @@
+"""Imported and committed totals, weighted by basis: integer sums grouped in the database,
+weighted exactly with ``Decimal`` in Python (see ``quotas.selectors`` for the why).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import BigIntegerField, F, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Round
+
+from licences.models import ChipModel, ImportLicence, Shipment
+from quotas.models import DomesticCommitment, QuotaPolicy
+from quotas.selectors.as_of import (
+    Basis,
+    CompanyScope,
+    MeasuredOn,
+    commitments_counted_as_of,
+    end_of_day,
+    licences_approved_as_of,
+)
+
+# How each source is weighted on each basis. The large tables are grouped by a column of
+# their own and never joined: joining a million shipments to the chip or licence table
+# costs more than the sum itself, while the weights of a few chips or of the licences are
+# one small query.
+#   None              weight 1                  GROUP BY company
+#   ("column", f)     the row's own column f    GROUP BY company, f
+#   ("chip", f)       the chip's field f        GROUP BY company, chip_id (+ one query on chips)
+#   ("licence", f)    the licence's field f     GROUP BY licence (+ one query on licences, for company and weight)
+WeightRule = tuple[str, str] | None
+IMPORT_WEIGHT: dict[tuple[str, str], WeightRule] = {
+    (MeasuredOn.LICENSED, Basis.UNITS): None,
+    (MeasuredOn.LICENSED, Basis.VALUE): ("column", "unit_value_usd"),
+    (MeasuredOn.LICENSED, Basis.COMPUTE): ("chip", "compute_index"),
+    (MeasuredOn.CLEARED, Basis.UNITS): None,
+    (MeasuredOn.CLEARED, Basis.VALUE): ("licence", "unit_value_usd"),
+    (MeasuredOn.CLEARED, Basis.COMPUTE): ("chip", "compute_index"),
+}
+COMMITMENT_WEIGHT: dict[str, WeightRule] = {
+    Basis.UNITS: None,
+    Basis.VALUE: ("column", "unit_price_usd"),
+    Basis.COMPUTE: ("chip", "compute_index"),
+}
+
+
+def _scaled(field: str, places: int) -> Cast:
+    """A weight column with ``places`` decimals as an exact integer in SQL (``6.000`` -> ``6000``).
+
+    Exact on every engine: PostgreSQL computes in ``numeric``; SQLite may hold the value
+    as a double, but for the sizes these columns allow (under 2**53 once scaled) the
+    product is within 0.5 of the integer and ``ROUND`` lands on it.
+    """
+    return Cast(Round(F(field) * Value(10**places)), output_field=BigIntegerField())
+
+
+class _Weights:
+    """The chip and licence weights of one computation, each loaded by one query when first needed.
+
+    Weights are held as integers scaled by their field's decimal places, so the per-row
+    weighting is integer arithmetic (exact and fast); totals become ``Decimal`` at the end.
+    Licence weights carry the licence's company, so shipments need only be grouped by licence.
+    """
+
+    def __init__(self, scope: CompanyScope, chips: Sequence[ChipModel] | None = None) -> None:
+        self.scope = scope
+        self.chips = chips  # the whole catalogue, when the caller has read it already
+        self._loaded: dict[tuple[str, str], dict[int, tuple[int, int]]] = {}
+
+    def of(self, kind: str, field: str, places: int) -> dict[int, tuple[int, int]]:
+        """``{chip or licence id: (company id or 0, scaled weight)}``."""
+        if (kind, field) not in self._loaded:
+            if kind == "chip" and self.chips is not None:
+                # The field has ``places`` decimals: scaled, it is a whole number (no rounding).
+                rows = [(chip.pk, 0, int(Decimal(getattr(chip, field)).scaleb(places))) for chip in self.chips]
+            elif kind == "chip":
+                rows = ChipModel.objects.order_by().values_list("pk", Value(0), _scaled(field, places))
+            else:
+                licences = ImportLicence.objects.order_by()
+                if self.scope is not None:
+                    licences = licences.filter(company_id__in=self.scope)
+                rows = licences.values_list("pk", "company_id", _scaled(field, places))
+            self._loaded[kind, field] = {pk: (owner, weight) for pk, owner, weight in rows}
+        return self._loaded[kind, field]
+
+
+def _grouped(
+    queryset: QuerySet, quantity: str, rule: WeightRule, tag: int, *, licence: str = "licence_id", sign: int = 1
+) -> QuerySet:
+    """``sign x sum(quantity)`` grouped by what decides the weight under ``rule`` (a values_list queryset).
+
+    Rows: ``(tag, key, key or 0, total)``, the keys being ``company_id`` (weight 1),
+    ``company_id, scaled weight`` (own column), ``company_id, chip_id`` (chip) or the
+    licence id (licence; ``licence`` names the column holding it). The tag and the padding
+    let sums grouped under different rules share one ``UNION ALL``
+    (:func:`imported_and_committed_totals`).
+    """
+    # Cast back to bigint: PostgreSQL's SUM(bigint) is numeric, slower to fetch and convert.
+    total = Cast(Sum(quantity) if sign > 0 else -Sum(quantity), output_field=BigIntegerField())
+    queryset = queryset.order_by()
+    if rule is None:
+        keys: list[Any] = ["company_id"]
+    elif rule[0] == "column":
+        places = queryset.model._meta.get_field(rule[1]).decimal_places
+        keys = ["company_id", _scaled(rule[1], places)]
+    elif rule[0] == "chip":
+        keys = ["company_id", "chip_id"]
+    else:
+        # Grouped by licence alone (it fixes the company): a (company, licence) grouping
+        # leads PostgreSQL to a sort instead of a hash aggregate.
+        keys = [licence]
+    # The tag and the padding are constants: not grouped by.
+    return queryset.values_list(Value(tag), *keys, *[Value(0)] * (TAGGED_KEYS - len(keys))).annotate(total=total)
+
+
+#: The tags of grouped rows, and their key columns (the most any rule groups by).
+IMPORTS, COMMITMENTS = 0, 1
+TAGGED_KEYS = 2
+
+
+def _key_count(rule: WeightRule) -> int:
+    return 1 if rule is None or rule[0] == "licence" else 2
+
+
+def _weigh(rows: Iterable[tuple], rule: WeightRule, weights: _Weights, places: int) -> dict[int, Decimal]:
+    """``{company_id: sum(quantity x weight)}`` from the rows of :func:`_grouped` (several rows may share a key).
+
+    A company whose total is nil is left out (it reads as ``0``, as one with no rows).
+    """
+    totals: dict[int, int] = defaultdict(int)
+    if rule is None:
+        for company_id, quantity_sum in rows:
+            totals[company_id] += quantity_sum
+    elif rule[0] == "column":
+        for company_id, weight, quantity_sum in rows:
+            totals[company_id] += quantity_sum * weight
+    elif rule[0] == "chip":
+        rows = list(rows)
+        by_chip = weights.of("chip", rule[1], places) if rows else {}
+        for company_id, chip_id, quantity_sum in rows:
+            totals[company_id] += quantity_sum * by_chip[chip_id][1]
+    else:
+        rows = list(rows)
+        by_licence = weights.of("licence", rule[1], places) if rows else {}
+        for licence_id, quantity_sum in rows:
+            company_id, weight = by_licence[licence_id]
+            totals[company_id] += quantity_sum * weight
+    return {company_id: Decimal(amount).scaleb(-places) for company_id, amount in totals.items() if amount}
+
+
+def _places(model: type, rule: WeightRule) -> int:
+    """The decimal places of the weight under ``rule`` (``0`` for weight 1)."""
+    if rule is None:
+        return 0
+    kind, field = rule
+    owner = {"column": model, "chip": ChipModel, "licence": ImportLicence}[kind]
+    return owner._meta.get_field(field).decimal_places
+
+
+@dataclass(frozen=True)
+class _Sums:
+    """The grouped sums behind one weighted total: their queries, the weight rule and its decimal places."""
+
+    parts: list[QuerySet]
+    rule: WeightRule
+    places: int
+
+
+def _import_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope) -> _Sums:
+    """The grouped sums of the imports under ``policy`` on ``on`` (rows tagged ``IMPORTS``).
+
+    Cleared imports are read from the licences' ``used_quantity`` counters. A licence's
+    ``used_quantity`` is the quantity of its shipments cleared so far: it moves exactly when
+    a shipment clears (``customs_event_record`` and the customs-event batch), never
+    otherwise, and clearing is final. So the quantity cleared by the end of ``on`` is the
+    counters' sum less the shipments cleared after that day (none when ``on`` is recent;
+    read through ``shipment_company_cleared_idx`` for a few companies): the same sum as over
+    :func:`shipments_cleared_as_of`, without reading every cleared shipment (a large
+    importer has hundreds of thousands, but few licences).
+    """
+    rule = IMPORT_WEIGHT[policy.measured_on, policy.basis]
+    if policy.measured_on == MeasuredOn.CLEARED:
+        if rule is not None and rule[0] == "column":
+            raise ValueError("Cleared imports are weighted by the chip or the licence, not a shipment column.")
+        licences = ImportLicence.objects.filter(used_quantity__gt=0)
+        cleared_later = Shipment.objects.filter(cleared_at__gte=end_of_day(on))
+        if scope is not None:
+            licences = licences.filter(company_id__in=scope)
+            cleared_later = cleared_later.filter(company_id__in=scope)
+        parts = [
+            _grouped(licences, "used_quantity", rule, IMPORTS, licence="pk"),
+            _grouped(cleared_later, "quantity", rule, IMPORTS, sign=-1),
+        ]
+        return _Sums(parts, rule, _places(Shipment, rule))
+    queryset = licences_approved_as_of(on)
+    if scope is not None:
+        queryset = queryset.filter(company_id__in=scope)
+    return _Sums([_grouped(queryset, "granted_quantity", rule, IMPORTS)], rule, _places(ImportLicence, rule))
+
+
+def _commitment_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope) -> _Sums:
+    """The grouped sums of the counted commitments (rows tagged ``COMMITMENTS``; none when no status counts)."""
+    rule = COMMITMENT_WEIGHT[policy.basis]
+    places = _places(DomesticCommitment, rule)
+    counted = policy.counted_statuses
+    if not counted:
+        return _Sums([], rule, places)
+    queryset = commitments_counted_as_of(on, counted)
+    if scope is not None:
+        queryset = queryset.filter(company_id__in=scope)
+    return _Sums([_grouped(queryset, "quantity", rule, COMMITMENTS)], rule, places)
+
+
+def imported_and_committed_totals(
+    policy: QuotaPolicy, on: dt.date, scope: CompanyScope = None, weights: _Weights | None = None
+) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    """Weighted imports and weighted counted commitments per company on ``on`` under ``policy``.
+
+    One query, plus one for the chip or licence weights where the basis needs them: the
+    grouped sums of both (:func:`_import_sums`, :func:`_commitment_sums`) are tagged,
+    padded to the same columns and read in one ``UNION ALL``. A company without rows
+    reads as ``0``.
+    """
+    weights = weights or _Weights(scope)
+    imports, commitments = _import_sums(policy, on, scope), _commitment_sums(policy, on, scope)
+    parts = imports.parts + commitments.parts
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    widths = (_key_count(imports.rule), _key_count(commitments.rule))
+    tagged: tuple[list[tuple], list[tuple]] = ([], [])
+    for tag, *keys, total in rows:
+        tagged[tag].append((*keys[: widths[tag]], total))  # the padding dropped: the untagged row
+    return (
+        _weigh(tagged[IMPORTS], imports.rule, weights, imports.places),
+        _weigh(tagged[COMMITMENTS], commitments.rule, weights, commitments.places),
+    )
