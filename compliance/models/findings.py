@@ -1,0 +1,63 @@
+"""Compliance findings: a gap the rules found, and its acknowledgement and resolution."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from licences.models import Company
+
+
+class Finding(models.Model):
+    """A flagged gap with a lifecycle. ``fingerprint`` (rule + company + subject) is unique:
+    a sweep upserts on it instead of piling up duplicates."""
+
+    class Severity(models.TextChoices):
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        HIGH = "high", "High"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    rule = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="findings")
+    subject = models.CharField(max_length=200, help_text="What the finding is about, e.g. licence:CN-H200-0001")
+    fingerprint = models.CharField(max_length=300, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    summary = models.CharField(max_length=300)
+    details = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+    # The history keeps the indexes something reads (id for a finding's own history,
+    # company for the company page, history date and user); the sweep writes tens of
+    # thousands of rows at a time, and an index per fingerprint or acknowledger costs
+    # every one of them and serves no query.
+    history = HistoricalRecords(no_db_index=["fingerprint", "acknowledged_by"])
+
+    class Meta:
+        ordering = ["-last_seen_at", "id"]
+        indexes = [
+            models.Index(fields=["company", "status"]),
+            models.Index(fields=["rule", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(first_seen_at__lte=F("last_seen_at")), name="finding_seen_ordered"),
+            models.CheckConstraint(
+                condition=~Q(status="resolved") | Q(resolved_at__isnull=False), name="finding_resolved_has_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.rule}: {self.summary}"
