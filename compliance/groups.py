@@ -101,3 +101,15 @@ def sync_groups(*, group_model, permission_model) -> dict[str, int]:
         group.permissions.set(chosen)
         counts[name] = len(chosen)
     return counts
+
+
+def resync_groups(apps, schema_editor) -> None:
+    """A migration's ``RunPython`` step: create the permissions not created yet (they normally
+    appear after ``migrate``), then set both groups to the rules above."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    sync_groups(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))

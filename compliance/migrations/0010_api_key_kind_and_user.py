@@ -11,10 +11,9 @@ API keys; the Regulator group keeps only view on customs events and directives.
 
 import django.db.models.deletion
 from django.conf import settings
-from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
 
-from compliance.groups import sync_groups
+from compliance.groups import resync_groups
 
 
 def kinds_from_flag(apps, schema_editor):
@@ -29,14 +28,6 @@ def flag_from_kinds(apps, schema_editor):
     # the old constraint (company xor regulator) holds.
     CompanyAPIKey.objects.filter(kind="customs").update(is_regulator=True, revoked=True)
     CompanyAPIKey.objects.filter(kind="regulator").update(is_regulator=True)
-
-
-def resync_groups(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    sync_groups(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
 
 
 class Migration(migrations.Migration):

@@ -4,17 +4,7 @@ only a company asserts (``docs/domain.md``, "Who asserts what"), as the API alre
 
 from django.db import migrations
 
-from compliance.groups import sync_groups
-
-
-def resync_groups(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    sync_groups(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))
+from compliance.groups import resync_groups
 
 
 class Migration(migrations.Migration):
