@@ -30,7 +30,8 @@ from benchmarks.measure import Row, timed, verdict
 from benchmarks.quota import totals_sql
 from compliance import locks
 from compliance.models import AlertEmail, Finding, WebhookAttempt, WebhookDelivery
-from compliance.sweep import SweepSummary, company_chunks, run_sweep
+from compliance.outcomes import SweepSummary
+from compliance.sweep import company_chunks, run_sweep
 from compliance.tasks import SWEEP_LOCK
 from quotas.selectors import end_of_day, policy_in_force
 

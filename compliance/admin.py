@@ -40,6 +40,7 @@ from compliance.models import (
     WebhookSubscription,
 )
 from compliance.resources import FindingResource
+from compliance.sweep import run_sweep
 from compliance.webhook_targets import WebhookUrlForbidden, check_webhook_url
 from licences import admin as licences_admin
 from licences.exports import ExportAdminMixin
@@ -64,8 +65,6 @@ licences_admin.extra_company_inlines.append(AttestationInline)
 @admin.action(description="Run the compliance check now for selected companies", permissions=["change"])
 def run_compliance_check(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Company]) -> None:
     """Sweep the selected companies against every rule now (the scheduled sweep's function)."""
-    from compliance.sweep import run_sweep
-
     try:
         summary = run_sweep(company_ids=list(queryset.values_list("pk", flat=True)))
     except DomainError as error:

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -22,11 +21,9 @@ from django.utils import timezone
 
 from common import bulk
 from compliance.models import AlertEmail, DigestEmail, Finding
+from compliance.outcomes import FindingEvent
 from compliance.selectors import ACTIVE, ComplianceStatus, company_compliance_statuses, status_from_counts
 from licences.models import Company
-
-if TYPE_CHECKING:
-    from compliance.sweep import FindingEvent
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@ class ComplianceConfig(AppConfig):
     verbose_name = "Compliance: security conditions and findings"
 
     def ready(self) -> None:
-        from compliance import signals
+        # The composition root: the on-change re-checks and the webhook outbox get their tasks.
+        from compliance import signals, tasks
 
         signals.connect()
+        tasks.register()

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 
 from compliance.models import SecurityAttestation
+from compliance.tasks import recheck_company
 from licences.models import ImportLicence, Shipment
 from licences.signals import shipments_changed
 from quotas.models import DomesticCommitment
@@ -28,8 +29,6 @@ class _Recheck:
         self.company_id = company_id
 
     def __call__(self) -> None:
-        from compliance.tasks import recheck_company  # tasks import the sweep, which imports models
-
         recheck_company.delay(self.company_id)
 
 

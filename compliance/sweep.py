@@ -34,9 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -46,8 +44,9 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from common import bulk
-from compliance import alerts, rules, webhooks
+from compliance import alerts, rules, webhook_outbox
 from compliance.models import AlertEmail, Finding
+from compliance.outcomes import FindingEvent, SweepSummary
 from licences.models import Company
 
 logger = logging.getLogger(__name__)
@@ -77,81 +76,6 @@ OPENED_REASON = "Opened by the compliance sweep"
 SETTLE_IN_DATABASE = True
 # New findings in one sweep from which the planner's statistics are refreshed (see _analyze_if_grown).
 ANALYZE_MIN_INSERTED = 1000
-
-
-class FindingEvent:
-    """Something to alert about: a finding opened, escalated or resolved (``key`` tells repeats apart).
-
-    The finding may be given, or built on first use by ``build`` (with ``company_id``
-    known up front): the outbox looks at the company first, so a sweep opening tens of
-    thousands of findings with nobody to alert builds none of them.
-    """
-
-    __slots__ = ("_build", "_finding", "company_id", "event", "key")
-
-    def __init__(
-        self,
-        finding: Finding | None = None,
-        *,
-        event: str,
-        key: str,
-        company_id: int | None = None,
-        build: Callable[[], Finding] | None = None,
-    ) -> None:
-        if finding is None and (build is None or company_id is None):
-            raise TypeError("A FindingEvent needs a finding, or a company id and a way to build the finding.")
-        self._finding, self._build = finding, build
-        self.company_id: int = finding.company_id if finding is not None else company_id  # type: ignore[assignment]
-        self.event, self.key = event, key
-
-    @property
-    def finding(self) -> Finding:
-        if self._finding is None:
-            assert self._build is not None
-            self._finding = self._build()
-        return self._finding
-
-    def __repr__(self) -> str:
-        return f"FindingEvent({self.event} company={self.company_id} key={self.key})"
-
-
-@dataclass
-class SweepSummary:
-    """What a sweep changed, per finding rule. JSON-friendly through :meth:`as_dict`."""
-
-    companies: int = 0
-    opened: Counter[str] = field(default_factory=Counter)
-    still_open: Counter[str] = field(default_factory=Counter)
-    escalated: Counter[str] = field(default_factory=Counter)
-    resolved: Counter[str] = field(default_factory=Counter)
-
-    COUNTS = ("opened", "still_open", "escalated", "resolved")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"companies": self.companies, **{name: dict(getattr(self, name)) for name in self.COUNTS}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SweepSummary:
-        return cls(companies=data.get("companies", 0), **{name: Counter(data.get(name, {})) for name in cls.COUNTS})
-
-    def merge(self, other: SweepSummary) -> SweepSummary:
-        return SweepSummary(
-            companies=self.companies + other.companies,
-            **{name: getattr(self, name) + getattr(other, name) for name in self.COUNTS},
-        )
-
-    def total(self, name: str) -> int:
-        return sum(getattr(self, name).values())
-
-    def lines(self) -> list[str]:
-        """A human summary: totals, then one line per rule that had any finding."""
-        totals = ", ".join(f"{self.total(name)} {name.replace('_', ' ')}" for name in self.COUNTS)
-        lines = [f"{self.companies} companies swept: {totals}"]
-        by_rule = sorted(set().union(*(getattr(self, name).keys() for name in self.COUNTS)))
-        for rule in by_rule:
-            counts = ", ".join(f"{getattr(self, name)[rule]} {name.replace('_', ' ')}" for name in self.COUNTS)
-            lines.append(f"  {rule}: {counts}")
-        return lines
 
 
 def _event_key(now: dt.datetime) -> str:
@@ -478,10 +402,10 @@ def run_sweep(
         events, summary = upsert_findings(hits, company_ids=company_ids, on=on, now=now)
         summary.companies = companies
         alerts.queue_emails(events)
-        delivery_pks = webhooks.queue_deliveries(events, now=now)
+        delivery_pks = webhook_outbox.queue_deliveries(events, now=now)
     # Flush the whole outbox, not only this sweep's rows: mail left unsent by a crash goes now.
     alerts.send_pending_emails()
-    webhooks.schedule_deliveries(delivery_pks)
+    webhook_outbox.schedule_deliveries(delivery_pks)
     return summary
 
 
@@ -500,9 +424,9 @@ def flag_finding(
         events, _ = upsert_findings([hit], company_ids=[company_id], on=timezone.localdate(now), now=now,
                                     resolve=False)  # fmt: skip
         alerts.queue_emails(events)
-        delivery_pks = webhooks.queue_deliveries(events, now=now)
+        delivery_pks = webhook_outbox.queue_deliveries(events, now=now)
     alerts.send_pending_emails()
-    webhooks.schedule_deliveries(delivery_pks)
+    webhook_outbox.schedule_deliveries(delivery_pks)
 
 
 def company_chunks(chunk_size: int) -> list[list[int]]:

@@ -10,6 +10,10 @@
 - ``send_reminders`` and ``send_digest``: daily at 07:00 Asia/Shanghai.
 - ``prune``: daily at 03:30 Asia/Shanghai, the retention settings (:mod:`compliance.retention`).
 
+This is the only module of the app that knows Celery, and it sits on top: the modules below
+never import it. The webhook outbox gets its task handed in (:func:`register`), and the
+on-change re-checks (:mod:`compliance.signals`) enqueue ``recheck_company`` from above.
+
 Re-running any of them, or a re-delivery after a worker died (``acks_late``), leaves the
 same state and sends nothing twice: findings are upserts and every alert is recorded
 under a unique constraint before it is sent.
@@ -24,8 +28,9 @@ from celery import chord, group, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from compliance import alerts, locks, webhooks
-from compliance.sweep import SweepSummary, company_chunks, run_sweep
+from compliance import alerts, locks, retention, webhook_outbox, webhooks
+from compliance.outcomes import SweepSummary
+from compliance.sweep import company_chunks, run_sweep
 from licences.models import Company
 
 logger = logging.getLogger(__name__)
@@ -51,7 +56,7 @@ def sweep() -> dict[str, Any]:
         logger.info("A compliance sweep is already running; this one is skipped.")
         return {"started": False, "reason": "a sweep is already running"}
     try:
-        webhooks.requeue_stale_deliveries()
+        webhook_outbox.requeue_stale_deliveries()
         chunks = company_chunks(compliance["SWEEP_CHUNK_SIZE"])
     except Exception:
         locks.release_lock(SWEEP_LOCK, holder)
@@ -129,6 +134,10 @@ def send_digest() -> int:
 @shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900, **DB_RETRY)
 def prune() -> dict[str, int]:
     """Daily: apply the retention settings (``settings.RETENTION``); idempotent."""
-    from compliance.retention import prune as prune_records
+    return retention.prune().as_dict()
 
-    return prune_records().as_dict()
+
+def register() -> None:
+    """Hand the modules below their task: the webhook outbox enqueues ``deliver_webhook``
+    (called by ``ComplianceConfig.ready``, so in every process, web and worker alike)."""
+    webhook_outbox.deliver_with(deliver_webhook.delay)

@@ -1,4 +1,4 @@
-"""Signed webhooks: queue a delivery per event and subscription, POST it, retry, disable dead receivers.
+"""Signed webhooks: POST a queued delivery, retry, disable dead receivers.
 
 Each delivery is a JSON POST with these headers::
 
@@ -7,16 +7,16 @@ Each delivery is a JSON POST with these headers::
     X-Compliance-Delivery: <uuid>                   (the same on every retry: de-duplicate on it)
     X-Compliance-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>
 
-Receivers check the signature with :func:`verify_signature`. The delivery id is derived
-from the subscription, the finding's fingerprint, the event and its moment (UUID 5), so
-queueing the same event twice creates one delivery.
+Receivers check the signature with :func:`verify_signature`. Deliveries are queued, one per
+event and subscription, by the webhook outbox (:mod:`compliance.webhook_outbox`).
 
 One HTTP attempt per task run (:func:`attempt_delivery`); every attempt is logged in
 ``WebhookAttempt``. A network error, a timeout, a 5xx, 408 or 429 is transient: the task
 retries with exponential backoff and jitter until ``WEBHOOK_MAX_ATTEMPTS``. Any other
 non-2xx answer fails the delivery at once. A subscription whose deliveries fail
 ``WEBHOOK_DISABLE_AFTER_FAILURES`` times in a row is disabled with its reason, logged at
-error level and, for a company's subscription, flagged by a ``webhook_disabled`` finding.
+error level and, for a company's subscription, flagged by a ``webhook_disabled`` finding
+(:func:`compliance.sweep.flag_finding`).
 Each delivery is its own task with a short timeout, so a dead receiver never holds up
 other deliveries or the sweep.
 
@@ -28,40 +28,25 @@ company reads a generic reason ("delivery failed"); the detailed error of each a
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 import http.client
 import json
 import logging
 import time
-import uuid
-from collections.abc import Sequence
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from compliance.models import AlertEmail, Finding, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from compliance.models import Finding, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from compliance.sweep import flag_finding
 from compliance.webhook_targets import WebhookUrlForbidden, connection_for, webhook_target
-from licences.models import Company
-
-if TYPE_CHECKING:
-    from compliance.sweep import FindingEvent
 
 logger = logging.getLogger(__name__)
 
 DeliveryStatus = WebhookDelivery.Status
-EVENT_TYPES: dict[str, str] = {
-    AlertEmail.Event.OPENED: "finding.opened",
-    AlertEmail.Event.ESCALATED: "finding.escalated",
-    AlertEmail.Event.RESOLVED: "finding.resolved",
-}
-# Fixed namespace for delivery ids (UUID 5): the same event always gets the same id.
-DELIVERY_NAMESPACE = uuid.UUID("6f1c3c8e-2b1a-5c53-9a55-7d1f0c4a1e01")
 SIGNATURE_HEADER = "X-Compliance-Signature"
 TRANSIENT_STATUS_CODES = frozenset({408, 425, 429})
 USER_AGENT = "chip-import-compliance-webhooks/1.0"
@@ -122,118 +107,6 @@ def verify_signature(
 
 
 # --- Queueing ----------------------------------------------------------------------------------
-
-
-def finding_payload(finding: Finding, company: dict[str, Any]) -> dict[str, Any]:
-    """The JSON representation of a finding in a webhook body."""
-
-    def stamp(value: datetime.datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "id": finding.pk,
-        "rule": finding.rule,
-        "severity": finding.severity,
-        "status": finding.status,
-        "company": company,
-        "subject": finding.subject,
-        "fingerprint": finding.fingerprint,
-        "summary": finding.summary,
-        "details": finding.details,
-        "first_seen_at": stamp(finding.first_seen_at),
-        "last_seen_at": stamp(finding.last_seen_at),
-        "resolved_at": stamp(finding.resolved_at),
-        "resolution_note": finding.resolution_note,
-    }
-
-
-def delivery_uuid(*, subscription_id: int, fingerprint: str, event: str, key: str) -> uuid.UUID:
-    """The delivery id of an event for a subscription: stable, so a re-queue is a no-op."""
-    return uuid.uuid5(DELIVERY_NAMESPACE, f"{subscription_id}|{fingerprint}|{event}|{key}")
-
-
-def queue_deliveries(events: Sequence[FindingEvent], *, now: datetime.datetime) -> list[int]:
-    """Record one pending ``WebhookDelivery`` per event and interested active subscription.
-
-    A company's subscription receives its own company's events; a regulator-wide one
-    (no company) receives every company's. Returns the primary keys of the pending
-    deliveries to enqueue. At most four queries whatever the number of events.
-    """
-    if not events:
-        return []
-    company_ids = {event.company_id for event in events}
-    subscriptions = list(
-        WebhookSubscription.objects.filter(is_active=True).filter(
-            Q(company__isnull=True) | Q(company_id__in=company_ids)
-        )
-    )
-    if not subscriptions:
-        return []
-    companies = {
-        row["id"]: row for row in Company.objects.filter(pk__in=company_ids).values("id", "slug", "name")
-    }  # fmt: skip
-    rows = []
-    for event in events:
-        event_type = EVENT_TYPES.get(event.event)
-        if event_type is None:
-            continue
-        for subscription in subscriptions:
-            if subscription.company_id not in (None, event.company_id) or not subscription.wants(event_type):
-                continue
-            finding = event.finding
-            delivery_id = delivery_uuid(
-                subscription_id=subscription.pk, fingerprint=finding.fingerprint, event=event.event, key=event.key
-            )
-            payload = {
-                "id": str(delivery_id),
-                "type": event_type,
-                "created_at": now.isoformat(),
-                "finding": finding_payload(finding, companies[finding.company_id]),
-            }
-            rows.append(
-                WebhookDelivery(
-                    subscription=subscription,
-                    delivery_id=delivery_id,
-                    event_type=event_type,
-                    finding=finding,
-                    payload=payload,
-                )
-            )
-    if not rows:
-        return []
-    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    return list(
-        WebhookDelivery.objects.filter(
-            delivery_id__in=[row.delivery_id for row in rows], status=DeliveryStatus.PENDING
-        ).values_list("pk", flat=True)
-    )
-
-
-def schedule_deliveries(delivery_pks: Sequence[int]) -> None:
-    """Enqueue a ``deliver_webhook`` task per delivery once the current transaction commits.
-
-    ``robust``: a broker outage is logged, not raised; the delivery stays pending and the
-    hourly sweep re-enqueues it (:func:`requeue_stale_deliveries`).
-    """
-    if not delivery_pks:
-        return
-    from compliance.tasks import deliver_webhook  # the tasks module imports this one
-
-    for pk in delivery_pks:
-        transaction.on_commit(partial(deliver_webhook.delay, pk), robust=True)
-
-
-def requeue_stale_deliveries(*, older_than_seconds: int = 3600) -> int:
-    """Re-enqueue deliveries still pending long after their retries should have ended
-    (a lost task or a broker outage). Receivers de-duplicate on the delivery id."""
-    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
-    pks = list(
-        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, created_at__lt=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:1000]
-    )
-    schedule_deliveries(pks)
-    return len(pks)
 
 
 # --- Delivering ----------------------------------------------------------------------------------
@@ -343,8 +216,6 @@ def _count_failed_delivery(subscription: WebhookSubscription, error: str) -> Non
     logger.error("Webhook subscription %s (%s) disabled: %s; last error: %s", subscription.pk, subscription.url,
                  subscription.disabled_reason, error)  # fmt: skip
     if subscription.company_id is not None:
-        from compliance.sweep import flag_finding  # the sweep imports this module
-
         flag_finding(
             company_id=subscription.company_id,
             rule="webhook_disabled",

@@ -33,8 +33,8 @@ from common.errors import DomainError
 from compliance import filetypes, services
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement, WebhookSubscription
 from compliance.selectors import ACTIVE, company_compliance_statuses
+from compliance.webhook_outbox import EVENT_TYPES
 from compliance.webhook_targets import check_webhook_url
-from compliance.webhooks import EVENT_TYPES
 from licences.models import Company, Shipment
 
 # Evidence uploads: small documents of a few known types (size: settings.EVIDENCE_MAX_BYTES).

@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 
 from compliance.models import SecurityRequirement, WebhookSubscription
-from compliance.sweep import SweepSummary, run_sweep
+from compliance.outcomes import SweepSummary
+from compliance.sweep import run_sweep
 from config import celery_app
 from licences.models import ChipModel, Company, ImportLicence
 from tests.factories import (

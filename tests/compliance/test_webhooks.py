@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from compliance import webhooks
+from compliance import webhook_outbox, webhooks
 from compliance.models import Finding, WebhookAttempt, WebhookDelivery
 from compliance.tasks import deliver_webhook
 from licences.models import Shipment
@@ -142,11 +142,12 @@ def test_a_dead_receiver_ends_disabled_after_the_threshold_and_does_not_block_ot
         first_seen_at=at(D(2026, 2, 9)), last_seen_at=at(D(2026, 2, 9)),
     )  # fmt: skip
     travel(D(2026, 2, 9))
-    from compliance.sweep import FindingEvent
+    from compliance.outcomes import FindingEvent
 
     results = []
     for key in ("k1", "k2", "k3", "k4"):
-        pks = webhooks.queue_deliveries([FindingEvent(finding=finding, event="opened", key=key)], now=at(D(2026, 2, 9)))
+        event = FindingEvent(finding=finding, event="opened", key=key)
+        pks = webhook_outbox.queue_deliveries([event], now=at(D(2026, 2, 9)))
         for pk in sorted(pks):
             results.append(
                 (WebhookDelivery.objects.get(pk=pk).subscription.name, deliver_webhook.apply(args=[pk]).get())

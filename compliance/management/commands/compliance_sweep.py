@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from compliance import locks
-from compliance.sweep import SweepSummary, company_chunks, run_sweep
+from compliance.outcomes import SweepSummary
+from compliance.sweep import company_chunks, run_sweep
 from compliance.tasks import SWEEP_LOCK
 from licences.models import Company
 
