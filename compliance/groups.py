@@ -19,9 +19,12 @@
 The API gives the same users the same rights: :func:`staff_role` is what a staff session
 acts as in ``/api/v1/`` (``api.principal``).
 
-:func:`sync_groups` takes the model classes as arguments so the data migration can call it
-with historical models and ``ensure_admin`` with the real ones (idempotent: it sets each
-group's permissions to exactly the rule's).
+:func:`sync_groups` takes the model classes as arguments (``ensure_admin`` and the tests
+call it; idempotent: it sets each group's permissions to exactly the rule's). Migrations
+import nothing from here: each one that syncs the groups (compliance 0005, 0010, 0012)
+carries a copy of the rules as they stood when it was written. A change to the rules below
+therefore needs a new data migration with the new copy (a test compares the last copy with
+these rules).
 """
 
 from __future__ import annotations
@@ -101,15 +104,3 @@ def sync_groups(*, group_model, permission_model) -> dict[str, int]:
         group.permissions.set(chosen)
         counts[name] = len(chosen)
     return counts
-
-
-def resync_groups(apps, schema_editor) -> None:
-    """A migration's ``RunPython`` step: create the permissions not created yet (they normally
-    appear after ``migrate``), then set both groups to the rules above."""
-    from django.contrib.auth.management import create_permissions
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    sync_groups(group_model=apps.get_model("auth", "Group"), permission_model=apps.get_model("auth", "Permission"))

@@ -5,15 +5,63 @@ to nobody, the very credential the review found outliving its holder: it is revo
 constraint admits a user-less regulator key only when revoked). Re-issue one with
 ``issue_api_key --regulator --user USERNAME``.
 
-The staff groups are re-synced (``compliance.groups``): Analysts lose the view permission on
-API keys; the Regulator group keeps only view on customs events and directives.
+The staff groups are re-synced: Analysts lose the view permission on API keys; the Regulator
+group keeps only view on customs events and directives. Their rules are copied here as they
+were when this migration was written (``compliance.groups`` holds today's), so that it
+imports nothing from the apps' live code.
 """
 
 import django.db.models.deletion
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
 
-from compliance.groups import resync_groups
+DOMAIN_APPS = ("licences", "quotas", "compliance")
+READ_ONLY_APPS = ("django_celery_beat", "django_celery_results")
+ANALYST_HIDDEN_MODELS = ("webhooksubscription", "companyapikey")
+# Records only the customs authority asserts: the Regulator group may only view them.
+CUSTOMS_MODELS = ("customsevent", "customsdirective")
+
+
+def regulator_permission(app_label, codename, model):
+    action = codename.split("_", 1)[0]
+    if app_label in READ_ONLY_APPS:
+        return action == "view"
+    if app_label not in DOMAIN_APPS:
+        return False
+    if model.startswith("historical") or model in CUSTOMS_MODELS:
+        return action == "view"
+    return action in ("view", "add", "change")
+
+
+def analyst_permission(app_label, codename, model):
+    """View on every domain model but the hidden ones."""
+    if app_label not in DOMAIN_APPS or codename.split("_", 1)[0] != "view":
+        return False
+    return model not in ANALYST_HIDDEN_MODELS
+
+
+GROUP_RULES = {"Regulator": regulator_permission, "Analyst": analyst_permission}
+
+
+def resync_groups(apps, schema_editor):
+    """Create the permissions not created yet (they normally appear after ``migrate``), then
+    set each group's permissions to exactly its rule's."""
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group, Permission = apps.get_model("auth", "Group"), apps.get_model("auth", "Permission")
+    permissions = list(
+        Permission.objects.filter(content_type__app_label__in=DOMAIN_APPS + READ_ONLY_APPS).values_list(
+            "pk", "codename", "content_type__app_label", "content_type__model"
+        )
+    )
+    for name, rule in GROUP_RULES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            [pk for pk, codename, app_label, model in permissions if rule(app_label, codename, model)]
+        )
 
 
 def kinds_from_flag(apps, schema_editor):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.urls import reverse
 
+from compliance import groups
 from licences.models import Company, ImportLicence, Shipment
 from quotas.models import DomesticCommitment
 from tests.admin_exports import export_rows
@@ -95,6 +97,19 @@ def test_the_groups_come_from_the_migration(db):
         "Regulator",
         "Analyst",
     }
+
+
+def test_the_last_group_migration_carries_todays_rules(db):
+    """Migrations import nothing from ``compliance.groups``: the last one syncing the groups
+    carries a copy of its rules. The copy and today's rules choose the same permissions, or a
+    change to the rules lacks its data migration."""
+    frozen = import_module("compliance.migrations.0012_regulator_asserts_no_company_records")
+    rows = list(Permission.objects.values_list("content_type__app_label", "codename", "content_type__model"))
+    assert set(frozen.GROUP_RULES) == set(groups.GROUP_RULES) == {"Regulator", "Analyst"}
+    for name, rule in groups.GROUP_RULES.items():
+        today = {row for row in rows if rule(*row)}
+        assert today, name
+        assert {row for row in rows if frozen.GROUP_RULES[name](*row)} == today, name
 
 
 def test_ensure_admin_creates_the_demo_regulator_and_analyst(db, capsys, settings):
