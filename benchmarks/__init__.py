@@ -5,7 +5,9 @@
 them (see ``benchmarks/management/commands/bench.py``); ``bench_quota`` runs the quota
 benchmark alone. Figures measured on a real machine are in ``benchmarks/RESULTS.md``.
 
-- :mod:`benchmarks.generator`: the one data generator (a few giants, a long tail).
+- :mod:`benchmarks.generator`: the one data generator (a few giants, a long tail), on
+  :mod:`benchmarks.world` (calendar, chips, requirements, shared catalogue rows) and
+  :mod:`benchmarks.loading` (``COPY`` / bulk inserts, ``ANALYZE``, row counts).
 - :mod:`benchmarks.measure`: medians, query counts and the printed table.
 - :mod:`benchmarks.quota`: ``quota_positions`` against one hand-written statement.
 - :mod:`benchmarks.sweep`: the compliance sweep against the same rules in raw SQL, the

@@ -38,8 +38,8 @@ from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from benchmarks.generator import ON
 from benchmarks.measure import Row, verdict
+from benchmarks.world import ON
 from compliance.models import CompanyAPIKey
 
 TRIVIAL = "chips"

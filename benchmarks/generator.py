@@ -29,68 +29,36 @@ shipment, a shipment in an entry block, an expiring and a nearly exhausted licen
 overdue commitment, a shipment without its lot test); companies 1 and 2 a missing and an
 expiring attestation. So even a world of a handful of companies exercises every rule.
 
-Rows go in with ``COPY`` on PostgreSQL (psycopg 3's ``cursor.copy``) and ``bulk_create``
-in batches elsewhere; history tables are not filled. Slugs, licence and declaration
-numbers start with ``prefix``, so several worlds can share a database.
+The calendar, the chips, the requirements and the shared catalogue rows are
+:mod:`benchmarks.world`. Rows go in with ``COPY`` on PostgreSQL and ``bulk_create`` in
+batches elsewhere (:mod:`benchmarks.loading`); history tables are not filled. Slugs,
+licence and declaration numbers start with ``prefix``, so several worlds can share a database.
 """
-
-# The COPY statement interpolates only model metadata (table and column names).
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from django.db import connection
 from django.db.models import Max
 
-from licences.models import AllocationRound, ChipModel, Company, CustomsDirective, CustomsEvent, ImportLicence, Shipment
-from quotas.models import DomesticCommitment, QuotaPolicy
-from quotas.selectors import end_of_day, policy_in_force
+from benchmarks.loading import BATCH, insert_rows, reset_sequence
+from benchmarks.world import FIRST_DAY, H20_BLOCK, ON, Reference, reference
+from compliance.models import SecurityAttestation
+from licences.models import Company, CustomsEvent, ImportLicence, Shipment
+from quotas.models import DomesticCommitment
+from quotas.selectors import end_of_day
 
 D = Decimal
-FOREIGN_CHIPS = {  # code: (name, vendor, compute index, reference unit value)
-    "H200": ("NVIDIA H200", "NVIDIA", D("6.000"), D("32000.00")),
-    "H20": ("NVIDIA H20", "NVIDIA", D("1.000"), D("12500.00")),
-}
-DOMESTIC_CHIPS = {
-    "ASCEND-910B": ("Huawei Ascend 910B", "Huawei", D("1.000"), D("12000.00")),
-    "HYGON-DCU": ("Hygon DCU", "Hygon", D("0.750"), D("7000.25")),
-}
-# Company-scope requirements attested once per company, and the per-lot one.
-COMPANY_REQUIREMENTS = {
-    "end-user-verification": "End-user verification",
-    "no-military-end-use": "No military end use",
-    "access-control": "Access control to the accelerators",
-    "audit-rights": "Audit rights for the exporter",
-}
-LOT_REQUIREMENT = ("lot-testing", "Third-party lot testing")
 PORTS = ("Shanghai Pudong", "Shenzhen Bao'an", "Beijing Capital", "Guangzhou Baiyun", "Chengdu Tianfu")
-FIRST_DAY = dt.date(2026, 1, 23)
-ON = dt.date(2026, 6, 30)  # the day the benchmarks judge: every generated record is older
-H20_BLOCK = (dt.date(2026, 3, 1), dt.date(2026, 3, 2))  # an entry block on the H20
-BATCH = 5_000
 
 ShipmentStatus = Shipment.Status
 LicenceStatus = ImportLicence.Status
 CommitmentStatus = DomesticCommitment.Status
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The shared catalogue rows a world refers to (created once, reused by every part)."""
-
-    foreign: list[ChipModel]
-    domestic: list[ChipModel]
-    wave: AllocationRound
-    h20_block: CustomsDirective
-    company_requirements: list[int]
-    lot_requirement: int | None
 
 
 def moment(day: dt.date, rng: random.Random) -> dt.datetime:
@@ -100,79 +68,6 @@ def moment(day: dt.date, rng: random.Random) -> dt.datetime:
 
 def _day(offset: int) -> dt.date:
     return FIRST_DAY + dt.timedelta(days=offset)
-
-
-def ensure_chips() -> tuple[list[ChipModel], list[ChipModel]]:
-    """The benchmark's foreign and domestic chips (created if missing)."""
-
-    def ensure(code: str, spec: tuple, origin: str) -> ChipModel:
-        name, vendor, compute, value = spec
-        chip, _ = ChipModel.objects.get_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "vendor": vendor,
-                "origin": origin,
-                "export_controlled": origin == ChipModel.Origin.FOREIGN,
-                "compute_index": compute,
-                "reference_unit_value_usd": value,
-            },
-        )
-        if chip.origin != origin:
-            raise ValueError(f"Chip {code} exists but is not {origin}.")
-        return chip
-
-    foreign = [ensure(code, spec, ChipModel.Origin.FOREIGN) for code, spec in FOREIGN_CHIPS.items()]
-    domestic = [ensure(code, spec, ChipModel.Origin.DOMESTIC) for code, spec in DOMESTIC_CHIPS.items()]
-    return foreign, domestic
-
-
-def _reference(seed: int, prefix: str, *, with_compliance: bool) -> Reference:
-    foreign, domestic = ensure_chips()
-    wave, _ = AllocationRound.objects.get_or_create(
-        name=f"Bench wave {seed}",
-        defaults={
-            "unit_cap": 9_000_000_000_000,
-            "value_cap_usd": D("9000000000000000.00"),
-            "opens_on": FIRST_DAY,
-            "closes_on": dt.date(2026, 12, 31),
-        },
-    )
-    h20 = next(chip for chip in foreign if chip.code == "H20")
-    block, _ = CustomsDirective.objects.get_or_create(
-        reference=f"DIR-{prefix}H20",
-        defaults={"chip": h20, "blocked_from": H20_BLOCK[0], "blocked_until": H20_BLOCK[1], "reason": "Bench"},
-    )
-    if with_compliance and policy_in_force(ON) is None:
-        QuotaPolicy.objects.create(
-            name="Bench domestic quota",
-            ratio=D("0.3000"),
-            basis=QuotaPolicy.Basis.COMPUTE,
-            measured_on=QuotaPolicy.MeasuredOn.CLEARED,
-            counts_contracted=True,
-            counts_delivered=True,
-            grace_days=30,
-            effective_from=dt.date(2026, 1, 1),
-            status=QuotaPolicy.Status.ACTIVE,
-        )
-    company_requirements: list[int] = []
-    lot_requirement = None
-    if with_compliance:
-        # The compliance layer sits above licences and quotas: imported here, so the quota
-        # benchmark (in the quotas app) can use this generator without importing it.
-        from compliance.models import SecurityRequirement
-
-        for code, title in COMPANY_REQUIREMENTS.items():
-            requirement, _ = SecurityRequirement.objects.get_or_create(
-                code=code, defaults={"title": title, "scope": SecurityRequirement.Scope.COMPANY}
-            )
-            company_requirements.append(requirement.pk)
-        code, title = LOT_REQUIREMENT
-        lot, _ = SecurityRequirement.objects.get_or_create(
-            code=code, defaults={"title": title, "scope": SecurityRequirement.Scope.SHIPMENT}
-        )
-        lot_requirement = lot.pk
-    return Reference(foreign, domestic, wave, block, company_requirements, lot_requirement)
 
 
 def shipment_counts(*, companies: int, shipments: int, seed: int) -> list[int]:
@@ -431,7 +326,7 @@ def generate(
     """
     wanted = set(range(parts)) if part is None else ({part} if isinstance(part, int) else set(part))
     indexes = [index for index in range(companies) if index % parts in wanted]
-    ref = _reference(seed, prefix, with_compliance=with_compliance)
+    ref = reference(seed, prefix, with_compliance=with_compliance)
     counts = shipment_counts(companies=companies, shipments=shipments, seed=seed)
     rngs = {index: random.Random(f"{seed}:{index}") for index in indexes}
     categories = list(Company.Category.values)
@@ -486,8 +381,6 @@ def generate(
     insert_rows(CustomsEvent, EVENT_COLUMNS, event_rows)
     insert_rows(DomesticCommitment, COMMITMENT_COLUMNS, commitment_rows)
     if attestation_rows:
-        from compliance.models import SecurityAttestation  # see _reference: a layer above
-
         insert_rows(SecurityAttestation, ATTESTATION_COLUMNS, attestation_rows)
     return Generated(
         companies=len(indexes),
@@ -497,58 +390,3 @@ def generate(
         commitments=len(commitment_rows),
         attestations=len(attestation_rows),
     )
-
-
-def insert_rows(model: type, columns: Sequence[str], rows: Iterable[tuple]) -> int:
-    """Bulk insert: ``COPY`` on PostgreSQL, ``bulk_create`` in batches elsewhere. Returns the row count."""
-    count = 0
-    if connection.vendor == "postgresql":
-        statement = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        return count
-    batch: list = []
-    for row in rows:
-        batch.append(model(**dict(zip(columns, row, strict=True))))
-        count += 1
-        if len(batch) == BATCH:
-            model.objects.bulk_create(batch)
-            batch = []
-    model.objects.bulk_create(batch)
-    return count
-
-
-def reset_sequence(model: type) -> None:
-    """Move the primary-key sequence past rows inserted with explicit ids (PostgreSQL)."""
-    from django.core.management.color import no_style
-
-    statements = connection.ops.sequence_reset_sql(no_style(), [model])
-    with connection.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
-
-
-def analyze() -> None:
-    """After a bulk load, what autovacuum would soon do: statistics for the planner and the
-    visibility map for index-only scans (PostgreSQL; a no-op elsewhere). Inside a transaction
-    (a test), where ``VACUUM`` cannot run, the statistics only."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE")
-
-
-def describe_database() -> dict[str, Any]:
-    """Row counts of the tables the benchmarks read."""
-    from compliance.models import Finding, SecurityAttestation
-
-    return {
-        "companies": Company.objects.count(),
-        "licences": ImportLicence.objects.count(),
-        "shipments": Shipment.objects.count(),
-        "customs events": CustomsEvent.objects.count(),
-        "commitments": DomesticCommitment.objects.count(),
-        "attestations": SecurityAttestation.objects.count(),
-        "findings": Finding.objects.count(),
-    }

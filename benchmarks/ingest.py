@@ -30,8 +30,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from benchmarks.api import in_process
-from benchmarks.generator import FIRST_DAY, ensure_chips, insert_rows, reset_sequence
+from benchmarks.loading import insert_rows, reset_sequence
 from benchmarks.measure import Row, timed, verdict
+from benchmarks.world import FIRST_DAY, ensure_chips
 from compliance.models import CompanyAPIKey
 from licences.models import AllocationRound, Company, ImportLicence, Shipment
 from licences.services import CustomsEventLine, lock_shipment_states, plan_customs_events, write_customs_events

@@ -25,9 +25,9 @@ from django.conf import settings
 from django.db import connection, reset_queries, transaction
 from django.test.utils import CaptureQueriesContext
 
-from benchmarks.generator import ON
 from benchmarks.measure import Row, timed, verdict
 from benchmarks.quota import totals_sql
+from benchmarks.world import ON
 from compliance import locks
 from compliance.models import AlertEmail, Finding, WebhookAttempt, WebhookDelivery
 from compliance.outcomes import SweepSummary

@@ -1,25 +1,28 @@
 """Every write with a business rule on licences, shipments and customs.
 
 Split by concern (issue 13): ``licences`` (licence lifecycle), ``shipments`` (single
-shipments, customs events, directives) and ``ingestion`` (batches). Every public name is
-re-exported here, so ``from licences.services import x`` and ``services.x`` keep working.
+shipments, customs events, directives) and the batches: ``ingestion`` (what both batch
+services share), ``ingestion_shipments`` and ``ingestion_customs_events``. Every public name
+is re-exported here, so ``from licences.services import x`` and ``services.x`` keep working.
 """
 
 from licences.services.ingestion import (
     CUSTOMS_EVENT_COPY_COLUMNS,
-    SHIPMENT_STATE_FIELDS,
     BatchOutcome,
     CustomsEventLine,
-    CustomsEventPlan,
     ShipmentLine,
     batch_refusal,
+    named_companies,
+)
+from licences.services.ingestion_customs_events import (
+    SHIPMENT_STATE_FIELDS,
+    CustomsEventPlan,
     customs_events_ingest,
     lock_shipment_states,
-    named_companies,
     plan_customs_events,
-    shipments_ingest,
     write_customs_events,
 )
+from licences.services.ingestion_shipments import shipments_ingest
 from licences.services.licences import (
     LICENCE_TRANSITIONS,
     LicenceStatus,

@@ -28,9 +28,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
 from benchmarks import sweep as sweeps
-from benchmarks.generator import ON, Generated, analyze, describe_database, generate
+from benchmarks.generator import Generated, generate
+from benchmarks.loading import analyze, describe_database
 from benchmarks.measure import Row, Table
 from benchmarks.quota import bench_policy, bench_quota_positions
+from benchmarks.world import ON
 from licences.models import Company
 from quotas.models import QuotaPolicy
 

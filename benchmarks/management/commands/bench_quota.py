@@ -31,7 +31,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from benchmarks.generator import analyze, generate
+from benchmarks.generator import generate
+from benchmarks.loading import analyze
 from benchmarks.quota import bench_policy, compare, raw_positions
 from licences.models import Company, ImportLicence, Shipment
 from quotas.models import DomesticCommitment, QuotaPolicy
