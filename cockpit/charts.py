@@ -2,7 +2,7 @@
 the browser, readable in a screenshot and testable as text.
 
 Every function returns safe markup built with ``format_html`` (labels are escaped). Colours
-come from CSS classes (``chart-*``) styled in ``templates/admin/cockpit/_styles.html``, so
+come from CSS classes (``chart-*``) styled in ``cockpit/templates/admin/cockpit/_styles.html``, so
 the charts follow the admin's light and dark themes. Each chart carries its numbers as
 text beside the bars, and an ``aria-label`` summarising it.
 """

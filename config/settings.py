@@ -82,7 +82,12 @@ ROOT_URLCONF = "config.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Templates live with their owner: an app's in <app>/templates/ (cockpit, licences). Here only
+        # what no app can hold: overrides of the admin's and drf-spectacular's own templates (an app
+        # listed after those apps never wins; the admin's branding and front page, axes' lockout
+        # page and the Swagger UI page of config.urls), and the decision pages of common.admin_helpers
+        # (common is a plain package, not an app).
+        "DIRS": [BASE_DIR / "config" / "templates", BASE_DIR / "common" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
