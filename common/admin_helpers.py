@@ -22,21 +22,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 
 from common.errors import DomainError
 
 DECISION_TEMPLATE = "admin/decisions/confirm.html"
+
+# The mixins below are mixed into ``admin.ModelAdmin`` subclasses; the type checker reads them
+# as model admins, Python as plain classes (a mixin must not be a ModelAdmin itself).
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
 
 
 def message_domain_error(request: HttpRequest, error: DomainError, *, subject: Any = None) -> None:
@@ -46,12 +54,19 @@ def message_domain_error(request: HttpRequest, error: DomainError, *, subject: A
     messages.error(request, f"{prefix}refused. {error.message}")
 
 
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in user a decision is recorded against (the admin only serves signed-in staff)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
 class IsoDateInput(forms.DateInput):
     """The browser's date picker: ``<input type="date">`` needs ISO dates whatever the locale."""
 
     input_type = "date"
 
-    def __init__(self, attrs=None):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
@@ -95,7 +110,7 @@ class Decision:
     help_text: str = ""
 
 
-class DecisionAdminMixin:
+class DecisionAdminMixin(_ModelAdmin):
     """Turns ``decisions`` into admin actions and change-page buttons (see the module docstring).
 
     Subclasses list their decisions and add ``decision_action("name")`` entries to ``actions``.
@@ -108,7 +123,7 @@ class DecisionAdminMixin:
 
     def has_decide_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Deciding changes a record, so it takes the model's change permission."""
-        return self.has_change_permission(request, obj)  # type: ignore[attr-defined]
+        return self.has_change_permission(request, obj)
 
     def decision(self, name: str) -> Decision:
         for decision in self.decisions:
@@ -124,31 +139,33 @@ class DecisionAdminMixin:
 
     # --- URLs and views ------------------------------------------------------------------
 
-    def get_urls(self):
-        opts = self.model._meta  # type: ignore[attr-defined]
-        decide = self.admin_site.admin_view(self.decision_view)  # type: ignore[attr-defined]
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        decide = self.admin_site.admin_view(self.decision_view)
         return [
             path(
                 "<path:object_id>/decide/<slug:decision_name>/",
                 decide,
                 name=f"{opts.app_label}_{opts.model_name}_decide",
             ),
-            *super().get_urls(),  # type: ignore[misc]
+            *super().get_urls(),
         ]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
         extra_context = {**(extra_context or {}), "decisions": self.available_decisions(request, obj)}
-        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def decision_view(self, request: HttpRequest, object_id: str, decision_name: str) -> HttpResponse:
         """One record, one decision: GET shows the form, POST confirms and calls the service."""
-        opts = self.model._meta  # type: ignore[attr-defined]
+        opts = self.model._meta
         try:
             decision = self.decision(decision_name)
         except KeyError:
             raise PermissionDenied from None
-        record = get_object_or_404(self.get_queryset(request), pk=object_id)  # type: ignore[attr-defined]
+        record = get_object_or_404(self.get_queryset(request), pk=object_id)
         if not self.has_decide_permission(request, record):
             raise PermissionDenied
         change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[record.pk])
@@ -167,7 +184,9 @@ class DecisionAdminMixin:
             form = decision.form_class(initial=initial)
         return self._render_decision(request, decision, form, [record], cancel_url=change_url, single=True)
 
-    def run_decision_action(self, request: HttpRequest, queryset: models.QuerySet, name: str):
+    def run_decision_action(
+        self, request: HttpRequest, queryset: models.QuerySet[Any], name: str
+    ) -> HttpResponse | None:
         """The body of a decision's admin action: the intermediate page, then the decisions."""
         decision = self.decision(name)
         if not self.has_decide_permission(request):
@@ -179,14 +198,16 @@ class DecisionAdminMixin:
                 self._decide_each(request, decision, records, form.cleaned_data)
                 return None  # back to the change list, with the messages
         else:
-            single_initial = decision.initial and len(records) == 1
-            form = decision.form_class(initial=decision.initial(records[0]) if single_initial else {})
-        opts = self.model._meta  # type: ignore[attr-defined]
+            initial = decision.initial(records[0]) if decision.initial and len(records) == 1 else {}
+            form = decision.form_class(initial=initial)
+        opts = self.model._meta
         cancel_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         return self._render_decision(request, decision, form, records, cancel_url=cancel_url, single=False)
 
-    def _decide_each(self, request: HttpRequest, decision: Decision, records: Iterable[Any], data: dict) -> None:
-        done = []
+    def _decide_each(
+        self, request: HttpRequest, decision: Decision, records: Iterable[Any], data: dict[str, Any]
+    ) -> None:
+        done: list[str] = []
         for record in records:
             try:
                 decision.perform(request, record, data)
@@ -197,10 +218,19 @@ class DecisionAdminMixin:
         if done:
             messages.success(request, f"{', '.join(done)}: {decision.done}.")
 
-    def _render_decision(self, request, decision, form, records, *, cancel_url: str, single: bool):
-        opts = self.model._meta  # type: ignore[attr-defined]
+    def _render_decision(
+        self,
+        request: HttpRequest,
+        decision: Decision,
+        form: forms.Form,
+        records: list[Any],
+        *,
+        cancel_url: str,
+        single: bool,
+    ) -> TemplateResponse:
+        opts = self.model._meta
         context = {
-            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            **self.admin_site.each_context(request),
             "title": f"{decision.label}: confirm",
             "opts": opts,
             "decision": decision,
@@ -210,15 +240,20 @@ class DecisionAdminMixin:
             "cancel_url": cancel_url,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "action_name": f"decide_{decision.name}",
-            "media": self.media + form.media,  # type: ignore[attr-defined]
+            "media": self.media + form.media,
         }
         return TemplateResponse(request, DECISION_TEMPLATE, context)
 
 
-def decision_action(name: str, description: str) -> Callable:
+DecisionAction = Callable[[DecisionAdminMixin, HttpRequest, "models.QuerySet[Any]"], HttpResponse | None]
+
+
+def decision_action(name: str, description: str) -> DecisionAction:
     """An admin action (named ``decide_<name>``) that runs the decision ``name`` on the selection."""
 
-    def action(modeladmin: DecisionAdminMixin, request: HttpRequest, queryset: models.QuerySet):
+    def action(
+        modeladmin: DecisionAdminMixin, request: HttpRequest, queryset: models.QuerySet[Any]
+    ) -> HttpResponse | None:
         return modeladmin.run_decision_action(request, queryset, name)
 
     action.__name__ = f"decide_{name}"
@@ -228,7 +263,7 @@ def decision_action(name: str, description: str) -> Callable:
 # --- History guard ---------------------------------------------------------------------------
 
 
-class ServiceOwnedHistoryMixin:
+class ServiceOwnedHistoryMixin(_ModelAdmin):
     """For models whose state only services may change: history can be read, never reverted.
 
     django-simple-history's "revert" saves an old version of the whole row, which would
@@ -236,10 +271,15 @@ class ServiceOwnedHistoryMixin:
     licence's drawn quantity). Viewing an old version stays allowed.
     """
 
-    def revert_disabled(self, request, obj=None) -> bool:
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
         return True
 
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         if request.method == "POST":
             raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+        response: HttpResponse = super().history_form_view(  # type: ignore[misc] # simple-history's admin, untyped
+            request, object_id, version_id, extra_context
+        )
+        return response

@@ -35,7 +35,7 @@ Row = Sequence[Any]
 
 
 def _connection(model: type[models.Model]) -> Any:
-    return connections[model.objects.db]
+    return connections[model._default_manager.db]
 
 
 @contextlib.contextmanager
@@ -57,25 +57,27 @@ def collector_paused() -> Iterator[None]:
 
 
 def on_postgresql(model: type[models.Model]) -> bool:
-    return _connection(model).vendor == "postgresql"
+    return bool(_connection(model).vendor == "postgresql")
 
 
 @functools.cache
-def _columns(model: type[models.Model]) -> dict[str, models.Field]:
+def _columns(model: type[models.Model]) -> dict[str, models.Field[Any, Any]]:
     """Every concrete field of ``model`` by attribute name (``company_id``) and by column."""
-    fields: dict[str, models.Field] = {}
+    fields: dict[str, models.Field[Any, Any]] = {}
     for field in model._meta.concrete_fields:
         fields[field.attname] = field
-        fields[field.column] = field
+        fields[field.column] = field  # type: ignore[index] # concrete fields always have a column
     return fields
 
 
 def _copy_type(model: type[models.Model], column: str) -> str:
     """The PostgreSQL type of a column for binary ``COPY`` (``varchar(64)`` -> ``varchar``)."""
-    return re.sub(r"\(.*\)$", "", _columns(model)[column].db_type(_connection(model)))
+    db_type = _columns(model)[column].db_type(_connection(model))
+    assert db_type is not None, f"{column} has no database type"
+    return re.sub(r"\(.*\)$", "", db_type)
 
 
-def _adapter(field: models.Field) -> Any:
+def _adapter(field: models.Field[Any, Any]) -> Any:
     """How a Python value of ``field`` is passed to psycopg: JSON serialised once and sent as
     ``jsonb``, the rest as is (``None``)."""
     if isinstance(field, models.JSONField):
@@ -133,9 +135,9 @@ class _EqualsAny(Lookup):
     lookup_name = "equals_any"
     prepare_rhs = False  # the list is the parameter as is, not one value of the field
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
+        return f"{lhs} = ANY(%s)", (*lhs_params, self.rhs)
 
 
 def one_of(model: type[models.Model], field_name: str, values: Collection[Any]) -> Any:
@@ -197,16 +199,17 @@ def create_with_history(objs: list[M], *, change_reason: str, date: dt.datetime 
     model = type(objs[0])
     date = date or timezone.now()
     if not on_postgresql(model):
-        return bulk_create_with_history(objs, model, default_change_reason=change_reason, default_date=date)
+        created: list[M] = bulk_create_with_history(objs, model, default_change_reason=change_reason, default_date=date)
+        return created
     for obj, pk in zip(objs, reserve_ids(model, len(objs)), strict=True):
         obj.pk = pk
         obj._state.adding = False
-        obj._state.db = model.objects.db
+        obj._state.db = model._default_manager.db
     names = [field.attname for field in model._meta.concrete_fields]
     rows = list(_adapted(model, names, ([getattr(obj, name) for name in names] for obj in objs)))
     copy_rows(model, names, rows, adapted=True)
     positions = [names.index(name) for name in tracked_fields(model)]
-    history = [[row[index] for index in positions] for row in rows]
+    history: list[Row] = [[row[index] for index in positions] for row in rows]
     record_history(model, history, history_type="+", change_reason=change_reason, date=date, adapted=True)
     return objs
 
@@ -261,7 +264,7 @@ def update_rows(model: type[models.Model], columns: Sequence[str], rows: list[Ro
     key, *changed = columns
     if not on_postgresql(model):
         instances = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-        model.objects.bulk_update(instances, changed)
+        model._default_manager.bulk_update(instances, changed)
         return
     connection = _connection(model)
     quote = connection.ops.quote_name

@@ -24,6 +24,7 @@ from common.admin_helpers import (
     IsoDateInput,
     ReasonForm,
     ServiceOwnedHistoryMixin,
+    acting_user,
     decision_action,
     message_domain_error,
 )
@@ -99,7 +100,7 @@ ATTESTATION_DECISIONS = (
         perform=lambda request, attestation, data: services.attestation_review(
             attestation=attestation,
             accept=True,
-            reviewer=request.user,
+            reviewer=acting_user(request),
             expires_on=data["expires_on"],
             note=data["note"],
         ),
@@ -111,7 +112,7 @@ ATTESTATION_DECISIONS = (
         label="Reject",
         form_class=ReasonForm,
         perform=lambda request, attestation, data: services.attestation_review(
-            attestation=attestation, accept=False, reviewer=request.user, note=data["reason"]
+            attestation=attestation, accept=False, reviewer=acting_user(request), note=data["reason"]
         ),
         applies_to=_submitted,
         done="rejected",
@@ -130,7 +131,7 @@ FINDING_DECISIONS = (
         label="Resolve",
         form_class=ReasonForm,
         perform=lambda request, finding, data: services.finding_resolve(
-            finding=finding, note=data["reason"], user=request.user
+            finding=finding, note=data["reason"], user=acting_user(request)
         ),
         applies_to=_active,
         done="resolved",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ def attestation_submit(
     requirement: SecurityRequirement,
     attested_on: dt.date,
     evidence_reference: str = "",
-    evidence_file=None,
+    evidence_file: File[bytes] | None = None,
     shipment: Shipment | None = None,
 ) -> SecurityAttestation:
     """Record a company's attestation against a requirement (status ``submitted``)."""
@@ -55,7 +56,7 @@ def attestation_review(
     *,
     attestation: SecurityAttestation,
     accept: bool,
-    reviewer: AbstractBaseUser | None = None,
+    reviewer: User | None = None,
     expires_on: dt.date | None = None,
     note: str = "",
 ) -> SecurityAttestation:
@@ -82,7 +83,7 @@ def attestation_review(
 
 
 @transaction.atomic
-def finding_acknowledge(*, finding: Finding, user: AbstractBaseUser | None = None, note: str = "") -> Finding:
+def finding_acknowledge(*, finding: Finding, user: User | None = None, note: str = "") -> Finding:
     """An officer has seen the finding: it stays listed but is not alerted again unless it worsens."""
     finding = Finding.objects.select_for_update().get(pk=finding.pk)
     if finding.status != Finding.Status.OPEN:
@@ -99,7 +100,7 @@ def finding_acknowledge(*, finding: Finding, user: AbstractBaseUser | None = Non
 
 
 @transaction.atomic
-def finding_resolve(*, finding: Finding, note: str, user: AbstractBaseUser | None = None) -> Finding:
+def finding_resolve(*, finding: Finding, note: str, user: User | None = None) -> Finding:
     """Close a finding by hand (a sweep re-opens it if the condition still holds)."""
     finding = Finding.objects.select_for_update().get(pk=finding.pk)
     if finding.status == Finding.Status.RESOLVED:

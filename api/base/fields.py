@@ -144,6 +144,11 @@ class PlainDecimalField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
+def MoneyField(**kwargs: Any) -> PlainDecimalField:
+    """An amount of money (a unit value or price in USD): not negative, two decimal places."""
+    return PlainDecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"), **kwargs)
+
+
 def QuantityField(**kwargs: Any) -> serializers.IntegerField:
     """A whole number of chips, 1 to 10^12."""
     return WholeNumberField(min_value=1, max_value=MAX_QUANTITY, **kwargs)

@@ -24,6 +24,7 @@ from api.base import (
     BoundedDateField,
     CreateReadApiViewSet,
     EventDateField,
+    MoneyField,
     PlainDecimalField,
     QuantityField,
     ScopedSlugRelatedField,
@@ -34,9 +35,6 @@ from api.v1.licences import CompanyOwnedSerializer
 from licences.models import ChipModel, Company
 from quotas import selectors, services
 from quotas.models import DomesticCommitment, QuotaPolicy
-
-PRICE = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
-
 
 # --- Commitments ----------------------------------------------------------------------------
 
@@ -76,9 +74,9 @@ class CommitmentRecordSerializer(CompanyOwnedSerializer):
 
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
     quantity = QuantityField()
-    unit_price = PlainDecimalField(**PRICE)
+    unit_price = MoneyField()
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", default="USD", help_text="ISO 4217 code.")
-    unit_price_usd = PlainDecimalField(**PRICE)
+    unit_price_usd = MoneyField()
     pledged_on = EventDateField(help_text="Not after today.")
     due_date = BoundedDateField(required=False, allow_null=True, default=None)
     contract_reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

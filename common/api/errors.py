@@ -55,12 +55,12 @@ class InvalidIdempotencyKey(exceptions.APIException):
     default_code = "invalid_idempotency_key"
 
 
-class ErrorEnvelopeSerializer(serializers.Serializer):
+class ErrorEnvelopeSerializer(serializers.Serializer[Any]):
     """The body of every error response (documents the envelope in the OpenAPI schema)."""
 
     code = serializers.CharField(help_text="Stable machine-readable error code, e.g. licence_exhausted.")
     detail = serializers.CharField(help_text="A human-readable message.")
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment] # the envelope's field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages per offending field (dotted path for nested input); empty when none.",
     )
@@ -157,7 +157,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         detail = exc.detail if isinstance(exc.detail, str) else "Request refused."
         # A permission may refuse with a code of its own (``customs_outcome_forbidden``).
         code = getattr(exc.detail, "code", None) if isinstance(exc, exceptions.PermissionDenied) else None
-        response.data = envelope(code or getattr(exc, "default_code", "error"), str(detail))
+        response.data = envelope(str(code or getattr(exc, "default_code", "error")), str(detail))
         return response
     # django.core.exceptions.PermissionDenied, converted by DRF.
     response.data = envelope("permission_denied", "You do not have permission to perform this action.")

@@ -18,7 +18,7 @@ from rest_framework.filters import OrderingFilter
 from common.api.limits import MAX_DATE, MIN_DATE
 
 
-class QueryFilterBackend(DjangoFilterBackend):
+class QueryFilterBackend(DjangoFilterBackend):  # type: ignore[misc] # django-filter ships no types
     """django-filter's backend, skipped when the query string names none of the filters.
 
     A filter set bound to a query string that names none of its filters filters nothing:
@@ -29,11 +29,12 @@ class QueryFilterBackend(DjangoFilterBackend):
     change how filtering is done.
     """
 
-    def filter_queryset(self, request: Any, queryset: QuerySet, view: Any) -> QuerySet:
+    def filter_queryset(self, request: Any, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
         filterset_class = self.get_filterset_class(view, queryset)
         if filterset_class is not None and not _may_filter(filterset_class, request.query_params):
             return queryset
-        return super().filter_queryset(request, queryset, view)
+        filtered: QuerySet[Any] = super().filter_queryset(request, queryset, view)
+        return filtered
 
 
 def _may_filter(filterset_class: type[FilterSet], params: Any) -> bool:
@@ -49,7 +50,7 @@ def _may_filter(filterset_class: type[FilterSet], params: Any) -> bool:
 class StableOrderingFilter(OrderingFilter):
     """``?ordering=`` with the primary key as the last tie-breaker, so pages never overlap."""
 
-    def filter_queryset(self, request: Any, queryset: QuerySet, view: Any) -> QuerySet:
+    def filter_queryset(self, request: Any, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
         ordering = self.get_ordering(request, queryset, view)
         if not ordering:
             return queryset
@@ -60,7 +61,7 @@ class StableOrderingFilter(OrderingFilter):
         return None
 
 
-class BoundedIsoDateTimeField(IsoDateTimeField):
+class BoundedIsoDateTimeField(IsoDateTimeField):  # type: ignore[misc] # django-filter ships no types
     """An ISO 8601 date and time in a sane range, normalised to UTC.
 
     PostgreSQL refuses UTC offsets beyond ±15:59 that Python accepts, and converting a
@@ -68,7 +69,7 @@ class BoundedIsoDateTimeField(IsoDateTimeField):
     """
 
     def to_python(self, value: Any) -> dt.datetime | None:
-        parsed = super().to_python(value)
+        parsed: dt.datetime | None = super().to_python(value)
         if parsed is None:
             return None
         if not MIN_DATE <= parsed.date() <= MAX_DATE:
@@ -76,7 +77,7 @@ class BoundedIsoDateTimeField(IsoDateTimeField):
         return parsed.astimezone(dt.UTC)
 
 
-class BoundedIsoDateTimeFilter(IsoDateTimeFilter):
+class BoundedIsoDateTimeFilter(IsoDateTimeFilter):  # type: ignore[misc] # django-filter ships no types
     """``IsoDateTimeFilter`` with :class:`BoundedIsoDateTimeField`."""
 
     field_class = BoundedIsoDateTimeField
@@ -109,7 +110,7 @@ class IdField(forms.IntegerField):
 
 
 @extend_schema_field(OpenApiTypes.INT)
-class IdFilter(NumberFilter):
+class IdFilter(NumberFilter):  # type: ignore[misc] # django-filter ships no types
     """Equality on an integer id column (``?round=3``), bounded by :class:`IdField`."""
 
     field_class = IdField

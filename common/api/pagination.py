@@ -16,7 +16,7 @@ class OrderedPageNumberPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
-    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list | None:
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
         if isinstance(queryset, QuerySet) and not queryset.ordered:
             raise ImproperlyConfigured(
                 f"{type(view).__name__} paginates an unordered queryset of {queryset.model.__name__}: "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +25,7 @@ class BoundedJSONParser(parsers.JSONParser):
 
     max_bytes = MAX_JSON_BODY_BYTES
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         raw = stream.read(self.max_bytes + 1) if stream is not None else b""
         if len(raw) > self.max_bytes:
             raise RequestTooLarge(f"The JSON body exceeds {self.max_bytes} bytes.")
@@ -39,7 +40,7 @@ class BatchJSONParser(BoundedJSONParser):
 
     @property
     def max_bytes(self) -> int:  # type: ignore[override]
-        return settings.API_BATCH_MAX_BODY_BYTES
+        return int(settings.API_BATCH_MAX_BODY_BYTES)
 
 
 class BoundedMultiPartParser(parsers.MultiPartParser):
@@ -49,7 +50,7 @@ class BoundedMultiPartParser(parsers.MultiPartParser):
     upload is neither buffered nor spooled to disk.
     """
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         request = (parser_context or {}).get("request")
         meta = getattr(request, "META", {}) if request is not None else {}
         try:

@@ -156,7 +156,7 @@ def policy_impact(*, draft: QuotaPolicy, on: dt.date) -> list[PolicyImpactRow]:
         for now, then in zip(current, proposed, strict=True)
     ]
     if comparable:
-        rows.sort(key=lambda row: (-row.shortfall_change, row.company.name, row.company.slug))
+        rows.sort(key=lambda row: (-(row.shortfall_change or ZERO), row.company.name, row.company.slug))
     else:
         rows.sort(key=lambda row: (row.coverage_change, -row.proposed.shortfall, row.company.name, row.company.slug))
     return rows

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import BigIntegerField, F, QuerySet, Sum, Value
+from django.db.models import BigIntegerField, F, Model, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Round
 
 from licences.models import ChipModel, ImportLicence, Shipment
@@ -75,6 +75,7 @@ class _Weights:
     def of(self, kind: str, field: str, places: int) -> dict[int, tuple[int, int]]:
         """``{chip or licence id: (company id or 0, scaled weight)}``."""
         if (kind, field) not in self._loaded:
+            rows: Iterable[tuple[int, int, int]]
             if kind == "chip" and self.chips is not None:
                 # The field has ``places`` decimals: scaled, it is a whole number (no rounding).
                 rows = [(chip.pk, 0, int(Decimal(getattr(chip, field)).scaleb(places))) for chip in self.chips]
@@ -90,8 +91,8 @@ class _Weights:
 
 
 def _grouped(
-    queryset: QuerySet, quantity: str, rule: WeightRule, tag: int, *, licence: str = "licence_id", sign: int = 1
-) -> QuerySet:
+    queryset: QuerySet[Any], quantity: str, rule: WeightRule, tag: int, *, licence: str = "licence_id", sign: int = 1
+) -> QuerySet[Any]:
     """``sign x sum(quantity)`` grouped by what decides the weight under ``rule`` (a values_list queryset).
 
     Rows: ``(tag, key, key or 0, total)``, the keys being ``company_id`` (weight 1),
@@ -115,7 +116,10 @@ def _grouped(
         # leads PostgreSQL to a sort instead of a hash aggregate.
         keys = [licence]
     # The tag and the padding are constants: not grouped by.
-    return queryset.values_list(Value(tag), *keys, *[Value(0)] * (TAGGED_KEYS - len(keys))).annotate(total=total)
+    grouped: QuerySet[Any] = queryset.values_list(Value(tag), *keys, *[Value(0)] * (TAGGED_KEYS - len(keys))).annotate(
+        total=total
+    )
+    return grouped
 
 
 #: The tags of grouped rows, and their key columns (the most any rule groups by).
@@ -127,7 +131,7 @@ def _key_count(rule: WeightRule) -> int:
     return 1 if rule is None or rule[0] == "licence" else 2
 
 
-def _weigh(rows: Iterable[tuple], rule: WeightRule, weights: _Weights, places: int) -> dict[int, Decimal]:
+def _weigh(rows: Iterable[tuple[int, ...]], rule: WeightRule, weights: _Weights, places: int) -> dict[int, Decimal]:
     """``{company_id: sum(quantity x weight)}`` from the rows of :func:`_grouped` (several rows may share a key).
 
     A company whose total is nil is left out (it reads as ``0``, as one with no rows).
@@ -153,20 +157,22 @@ def _weigh(rows: Iterable[tuple], rule: WeightRule, weights: _Weights, places: i
     return {company_id: Decimal(amount).scaleb(-places) for company_id, amount in totals.items() if amount}
 
 
-def _places(model: type, rule: WeightRule) -> int:
+def _places(model: type[Model], rule: WeightRule) -> int:
     """The decimal places of the weight under ``rule`` (``0`` for weight 1)."""
     if rule is None:
         return 0
     kind, field = rule
-    owner = {"column": model, "chip": ChipModel, "licence": ImportLicence}[kind]
-    return owner._meta.get_field(field).decimal_places
+    owners: dict[str, type[Model]] = {"column": model, "chip": ChipModel, "licence": ImportLicence}
+    owner = owners[kind]
+    places: int = getattr(owner._meta.get_field(field), "decimal_places")  # noqa: B009 - any DecimalField
+    return places
 
 
 @dataclass(frozen=True)
 class _Sums:
     """The grouped sums behind one weighted total: their queries, the weight rule and its decimal places."""
 
-    parts: list[QuerySet]
+    parts: list[QuerySet[Any]]
     rule: WeightRule
     places: int
 
@@ -231,7 +237,7 @@ def imported_and_committed_totals(
     parts = imports.parts + commitments.parts
     rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     widths = (_key_count(imports.rule), _key_count(commitments.rule))
-    tagged: tuple[list[tuple], list[tuple]] = ([], [])
+    tagged: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] = ([], [])
     for tag, *keys, total in rows:
         tagged[tag].append((*keys[: widths[tag]], total))  # the padding dropped: the untagged row
     return (

@@ -10,7 +10,6 @@ Split by resource (issue 13) into ``catalogue``, ``licences``, ``shipments`` and
 
 from api.v1.licences.catalogue import (
     CHIP_CODE,
-    MONEY,
     REFERENCE,
     ChipFilter,
     ChipSerializer,
@@ -57,7 +56,6 @@ from api.v1.licences.shipments import (
 __all__ = [
     "CHIP_CODE",
     "COMPANY_OF_NUMBER_HELP",
-    "MONEY",
     "REFERENCE",
     "ApproveSerializer",
     "ChipFilter",

@@ -14,6 +14,7 @@ from api.base import (
     MAX_QUANTITY,
     BoundedDateField,
     CreateReadApiViewSet,
+    MoneyField,
     PlainDecimalField,
     StrictSerializerMixin,
     WholeNumberField,
@@ -26,7 +27,6 @@ from licences.models import (
 
 REFERENCE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-/]*$", "Letters, digits, '-', '_' and '/' only.")
 CHIP_CODE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", "Letters, digits, '-' and '_' only.")
-MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
 
 
 # --- Companies, chips, rounds ------------------------------------------------------------
@@ -47,7 +47,7 @@ class ChipSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
     code = serializers.CharField(max_length=32, validators=[CHIP_CODE])
     compute_index = PlainDecimalField(max_digits=8, decimal_places=3, min_value=Decimal("0.001"))
-    reference_unit_value_usd = PlainDecimalField(**MONEY)
+    reference_unit_value_usd = MoneyField()
 
     class Meta:
         model = ChipModel

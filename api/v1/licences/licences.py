@@ -15,7 +15,7 @@ from api.base import (
     BoundedDateField,
     CreateReadApiViewSet,
     LeanRepresentationMixin,
-    PlainDecimalField,
+    MoneyField,
     QuantityField,
     ScopedIdRelatedField,
     ScopedSlugRelatedField,
@@ -23,7 +23,6 @@ from api.base import (
     documents_company_parameter,
 )
 from api.v1.licences.catalogue import (
-    MONEY,
     REFERENCE,
 )
 from common.api.filters import BoundedIsoDateTimeFilter, IdFilter
@@ -101,7 +100,7 @@ class LicenceApplySerializer(CompanyOwnedSerializer):
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
     round = ScopedIdRelatedField(queryset=AllocationRound.objects.all(), company_field=None, help_text="Round id.")
     requested_quantity = QuantityField()
-    unit_value_usd = PlainDecimalField(**MONEY, required=False, help_text="Defaults to the catalogue value.")
+    unit_value_usd = MoneyField(required=False, help_text="Defaults to the catalogue value.")
     number = serializers.CharField(
         max_length=64, required=False, validators=[REFERENCE], help_text="Optional; generated when omitted."
     )
