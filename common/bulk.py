@@ -222,7 +222,7 @@ def tracked_fields(model: type[models.Model]) -> tuple[str, ...]:
 
 def record_history(
     model: type[models.Model],
-    rows: list[Row],
+    rows: Sequence[Row],
     *,
     history_type: str,
     change_reason: str,

@@ -11,8 +11,9 @@ See docs/identifiers.md.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from common.errors import DomainError
 
@@ -36,14 +37,16 @@ def ambiguous_message(what: str, number: str) -> str:
     )
 
 
-class _Ambiguous:
-    """The answer of :func:`pick_in_company` when the number is ambiguous (a sentinel, never a record)."""
+class _Ambiguous(enum.Enum):
+    """The answer of :func:`pick_in_company` when the number is ambiguous (a sentinel, never a record).
 
-    def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return "AMBIGUOUS"
+    An enum's one member, so that ``answer is AMBIGUOUS`` narrows the answer's type.
+    """
+
+    AMBIGUOUS = "AMBIGUOUS"
 
 
-AMBIGUOUS = _Ambiguous()
+AMBIGUOUS: Final = _Ambiguous.AMBIGUOUS
 
 
 def pick_in_company(

@@ -38,7 +38,7 @@ from licences.models import Company, CustomsEvent, ImportLicence, Shipment
 class ShipmentLine(NamedTuple):
     """One item of a shipment batch, already parsed (its fields as ``shipment_declare`` takes them)."""
 
-    index: int
+    index: int  # type: ignore[assignment] # the item's position; shadows tuple.index, unused here
     declaration_number: str
     licence_number: str
     quantity: int
@@ -52,7 +52,7 @@ class ShipmentLine(NamedTuple):
 class CustomsEventLine(NamedTuple):
     """One item of a customs-event batch, already parsed (its fields as ``customs_event_record`` takes them)."""
 
-    index: int
+    index: int  # type: ignore[assignment] # the item's position; shadows tuple.index, unused here
     declaration_number: str
     status: str
     occurred_at: dt.datetime | None = None
@@ -93,7 +93,8 @@ def named_companies(lines: Sequence[ShipmentLine | CustomsEventLine]) -> dict[st
 
 
 def _company_id(record: Any) -> int:
-    return record["company_id"] if isinstance(record, dict) else record.company_id
+    company_id: int = record["company_id"] if isinstance(record, dict) else record.company_id
+    return company_id
 
 
 def _add_to_counters(deltas: dict[int, dict[str, int]]) -> None:

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from common import bulk
-from licences.identifiers import AMBIGUOUS, AMBIGUOUS_IDENTIFIER, ambiguous_message, pick_in_company
+from licences.identifiers import AMBIGUOUS, AMBIGUOUS_IDENTIFIER, _Ambiguous, ambiguous_message, pick_in_company
 from licences.models import ImportLicence, Shipment
 from licences.services.ingestion import (
     BatchOutcome,
@@ -111,6 +111,7 @@ def plan_customs_events(
         number, status = line.declaration_number, line.status
         occurred_at = line.occurred_at or now
         candidates = locked.get(number, ())
+        state: dict[str, Any] | _Ambiguous | None
         if len(candidates) == 1 and line.company is None:
             state = candidates[0]  # the common case, without the general rule's overhead
         else:

@@ -151,7 +151,8 @@ def shipment_refusal(
         return DomainError(f"Licence {licence.number} is for another chip model.", code="chip_mismatch")
     if licence.status != LicenceStatus.APPROVED:
         return Conflict(f"Licence {licence.number} is {licence.status}, not approved.", code="licence_not_valid")
-    if not (licence.valid_from <= on <= licence.valid_until):
+    valid_from, valid_until = licence.valid_from, licence.valid_until
+    if valid_from is None or valid_until is None or not (valid_from <= on <= valid_until):
         return Conflict(
             f"Licence {licence.number} is valid {licence.valid_from} to {licence.valid_until}, not on {on}.",
             code="licence_not_valid",
