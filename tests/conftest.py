@@ -45,10 +45,12 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-# The demo world (``load_demo``) tells a story dated in 2026, and the tests that read it
-# assert figures of that story (which licence expires within the warning window, how long a
-# shipment has been held). They run on the demo's own calendar: the clock starts at this
-# instant and ticks on, so tests never change meaning as the real date moves on.
+# The demo world (``load_demo``) tells a story written as of its own day (``load_demo.DEMO_DAY``)
+# and moved whole to the day it is loaded on; the tests that read it assert names and figures
+# of that day (LIC-2026-ALI-H200-001, "Wave 1, January 2026", which licence expires within the
+# warning window, how long a shipment has been held). They run on the demo's own calendar: the
+# clock starts at this instant and ticks on, so tests never change meaning as the real date
+# moves on. tests/compliance/test_load_demo_any_day.py loads it on other days.
 DEMO_DAY = dt.datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
