@@ -1,6 +1,7 @@
 """Every write with a business rule on licences, shipments and customs.
 
-Split by concern (issue 13): ``licences`` (licence lifecycle), ``shipments`` (single
+Split by concern (issue 13): ``licences`` (licence lifecycle and its decision ledger),
+``ledger`` (the ledger rows of licences written without the services), ``shipments`` (single
 shipments, customs events, directives) and ``ingestion`` (batches). Every public name is
 re-exported here, so ``from licences.services import x`` and ``services.x`` keep working.
 """
@@ -19,6 +20,10 @@ from licences.services.ingestion import (
     plan_customs_events,
     shipments_ingest,
     write_customs_events,
+)
+from licences.services.ledger import (
+    decisions_implied_by,
+    record_implied_decisions,
 )
 from licences.services.licences import (
     LICENCE_TRANSITIONS,
@@ -58,6 +63,7 @@ __all__ = [
     "customs_event_record",
     "customs_event_refusal",
     "customs_events_ingest",
+    "decisions_implied_by",
     "directive_in_force",
     "directive_issue",
     "directive_lift",
@@ -71,6 +77,7 @@ __all__ = [
     "lock_shipment_states",
     "named_companies",
     "plan_customs_events",
+    "record_implied_decisions",
     "shipment_declare",
     "shipment_refusal",
     "shipments_ingest",
