@@ -130,3 +130,25 @@ class DomesticCommitmentAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwned
 
     def has_delete_permission(self, request, obj=None):
         return False  # nobody on staff erases what a company or customs asserted (superusers included)
+
+
+@admin.register(CommitmentChange)
+class CommitmentChangeAdmin(admin.ModelAdmin):
+    """Every commitment change, newest first: the ledger the services write. Nobody adds, edits or
+    deletes a row here (superusers included)."""
+
+    list_display = ("commitment", "kind", "status", "effective_on", "recorded_at", "actor")
+    list_filter = ("kind",)
+    search_fields = ("commitment__company__slug", "commitment__contract_reference", "actor")
+    list_select_related = ("commitment", "commitment__company", "commitment__chip")
+    date_hierarchy = "effective_on"
+    ordering = ("-recorded_at", "-id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
