@@ -203,7 +203,7 @@ class ApiViewSetMixin:
         An event time: refused without a time zone (``naive_datetime``) and past now
         (``future_event_time``), like :class:`~api.base.fields.EventDateTimeField`.
         """
-        raw = self.request.query_params.get(name)
+        raw = self.request.query_params.get(name)  # type: ignore[attr-defined]
         if raw is None:
             return None
         try:

@@ -145,7 +145,7 @@ def _record_decision(
         status=licence.status,
         effective_on=effective_on,
         recorded_at=recorded_at,
-        recorded_by=recorded_by if recorded_by is not None and recorded_by.pk is not None else None,
+        recorded_by_id=recorded_by.pk if recorded_by is not None else None,
         actor=(actor or (recorded_by.get_username() if recorded_by is not None else ""))[:150],
         reason=(reason or "").strip(),
         late_entry=late_entry,

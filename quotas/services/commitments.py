@@ -107,7 +107,7 @@ def _record_change(
         status=status or commitment.status,
         effective_on=effective_on,
         recorded_at=recorded_at,
-        recorded_by=recorded_by if recorded_by is not None and recorded_by.pk is not None else None,
+        recorded_by_id=recorded_by.pk if recorded_by is not None else None,
         actor=(actor or (recorded_by.get_username() if recorded_by is not None else ""))[:150],
         note=note,
         quantity=commitment.quantity,
@@ -178,12 +178,15 @@ def commitment_record(
         contract_reference=contract_reference.strip(),
     )
     recorded_at = at or timezone.now()
-    who = {"recorded_at": recorded_at, "recorded_by": recorded_by, "actor": actor}
-    _record_change(commitment, kind=ChangeKind.PLEDGE, effective_on=pledged_on, status=CommitmentStatus.PLEDGED, **who)
+    _record_change(
+        commitment, kind=ChangeKind.PLEDGE, effective_on=pledged_on, status=CommitmentStatus.PLEDGED,
+        recorded_at=recorded_at, recorded_by=recorded_by, actor=actor,
+    )  # fmt: skip
     if contracted_on is not None:
         _record_change(
-            commitment, kind=ChangeKind.CONTRACT, effective_on=contracted_on, note=commitment.contract_reference, **who
-        )
+            commitment, kind=ChangeKind.CONTRACT, effective_on=contracted_on, note=commitment.contract_reference,
+            recorded_at=recorded_at, recorded_by=recorded_by, actor=actor,
+        )  # fmt: skip
     return commitment
 
 
