@@ -50,8 +50,10 @@ from benchmarks.loading import BATCH, insert_rows, reset_sequence
 from benchmarks.world import FIRST_DAY, H20_BLOCK, ON, Reference, reference
 from compliance.models import SecurityAttestation
 from licences.models import Company, CustomsEvent, ImportLicence, Shipment
+from licences.services import record_implied_decisions
 from quotas.models import DomesticCommitment
 from quotas.selectors import end_of_day
+from quotas.services import record_implied_changes
 
 D = Decimal
 PORTS = ("Shanghai Pudong", "Shenzhen Bao'an", "Beijing Capital", "Guangzhou Baiyun", "Chengdu Tianfu")
@@ -349,6 +351,8 @@ def generate(
     ImportLicence.objects.bulk_create(
         [licence for index in indexes for licence in licence_lists[index]], batch_size=BATCH
     )  # fmt: skip
+    # Each licence's decision ledger, as its timestamps imply (positions read the ledger).
+    record_implied_decisions(licence for index in indexes for licence in licence_lists[index])
 
     shipment_rows, event_rows, attestation_rows, commitment_rows = [], [], [], []
     next_id = (Shipment.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
@@ -379,7 +383,14 @@ def generate(
     insert_rows(Shipment, SHIPMENT_COLUMNS, shipment_rows)
     reset_sequence(Shipment)
     insert_rows(CustomsEvent, EVENT_COLUMNS, event_rows)
-    insert_rows(DomesticCommitment, COMMITMENT_COLUMNS, commitment_rows)
+    first_commitment = (DomesticCommitment.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
+    commitment_rows = [(first_commitment + number, *row) for number, row in enumerate(commitment_rows)]
+    insert_rows(DomesticCommitment, ["id", *COMMITMENT_COLUMNS], commitment_rows)
+    reset_sequence(DomesticCommitment)
+    # Each commitment's change ledger, as its dates imply (positions as known at a moment read it).
+    record_implied_changes(
+        DomesticCommitment(**dict(zip(["id", *COMMITMENT_COLUMNS], row, strict=True))) for row in commitment_rows
+    )
     if attestation_rows:
         insert_rows(SecurityAttestation, ATTESTATION_COLUMNS, attestation_rows)
     return Generated(

@@ -35,7 +35,13 @@ from benchmarks.measure import Row, timed, verdict
 from benchmarks.world import FIRST_DAY, ensure_chips
 from compliance.models import CompanyAPIKey
 from licences.models import AllocationRound, Company, ImportLicence, Shipment
-from licences.services import CustomsEventLine, lock_shipment_states, plan_customs_events, write_customs_events
+from licences.services import (
+    CustomsEventLine,
+    lock_shipment_states,
+    plan_customs_events,
+    record_implied_decisions,
+    write_customs_events,
+)
 
 EVENTS_PER_SHIPMENT = ("inspecting", "held", "inspecting", "cleared")
 BARE_TABLE = "bench_bare_customs_event"
@@ -51,7 +57,7 @@ def ingest_licence() -> tuple[ImportLicence, str]:
                   "closes_on": dt.date(2099, 12, 31)},
     )  # fmt: skip
     now = timezone.now()
-    licence, _ = ImportLicence.objects.get_or_create(
+    licence, created = ImportLicence.objects.get_or_create(
         number="LIC-bench-ingest",
         defaults={"company": company, "chip": h20, "round": wave, "requested_quantity": 10**15,
                   "granted_quantity": 10**15, "unit_value_usd": h20.reference_unit_value_usd,
@@ -59,6 +65,8 @@ def ingest_licence() -> tuple[ImportLicence, str]:
                   "status": ImportLicence.Status.APPROVED, "applied_at": now - dt.timedelta(days=40),
                   "approved_at": now - dt.timedelta(days=35)},
     )  # fmt: skip
+    if created:
+        record_implied_decisions([licence])  # its decision ledger, as for every licence written directly
     _, key = CompanyAPIKey.objects.create_key(name="bench-ingest", kind=CompanyAPIKey.Kind.CUSTOMS)
     return licence, key
 

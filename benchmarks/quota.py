@@ -47,12 +47,13 @@ def bench_policy(*, seed: int, basis: str, measured_on: str) -> QuotaPolicy:
 # --- The lower bound: one hand-written statement --------------------------------------------
 
 DECIMAL_PLACES = {"units": 0, "compute": 3, "value": 2}
+# In force on the day: within its validity window, and its latest ledger row effective by
+# then (latest by day, then by recording order) leaves it approved.
 LICENCE_STANDING = """
-    il.approved_at < %(cutoff)s
-    AND (il.suspended_at IS NULL OR il.suspended_at >= %(cutoff)s)
-    AND (il.revoked_at IS NULL OR il.revoked_at >= %(cutoff)s)
-    AND (il.expired_at IS NULL OR il.expired_at >= %(cutoff)s)
-    AND (il.rejected_at IS NULL OR il.rejected_at >= %(cutoff)s)"""
+    il.granted_quantity > 0 AND il.valid_from <= %(on)s AND il.valid_until >= %(on)s
+    AND (SELECT d.status FROM licences_licencedecision d
+         WHERE d.licence_id = il.id AND d.effective_on <= %(on)s
+         ORDER BY d.effective_on DESC, d.id DESC LIMIT 1) = 'approved'"""
 COMMITMENT_STATUS_ON = {
     "delivered": "d.delivered_on <= %(on)s",
     "contracted": "d.contracted_on <= %(on)s AND (d.delivered_on IS NULL OR d.delivered_on > %(on)s)",

@@ -140,14 +140,14 @@ def raw_rules(on: dt.date) -> list[tuple[str, str, dict[str, Any]]]:
     if policy is not None:
         imports, commitments = totals_sql(policy)
         ratio_numerator, ratio_denominator = Decimal(policy.ratio).as_integer_ratio()
-        # In grace while on < max(effective_from, first approval's local date) + grace_days.
+        # In grace while on < max(effective_from, first approval's effective day) + grace_days.
         threshold = on - dt.timedelta(days=policy.grace_days)
-        grace_cutoff = dt.datetime.combine(threshold + dt.timedelta(days=1), dt.time.min, ZONE)
-        in_grace = "1 = 1" if policy.effective_from > threshold else "f.first_approval >= %(grace_cutoff)s"
+        in_grace = "1 = 1" if policy.effective_from > threshold else "f.first_approval > %(threshold)s"
         source = f"""
             WITH imports AS ({imports}), commitments AS ({commitments}),
-                 firsts AS (SELECT company_id, MIN(approved_at) AS first_approval FROM licences_importlicence
-                            WHERE approved_at IS NOT NULL GROUP BY company_id)
+                 firsts AS (SELECT l.company_id, MIN(d.effective_on) AS first_approval
+                            FROM licences_licencedecision d JOIN licences_importlicence l ON l.id = d.licence_id
+                            WHERE d.kind = 'approve' GROUP BY l.company_id)
             SELECT c.id AS company_id, c.slug, c.name,
                    CASE WHEN {in_grace} THEN 1 ELSE 0 END AS in_grace
             FROM licences_company c
@@ -166,7 +166,7 @@ def raw_rules(on: dt.date) -> list[tuple[str, str, dict[str, Any]]]:
         quota_params = {
             **params,
             "cutoff": adapt_moment(end_of_day(on)),
-            "grace_cutoff": adapt_moment(grace_cutoff),
+            "threshold": adapt_date(threshold),
         }
         statements.append(("quota_shortfall", _insert(hits), quota_params))
 

@@ -195,6 +195,7 @@ class FindingAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixi
         "details",
         "first_seen_at",
         "last_seen_at",
+        "as_known_at",
         "acknowledged_at",
         "acknowledged_by",
         "resolved_at",

@@ -4,6 +4,8 @@
   (decisions take the change permission: see ``common.admin_helpers``); view the
   schedules and task results. No delete: records keep their history. Customs events and
   entry-block directives are the customs authority's acts (``docs/principals.md``): view only.
+  The decision ledgers (licence decisions, commitment changes) are written by the services
+  alone: view only, for everyone.
   What a company asserts (``docs/domain.md``, "Who asserts what") is never the regulator's to
   write: shipments and domestic commitments are view only, licence applications and
   attestations have no add (change stays: it carries the decisions, approve, review), as the
@@ -36,6 +38,8 @@ ANALYST_HIDDEN_MODELS = ("webhooksubscription", "companyapikey")
 CUSTOMS_MODELS = ("customsevent", "customsdirective")
 #: Records only a company asserts, with no regulator decision on them: view only.
 COMPANY_MODELS = ("shipment", "domesticcommitment")
+#: Append-only ledgers, written only by the services in the transaction of each decision: view only.
+LEDGER_MODELS = ("licencedecision", "commitmentchange")
 #: Records a company asserts and the regulator decides on: no add (change carries the decisions).
 COMPANY_DECIDED_MODELS = ("importlicence", "securityattestation")
 
@@ -50,7 +54,7 @@ def regulator_permission(app_label: str, codename: str, model: str) -> bool:
         return action == "view"
     if app_label not in DOMAIN_APPS:
         return False
-    if model.startswith("historical") or model in CUSTOMS_MODELS or model in COMPANY_MODELS:
+    if model.startswith("historical") or model in CUSTOMS_MODELS + COMPANY_MODELS + LEDGER_MODELS:
         return action == "view"
     if model in COMPANY_DECIDED_MODELS:
         return action in ("view", "change")

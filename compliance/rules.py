@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from common import bulk
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement
-from licences.models import Company, ImportLicence, Shipment
+from licences.models import Company, ImportLicence, LicenceDecision, Shipment
 from quotas.models import DomesticCommitment
 from quotas.selectors import quota_positions
 
@@ -107,8 +107,9 @@ def quota_shortfall(on: dt.date, company_ids: CompanyIds = None) -> list[Hit]:
     """Companies short of the domestic-purchase quota under the policy in force on ``on``.
 
     The grace period runs for ``policy.grace_days`` days from the later of the policy's
-    ``effective_from`` and the company's first licence approval (a company cannot be late
-    before it imports, nor before the rule exists). Inside it a shortfall is
+    ``effective_from`` and the day the company's first licence approval took effect (its
+    decision ledger's earliest approval; a company cannot be late before it imports, nor
+    before the rule exists). Inside it a shortfall is
     ``quota_at_risk`` (warning); from ``start + grace_days`` on it is ``quota_shortfall``
     (high). With ``grace_days = 0`` a shortfall is high at once.
     """
@@ -116,19 +117,20 @@ def quota_shortfall(on: dt.date, company_ids: CompanyIds = None) -> list[Hit]:
     positions = [position for position in quota_positions(on=on, companies=companies) if position.is_short]
     if not positions:
         return []
+    approvals = LicenceDecision.objects.filter(kind=LicenceDecision.Kind.APPROVE)
     first_approvals = dict(
-        _scoped(ImportLicence.objects.filter(approved_at__isnull=False), [p.company.id for p in positions])
+        _scoped(approvals, [p.company.id for p in positions], "licence__company_id")
         .order_by()
-        .values("company_id")
-        .annotate(first=Min("approved_at"))
-        .values_list("company_id", "first")
+        .values("licence__company_id")
+        .annotate(first=Min("effective_on"))
+        .values_list("licence__company_id", "first")
     )
     hits = []
     for position in positions:
         policy = position.policy
         assert policy is not None  # a shortfall implies a policy
         first = first_approvals.get(position.company.id)
-        grace_start = max(policy.effective_from, timezone.localdate(first)) if first else policy.effective_from
+        grace_start = max(policy.effective_from, first) if first else policy.effective_from
         grace_ends_on = grace_start + dt.timedelta(days=policy.grace_days)  # first day without grace
         in_grace = on < grace_ends_on
         unit = BASIS_UNIT.get(policy.basis, policy.basis)

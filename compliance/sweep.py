@@ -14,6 +14,13 @@ For each rule hit the fingerprint (rule family + company + subject) decides:
 - an open or acknowledged finding of a swept rule with no hit: resolved automatically,
   with a note saying so, and alerted (``resolved``).
 
+A finding's ``as_known_at`` is the moment of the sweep that last computed its figures
+(``now``, taken before anything is read): opening, re-opening, escalating, restating or
+resolving it sets it; a heartbeat with the same figures keeps it. Positions asked for
+``as_known_at`` that moment give the figures again, whatever was back-dated since. (A write
+recorded at an instant before ``now`` but committed after the sweep read is the one thing
+the two can disagree on.)
+
 The alert outbox (``AlertEmail`` and ``WebhookDelivery`` rows) is written in the same
 transaction as the findings, so a crash between the two can neither lose nor repeat an
 alert: e-mails go out after commit from the outbox (rows not yet sent), webhook
@@ -68,8 +75,9 @@ TRANSITION_FIELDS = [
     "acknowledged_by",
     "resolved_at",
     "resolution_note",
+    "as_known_at",
 ]
-HEARTBEAT_FIELDS = ["rule", "severity", "summary", "details", "last_seen_at"]
+HEARTBEAT_FIELDS = ["rule", "severity", "summary", "details", "last_seen_at", "as_known_at"]
 OPENED_REASON = "Opened by the compliance sweep"
 # Settle new and unchanged findings set-based in PostgreSQL (see _settle_in_database); off,
 # every hit is decided in Python as on other engines (the tests run both ways).
@@ -216,9 +224,9 @@ def _settle_in_database(
         summary.still_open.update(dict(cursor.fetchall()))
         cursor.execute(
             f"WITH new AS (INSERT INTO {table} (rule, severity, company_id, subject, fingerprint, status, summary, "  # noqa: S608
-            "details, first_seen_at, last_seen_at, resolution_note) "
+            "details, first_seen_at, last_seen_at, resolution_note, as_known_at) "
             "SELECT h.rule, h.severity, h.company_id, h.subject, h.fingerprint, %(open)s, h.summary, h.details, "
-            f"%(now)s, %(now)s, '' FROM sweep_hit h WHERE NOT EXISTS (SELECT 1 FROM {table} f "
+            f"%(now)s, %(now)s, '', %(now)s FROM sweep_hit h WHERE NOT EXISTS (SELECT 1 FROM {table} f "
             f"WHERE {scope}f.fingerprint = h.fingerprint) RETURNING *), "
             f"history AS (INSERT INTO {history_table} ({tracked}, history_date, history_change_reason, history_type, "
             f"history_user_id) SELECT {tracked}, %(now)s, %(reason)s, '+', %(user)s FROM new) "
@@ -265,6 +273,7 @@ def _opened_finding(pk: int | None, hit: rules.Hit, now: dt.datetime) -> Finding
         details=hit.details,
         first_seen_at=now,
         last_seen_at=now,
+        as_known_at=now,
     )
     if pk is not None:
         finding._state.adding, finding._state.db = False, connection.alias
@@ -329,6 +338,8 @@ def upsert_findings(
         )
         # Never before the first sighting, even if the clock stepped back.
         finding.last_seen_at = max(now, finding.first_seen_at)
+        if restated or reopened or rose:
+            finding.as_known_at = now  # its figures are this sweep's
         if reopened or rose:
             finding.status = FindingStatus.OPEN
             finding.acknowledged_at = None
@@ -355,6 +366,7 @@ def upsert_findings(
             continue
         finding.status = FindingStatus.RESOLVED
         finding.resolved_at = now
+        finding.as_known_at = now
         finding.resolution_note = (
             f"Resolved automatically by the compliance sweep on {on:%Y-%m-%d}: the condition no longer holds."
         )

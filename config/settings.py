@@ -323,6 +323,9 @@ API_BATCH_MAX_BODY_BYTES = env.int("API_BATCH_MAX_BODY_BYTES", default=8 * 1024 
 # many seconds past the server's clock (a client clock a little ahead); later is refused
 # with future_event_time. Dates may not be after today in TIME_ZONE.
 EVENT_TIME_SKEW = env.int("EVENT_TIME_SKEW", default=300)
+# A licence decision dated (effective_on) more than this many days before the day it is
+# recorded is a late entry: it needs a reason and is marked as such in the ledger.
+LICENCE_LATE_ENTRY_DAYS = env.int("LICENCE_LATE_ENTRY_DAYS", default=3)
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,10 @@
 """Admin for companies, the chip catalogue, rounds, licences, shipments and directives.
 
 Decisions (approve, reject, suspend, reinstate, revoke) go through ``licences.services``,
-the functions the API calls, with a confirmation step (``common.admin_helpers``); fields
+the functions the API calls, with a confirmation step (``common.admin_helpers``) and an
+optional day they took effect (``effective_on``); each is a row of the licence's decision
+ledger, shown read-only on the licence and in its own list (never added, edited or deleted
+here); fields
 those services own are read-only here and history cannot be reverted, so no form can
 bypass a rule. What a company or customs asserts (applications, declarations, customs events
 and directives) is only viewed here: they record it through the API with their own keys.
@@ -13,6 +16,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -36,6 +40,7 @@ from licences.models import (
     CustomsDirective,
     CustomsEvent,
     ImportLicence,
+    LicenceDecision,
     Shipment,
 )
 from licences.resources import ImportLicenceResource, ShipmentResource
@@ -50,6 +55,37 @@ class LicenceInline(admin.TabularInline):
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+
+class LicenceDecisionInline(admin.TabularInline):
+    """A licence's decision ledger: append-only, so shown read-only, oldest first."""
+
+    model = LicenceDecision
+    extra = 0
+    can_delete = False
+    fields = (
+        "kind",
+        "status",
+        "effective_on",
+        "recorded_at",
+        "actor",
+        "late_entry",
+        "reason",
+        "granted_quantity",
+        "valid_from",
+        "valid_until",
+    )
+    readonly_fields = fields
+    ordering = ("effective_on", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -127,8 +163,17 @@ class AllocationRoundAdmin(ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     readonly_fields = ("granted_units", "granted_value_usd")
 
 
+def _effective_on_field() -> forms.DateField:
+    return forms.DateField(
+        required=False,
+        widget=IsoDateInput(),
+        help_text="The day the decision took effect; empty: today. Never in the future; more than "
+        f"{settings.LICENCE_LATE_ENTRY_DAYS} days back it is a late entry and needs a reason.",
+    )
+
+
 class ApproveForm(forms.Form):
-    """Approve with a granted quantity (default: as requested) and a validity window."""
+    """Approve with a granted quantity (default: as requested), a validity window and the day it took effect."""
 
     granted_quantity = forms.IntegerField(
         min_value=1,
@@ -137,6 +182,12 @@ class ApproveForm(forms.Form):
     )
     valid_from = forms.DateField(widget=IsoDateInput())
     valid_until = forms.DateField(widget=IsoDateInput())
+    effective_on = _effective_on_field()
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Needed only for a late entry (why it is recorded now).",
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("initial", {})
@@ -150,12 +201,26 @@ class ApproveForm(forms.Form):
         return data
 
 
+class DecisionReasonForm(ReasonForm):
+    """A licence decision that must say why, and the day it took effect."""
+
+    effective_on = _effective_on_field()
+
+
+def _recorder(request) -> dict[str, Any]:
+    """Who records a decision made in the admin: the signed-in user."""
+    return {"recorded_by": request.user, "actor": request.user.get_username()}
+
+
 def _approve(request, licence: ImportLicence, data: dict) -> ImportLicence:
     return services.licence_approve(
         licence=licence,
         granted_quantity=data["granted_quantity"] or licence.requested_quantity,
         valid_from=data["valid_from"],
         valid_until=data["valid_until"],
+        effective_on=data.get("effective_on"),
+        reason=data.get("reason") or "",
+        **_recorder(request),
     )
 
 
@@ -170,7 +235,9 @@ def _approve_initial(licence: ImportLicence) -> dict[str, Any]:
 
 def _with_reason(service):
     def perform(request, licence: ImportLicence, data: dict) -> ImportLicence:
-        return service(licence=licence, reason=data["reason"])
+        return service(
+            licence=licence, reason=data["reason"], effective_on=data.get("effective_on"), **_recorder(request)
+        )
 
     return perform
 
@@ -196,7 +263,7 @@ LICENCE_DECISIONS = (
     Decision(
         name="reject",
         label="Reject",
-        form_class=ReasonForm,
+        form_class=DecisionReasonForm,
         perform=_with_reason(services.licence_reject),
         applies_to=_in(LicenceStatus.APPLIED),
         done="rejected",
@@ -205,7 +272,7 @@ LICENCE_DECISIONS = (
     Decision(
         name="suspend",
         label="Suspend",
-        form_class=ReasonForm,
+        form_class=DecisionReasonForm,
         perform=_with_reason(services.licence_suspend),
         applies_to=_in(LicenceStatus.APPROVED),
         done="suspended",
@@ -215,7 +282,7 @@ LICENCE_DECISIONS = (
     Decision(
         name="reinstate",
         label="Reinstate",
-        form_class=ReasonForm,
+        form_class=DecisionReasonForm,
         perform=_with_reason(services.licence_reinstate),
         applies_to=_in(LicenceStatus.SUSPENDED),
         done="reinstated",
@@ -223,7 +290,7 @@ LICENCE_DECISIONS = (
     Decision(
         name="revoke",
         label="Revoke",
-        form_class=ReasonForm,
+        form_class=DecisionReasonForm,
         perform=_with_reason(services.licence_revoke),
         applies_to=_in(LicenceStatus.APPROVED, LicenceStatus.SUSPENDED),
         done="revoked",
@@ -287,6 +354,31 @@ class ImportLicenceAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHisto
 
     def has_delete_permission(self, request, obj=None):
         return False  # nobody on staff erases what a company or customs asserted (superusers included)
+
+    def get_inlines(self, request, obj):
+        return [LicenceDecisionInline] if obj is not None else []
+
+
+@admin.register(LicenceDecision)
+class LicenceDecisionAdmin(admin.ModelAdmin):
+    """Every licence decision, newest first: the ledger the services write. Nobody adds, edits or
+    deletes a row here (superusers included); a correction is a new decision."""
+
+    list_display = ("licence", "kind", "status", "effective_on", "recorded_at", "actor", "late_entry")
+    list_filter = ("kind", "late_entry")
+    search_fields = ("licence__number", "licence__company__slug", "actor")
+    list_select_related = ("licence",)
+    date_hierarchy = "effective_on"
+    ordering = ("-recorded_at", "-id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Shipment)

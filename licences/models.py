@@ -9,10 +9,13 @@ statements, so even two racing requests cannot push them past their limit.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 ZERO = Decimal("0")
@@ -201,6 +204,102 @@ class ImportLicence(models.Model):
     @property
     def granted_value_usd(self) -> Decimal:
         return self.unit_value_usd * self.granted_quantity
+
+
+class LicenceDecision(models.Model):
+    """One row of a licence's decision ledger: append-only, never edited or deleted.
+
+    Every service that changes a licence's status or grant (apply, approve, reject,
+    suspend, reinstate, revoke, expire, grant change) writes exactly one row, in the
+    transaction that changes the licence, so the licence row's status is always the
+    ``status`` of its latest row. Two times per row (see ``quotas.selectors.as_of``):
+    ``effective_on`` is *valid time*, the day the decision took effect (a paper licence
+    issued in January and entered in March is effective in January); ``recorded_at`` is
+    *transaction time*, when the service learned it. ``status``, ``granted_quantity`` and
+    the validity window are the licence's as they stood after the decision, so the ledger
+    alone answers "was this licence in force on D, as known at K".
+    """
+
+    class Kind(models.TextChoices):
+        APPLY = "apply", "Application"
+        APPROVE = "approve", "Approval"
+        REJECT = "reject", "Rejection"
+        SUSPEND = "suspend", "Suspension"
+        REINSTATE = "reinstate", "Reinstatement"
+        REVOKE = "revoke", "Revocation"
+        EXPIRE = "expire", "Expiry"
+        GRANT_CHANGE = "grant_change", "Grant change"
+        # Reserved for the release of a revoked or expired licence's unused remainder to its round.
+        RELEASE = "release", "Release of remainder"
+
+    # No index of its own: the (licence, effective_on, id) index below serves every look-up by licence.
+    licence = models.ForeignKey(ImportLicence, on_delete=models.PROTECT, related_name="decisions", db_index=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(
+        max_length=16, choices=ImportLicence.Status.choices, help_text="The licence's status after this decision."
+    )
+    effective_on = models.DateField(help_text="Valid time: the day the decision took effect.")
+    recorded_at = models.DateTimeField(
+        default=timezone.now, help_text="Transaction time: when the service recorded the decision."
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.CharField(max_length=150, blank=True, help_text="Who recorded it: a user name or an API key.")
+    reason = models.TextField(blank=True)
+    late_entry = models.BooleanField(
+        default=False, help_text="Recorded more than LICENCE_LATE_ENTRY_DAYS after it took effect."
+    )
+    granted_quantity = models.PositiveBigIntegerField(default=0, help_text="The grant after this decision.")
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["licence_id", "effective_on", "id"]
+        indexes = [
+            # The licence's state on a date (the latest row by effective_on, then id) as one
+            # backward index probe; on PostgreSQL without visiting the table.
+            models.Index(
+                fields=["licence", "effective_on", "id"],
+                include=["status", "recorded_at"],
+                name="licence_decision_state_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=[
+                        "apply",
+                        "approve",
+                        "reject",
+                        "suspend",
+                        "reinstate",
+                        "revoke",
+                        "expire",
+                        "grant_change",
+                        "release",
+                    ]
+                ),
+                name="licence_decision_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_from__lte=F("valid_until")),
+                name="licence_decision_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.licence_id}: {self.kind} effective {self.effective_on:%Y-%m-%d}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("Licence decisions are append-only: a recorded row is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Licence decisions are append-only: a recorded row is never deleted.")
 
 
 class Shipment(models.Model):

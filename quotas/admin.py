@@ -22,7 +22,7 @@ from common.admin_helpers import (
 from licences import admin as licences_admin
 from licences.exports import ExportAdminMixin
 from quotas import services
-from quotas.models import DomesticCommitment, QuotaPolicy
+from quotas.models import CommitmentChange, DomesticCommitment, QuotaPolicy
 from quotas.resources import DomesticCommitmentResource
 
 
@@ -87,6 +87,26 @@ class QuotaPolicyAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHisto
         return ["status"]
 
 
+class CommitmentChangeInline(admin.TabularInline):
+    """A commitment's change ledger: append-only, so shown read-only, oldest first."""
+
+    model = CommitmentChange
+    extra = 0
+    can_delete = False
+    fields = ("kind", "status", "effective_on", "recorded_at", "actor", "note", "quantity", "delivered_quantity")
+    readonly_fields = fields
+    ordering = ("effective_on", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(DomesticCommitment)
 class DomesticCommitmentAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     """A company's own assertions (pledge, contract, deliveries, cancellation), recorded with its key
@@ -100,6 +120,7 @@ class DomesticCommitmentAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwned
     search_fields = ("company__name", "contract_reference")
     list_select_related = ("company", "chip")
     autocomplete_fields = ("company",)
+    inlines = [CommitmentChangeInline]
 
     def has_add_permission(self, request):
         return False
@@ -109,3 +130,25 @@ class DomesticCommitmentAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwned
 
     def has_delete_permission(self, request, obj=None):
         return False  # nobody on staff erases what a company or customs asserted (superusers included)
+
+
+@admin.register(CommitmentChange)
+class CommitmentChangeAdmin(admin.ModelAdmin):
+    """Every commitment change, newest first: the ledger the services write. Nobody adds, edits or
+    deletes a row here (superusers included)."""
+
+    list_display = ("commitment", "kind", "status", "effective_on", "recorded_at", "actor")
+    list_filter = ("kind",)
+    search_fields = ("commitment__company__slug", "commitment__contract_reference", "actor")
+    list_select_related = ("commitment", "commitment__company", "commitment__chip")
+    date_hierarchy = "effective_on"
+    ordering = ("-recorded_at", "-id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from licences.models import ChipModel, Company
@@ -65,7 +68,7 @@ class QuotaPolicy(models.Model):
 
     @property
     def counted_statuses(self) -> list[str]:
-        counted = []
+        counted: list[str] = []
         if self.counts_pledged:
             counted.append(DomesticCommitment.Status.PLEDGED)
         if self.counts_contracted:
@@ -139,3 +142,75 @@ class DomesticCommitment(models.Model):
     @property
     def value_usd(self) -> Decimal:
         return self.unit_price_usd * self.quantity
+
+
+class CommitmentChange(models.Model):
+    """One row of a commitment's change ledger: append-only, never edited or deleted.
+
+    Every commitment service (record, contract, deliver, cancel) writes its rows in the
+    transaction that changes the commitment: recording an already contracted commitment is
+    two facts, a pledge and a contract, so two rows. ``effective_on`` is valid time (the
+    pledge, contract, delivery or cancellation date the company gives), ``recorded_at``
+    transaction time; ``status``, ``quantity``, ``delivered_quantity`` and ``unit_price_usd``
+    are the commitment's after the change. Positions "as known at" a moment read it
+    (``quotas.selectors.as_of``).
+    """
+
+    class Kind(models.TextChoices):
+        PLEDGE = "pledge", "Pledge"
+        CONTRACT = "contract", "Contract"
+        DELIVER = "deliver", "Delivery"
+        CANCEL = "cancel", "Cancellation"
+        # Reserved for a change of terms (quantity, price) once a service offers one.
+        AMEND = "amend", "Amendment"
+
+    # No index of its own: the (commitment, effective_on, id) index below serves every look-up.
+    commitment = models.ForeignKey(DomesticCommitment, on_delete=models.PROTECT, related_name="changes", db_index=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(
+        max_length=16,
+        choices=DomesticCommitment.Status.choices,
+        help_text="The commitment's status after this change.",
+    )
+    effective_on = models.DateField(help_text="Valid time: the day the change took effect.")
+    recorded_at = models.DateTimeField(
+        default=timezone.now, help_text="Transaction time: when the service recorded the change."
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.CharField(max_length=150, blank=True, help_text="Who recorded it: a user name or an API key.")
+    note = models.TextField(blank=True, help_text="The contract reference, the cancellation's reason, ...")
+    quantity = models.PositiveBigIntegerField(help_text="The committed quantity after this change.")
+    delivered_quantity = models.PositiveBigIntegerField(default=0, help_text="Delivered so far, after this change.")
+    unit_price_usd = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["commitment_id", "effective_on", "id"]
+        indexes = [
+            models.Index(
+                fields=["commitment", "effective_on", "id"],
+                include=["status", "recorded_at"],
+                name="commitment_change_state_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["pledge", "contract", "deliver", "cancel", "amend"]),
+                name="commitment_change_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(delivered_quantity__lte=F("quantity")), name="commitment_change_delivered_within_quantity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commitment_id}: {self.kind} effective {self.effective_on:%Y-%m-%d}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("Commitment changes are append-only: a recorded row is never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Commitment changes are append-only: a recorded row is never deleted.")

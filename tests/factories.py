@@ -20,7 +20,9 @@ from licences.models import (
     ImportLicence,
     Shipment,
 )
+from licences.services import record_implied_decisions
 from quotas.models import DomesticCommitment, QuotaPolicy
+from quotas.services import record_implied_changes
 
 
 def at(day: dt.date, hour: int = 12) -> dt.datetime:
@@ -75,10 +77,20 @@ class AllocationRoundFactory(factory.django.DjangoModelFactory):
 
 
 class ImportLicenceFactory(factory.django.DjangoModelFactory):
-    """An *applied* licence. Use ``licence_approve`` (or ``ApprovedLicenceFactory``) to grant."""
+    """An *applied* licence. Use ``licence_approve`` (or ``ApprovedLicenceFactory``) to grant.
+
+    Written directly, it gets the decision ledger rows its timestamps imply (as migration
+    ``licences.0008`` backfilled them), so positions, which read the ledger, see it.
+    """
 
     class Meta:
         model = ImportLicence
+
+    @classmethod
+    def _create(cls, model_class: type[ImportLicence], *args: Any, **kwargs: Any) -> ImportLicence:
+        licence = super()._create(model_class, *args, **kwargs)
+        record_implied_decisions([licence])
+        return licence
 
     number = factory.Sequence(lambda n: f"LIC-TEST-{n:05d}")
     company = factory.SubFactory(CompanyFactory)
@@ -169,8 +181,17 @@ class QuotaPolicyFactory(factory.django.DjangoModelFactory):
 
 
 class DomesticCommitmentFactory(factory.django.DjangoModelFactory):
+    """A commitment written directly, with the change ledger rows its dates imply (each recorded
+    at the start of its effective day), as migration ``quotas.0005`` backfilled them."""
+
     class Meta:
         model = DomesticCommitment
+
+    @classmethod
+    def _create(cls, model_class: type[DomesticCommitment], *args: Any, **kwargs: Any) -> DomesticCommitment:
+        commitment = super()._create(model_class, *args, **kwargs)
+        record_implied_changes([commitment])
+        return commitment
 
     company = factory.SubFactory(CompanyFactory)
     chip = factory.SubFactory(DomesticChipFactory)

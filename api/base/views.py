@@ -34,6 +34,7 @@ from rest_framework.response import Response
 from api import idempotency
 from api.base.fields import (
     BoundedDateField,
+    EventDateTimeField,
 )
 from api.permissions import MatrixPermission
 from api.principal import Principal, principal_of
@@ -193,6 +194,20 @@ class ApiViewSetMixin:
             return timezone.localdate()
         try:
             return BoundedDateField().run_validation(raw)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({name: error.detail}) from error
+
+    def query_moment(self, name: str = "as_known_at") -> dt.datetime | None:
+        """A moment from the query string (``?as_known_at=2026-03-01T09:00:00%2B08:00``), ``None`` when absent.
+
+        An event time: refused without a time zone (``naive_datetime``) and past now
+        (``future_event_time``), like :class:`~api.base.fields.EventDateTimeField`.
+        """
+        raw = self.request.query_params.get(name)  # type: ignore[attr-defined]
+        if raw is None:
+            return None
+        try:
+            return EventDateTimeField().run_validation(raw)
         except serializers.ValidationError as error:
             raise serializers.ValidationError({name: error.detail}) from error
 

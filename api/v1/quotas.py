@@ -6,6 +6,7 @@ arithmetic); the shared plumbing is :mod:`api.base`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,7 @@ from api.base import (
     BoundedDateField,
     CreateReadApiViewSet,
     EventDateField,
+    EventDateTimeField,
     MoneyField,
     PlainDecimalField,
     QuantityField,
@@ -125,26 +127,35 @@ class CommitmentViewSet(CreateReadApiViewSet):
     @extend_schema(request=CommitmentRecordSerializer, responses={201: CommitmentSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record a commitment to buy domestic chips."""
-        commitment = services.commitment_record(**self.parse(CommitmentRecordSerializer))
+        commitment = services.commitment_record(**self.parse(CommitmentRecordSerializer), **self.recorder())
         return self.render(commitment, status=status.HTTP_201_CREATED)
+
+    def recorder(self) -> dict[str, Any]:
+        """Who records a change, for the commitment's change ledger."""
+        return {"recorded_by": self.principal.user, "actor": self.principal.label}
+
+    def change(self, service: Callable[..., DomesticCommitment], serializer_class: type[StrictSerializer]) -> Response:
+        """Run a change service on the commitment in the URL (one row of its change ledger)."""
+        change = self.parse(serializer_class)
+        return self.render(service(commitment=self.get_object(), **change, **self.recorder()))
 
     @extend_schema(request=ContractSerializer, responses=CommitmentSerializer)
     @action(detail=True, methods=["post"])
     def contract(self, request: Request, pk: str) -> Response:
         """Turn a pledge into a signed contract."""
-        return self.render(services.commitment_contract(commitment=self.get_object(), **self.parse(ContractSerializer)))
+        return self.change(services.commitment_contract, ContractSerializer)
 
     @extend_schema(request=DeliverSerializer, responses=CommitmentSerializer)
     @action(detail=True, methods=["post"])
     def deliver(self, request: Request, pk: str) -> Response:
         """Record a (partial) delivery against a contracted commitment."""
-        return self.render(services.commitment_deliver(commitment=self.get_object(), **self.parse(DeliverSerializer)))
+        return self.change(services.commitment_deliver, DeliverSerializer)
 
     @extend_schema(request=CancelSerializer, responses=CommitmentSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Cancel a pledged or contracted commitment."""
-        return self.render(services.commitment_cancel(commitment=self.get_object(), **self.parse(CancelSerializer)))
+        return self.change(services.commitment_cancel, CancelSerializer)
 
 
 # --- Policies -------------------------------------------------------------------------------
@@ -242,6 +253,9 @@ class QuotaPositionSerializer(serializers.Serializer):
     shortfall = serializers.DecimalField(max_digits=None, decimal_places=None)
     coverage = serializers.DecimalField(max_digits=12, decimal_places=4, help_text="committed / required; 1 = 100 %")
     is_short = serializers.BooleanField()
+    as_known_at = serializers.DateTimeField(
+        allow_null=True, help_text="The moment whose records it was computed from; null: everything recorded so far."
+    )
 
 
 class PolicyImpactRowSerializer(serializers.Serializer):
@@ -255,6 +269,17 @@ class PolicyImpactRowSerializer(serializers.Serializer):
     newly_short = serializers.BooleanField()
 
 
+AS_KNOWN_AT_HELP = (
+    "Transaction time: answer from what had been recorded by this moment (licence decisions, customs "
+    "clearances, commitment changes, policies), so an earlier answer can be reproduced after back-dated "
+    "corrections. An ISO 8601 date and time with an offset (in a query string, encode '+' as %2B); without "
+    "one 400 naive_datetime, in the future 400 future_event_time. Defaults to everything recorded so far."
+)
+AS_KNOWN_AT_PARAMETER = OpenApiParameter(
+    "as_known_at", OpenApiTypes.DATETIME, OpenApiParameter.QUERY, description=AS_KNOWN_AT_HELP
+)
+
+
 class HypotheticalRowSerializer(StrictSerializer):
     chip = serializers.CharField(max_length=32)
     quantity = QuantityField()
@@ -264,6 +289,7 @@ class WhatIfSerializer(StrictSerializer):
     """Extra imports and/or commitments to try; nothing is written."""
 
     on = BoundedDateField(required=False, help_text="Defaults to today.")
+    as_known_at = EventDateTimeField(required=False, help_text=AS_KNOWN_AT_HELP)
     imports = HypotheticalRowSerializer(many=True, required=False, max_length=100)
     commitments = HypotheticalRowSerializer(many=True, required=False, max_length=100)
 
@@ -292,14 +318,16 @@ class PolicyViewSet(CreateReadApiViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("on", OpenApiTypes.DATE, OpenApiParameter.QUERY, description="Defaults to today.")
+            OpenApiParameter("on", OpenApiTypes.DATE, OpenApiParameter.QUERY, description="Defaults to today."),
+            AS_KNOWN_AT_PARAMETER,
         ],
         responses=PolicyImpactRowSerializer(many=True),
     )
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def impact(self, request: Request, pk: str) -> Response:
         """Every company's position under this policy beside the one in force, worst change first."""
-        rows = selectors.policy_impact(draft=self.get_object(), on=self.query_date())
+        on, as_known_at = self.query_date(), self.query_moment()
+        rows = selectors.policy_impact(draft=self.get_object(), on=on, as_known_at=as_known_at)
         return Response(PolicyImpactRowSerializer(rows, many=True).data)
 
 
@@ -331,14 +359,16 @@ class CompanyQuotaViewSet(ApiViewSetMixin, viewsets.GenericViewSet):
         foreign_chips = [chip for chip in chips if chip.origin == ChipModel.Origin.FOREIGN]
         return Response(QuotaReportSerializer(position, context={"foreign_chips": foreign_chips}).data)
 
-    @extend_schema(parameters=[ON_PARAMETER], responses=QuotaReportSerializer)
+    @extend_schema(parameters=[ON_PARAMETER, AS_KNOWN_AT_PARAMETER], responses=QuotaReportSerializer)
     @action(detail=True, methods=["get"])
     def quota(self, request: Request, slug: str) -> Response:
-        """The company's quota position on a date under the policy in force then."""
+        """The company's quota position on a date under the policy in force then (as known at a moment)."""
+        on, as_known_at = self.query_date(), self.query_moment()
         company = self.get_object()
         # One read of the catalogue serves the compute weights and the headroom per chip.
         chips = list(ChipModel.objects.order_by("code"))
-        return self.report(selectors.quota_position(company=company, on=self.query_date(), chips=chips), chips)
+        position = selectors.quota_position(company=company, on=on, chips=chips, as_known_at=as_known_at)
+        return self.report(position, chips)
 
     @extend_schema(request=WhatIfSerializer, responses=QuotaReportSerializer)
     @action(detail=True, methods=["post"], url_path="quota/what-if", url_name="quota-what-if")
@@ -350,5 +380,6 @@ class CompanyQuotaViewSet(ApiViewSetMixin, viewsets.GenericViewSet):
             on=study.get("on") or timezone.localdate(),
             imports=[(row["chip"], row["quantity"]) for row in study.get("imports", [])],
             commitments=[(row["chip"], row["quantity"]) for row in study.get("commitments", [])],
+            as_known_at=study.get("as_known_at"),
         )
         return self.report(position)

@@ -40,6 +40,12 @@ class Finding(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution_note = models.TextField(blank=True)
+    # What the sweep knew when it last computed the figures in ``summary`` and ``details``:
+    # ask for positions ``as_known_at`` this moment to reproduce them, whatever was
+    # back-dated since. Empty for findings raised outside the sweep's rules before it existed.
+    as_known_at = models.DateTimeField(
+        null=True, blank=True, help_text="The moment whose records the figures were computed from."
+    )
     # The history keeps the indexes something reads (id for a finding's own history,
     # company for the company page, history date and user); the sweep writes tens of
     # thousands of rows at a time, and an index per fingerprint or acknowledger costs

@@ -1,6 +1,7 @@
 """Every write with a business rule on licences, shipments and customs.
 
-Split by concern (issue 13): ``licences`` (licence lifecycle), ``shipments`` (single
+Split by concern (issue 13): ``licences`` (licence lifecycle and its decision ledger),
+``ledger`` (the ledger rows of licences written without the services), ``shipments`` (single
 shipments, customs events, directives) and the batches: ``ingestion`` (what both batch
 services share), ``ingestion_shipments`` and ``ingestion_customs_events``. Every public name
 is re-exported here, so ``from licences.services import x`` and ``services.x`` keep working.
@@ -23,6 +24,10 @@ from licences.services.ingestion_customs_events import (
     write_customs_events,
 )
 from licences.services.ingestion_shipments import shipments_ingest
+from licences.services.ledger import (
+    decisions_implied_by,
+    record_implied_decisions,
+)
 from licences.services.licences import (
     LICENCE_TRANSITIONS,
     LicenceStatus,
@@ -61,6 +66,7 @@ __all__ = [
     "customs_event_record",
     "customs_event_refusal",
     "customs_events_ingest",
+    "decisions_implied_by",
     "directive_in_force",
     "directive_issue",
     "directive_lift",
@@ -74,6 +80,7 @@ __all__ = [
     "lock_shipment_states",
     "named_companies",
     "plan_customs_events",
+    "record_implied_decisions",
     "shipment_declare",
     "shipment_refusal",
     "shipments_ingest",

@@ -1,6 +1,18 @@
 """Licence lifecycle: apply, approve, and the regulator's decisions (reject, suspend, reinstate,
 revoke, expire), each a transition checked against ``LICENCE_TRANSITIONS``.
 
+Every one writes exactly one row of the licence's decision ledger
+(:class:`~licences.models.LicenceDecision`) in its transaction, after the licence row, with
+the licence's status and grant as they now stand. A decision takes effect on
+``effective_on`` (valid time; default: the day it is recorded, in the service time zone) and
+is recorded at ``at`` (transaction time; default: now. Only code replaying history, the demo
+world and tests, passes ``at``: the API and the admin never do). ``effective_on`` is refused
+after the recording day (``future_effective_date``), before the application
+(``effective_before_application``) and before the licence's latest ledger row
+(``effective_before_last_decision``: the ledger of one licence runs forward); more than
+``LICENCE_LATE_ENTRY_DAYS`` before the recording day it is a late entry, refused without a
+reason (``late_entry_reason_required``) and marked ``late_entry``.
+
 Counters that must never run past a limit (a round's cap, a licence's grant) move only
 through conditional ``UPDATE ... WHERE counter + n <= limit`` statements inside a
 transaction, backed by check constraints: correct under concurrency on PostgreSQL and
@@ -13,6 +25,8 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,9 +37,11 @@ from licences.models import (
     ChipModel,
     Company,
     ImportLicence,
+    LicenceDecision,
 )
 
 LicenceStatus = ImportLicence.Status
+DecisionKind = LicenceDecision.Kind
 
 # Licence transitions, written once: which status each decision may start from.
 LICENCE_TRANSITIONS: dict[str, set[str]] = {
@@ -60,6 +76,85 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
+def _local_day(moment: dt.datetime) -> dt.date:
+    return timezone.localdate(moment, timezone.get_default_timezone())
+
+
+def _effective_day(
+    licence: ImportLicence, *, effective_on: dt.date | None, reason: str, recorded_at: dt.datetime
+) -> tuple[dt.date, bool]:
+    """The day a decision on ``licence`` takes effect, and whether it is a late entry.
+
+    See the module docstring for the rules; every refusal is raised before anything is written.
+    """
+    today = _local_day(recorded_at)
+    day = today if effective_on is None else effective_on
+    if day > today:
+        raise DomainError(
+            f"A decision cannot take effect in the future: effective_on {day} is after today ({today}).",
+            code="future_effective_date",
+            fields={"effective_on": [f"must not be after {today}"]},
+        )
+    applied_on = _local_day(licence.applied_at)
+    if day < applied_on:
+        raise DomainError(
+            f"Licence {licence.number} was applied for on {applied_on}: a decision on it cannot take effect on {day}.",
+            code="effective_before_application",
+            fields={"effective_on": [f"must not be before {applied_on}"]},
+        )
+    last = (
+        LicenceDecision.objects.filter(licence=licence)
+        .order_by("-effective_on", "-pk")
+        .values_list("effective_on", flat=True)
+        .first()
+    )
+    if last is not None and day < last:
+        raise Conflict(
+            f"Licence {licence.number}'s latest decision took effect on {last}: a later decision cannot take "
+            f"effect before it ({day}).",
+            code="effective_before_last_decision",
+            fields={"effective_on": [f"must not be before {last}"]},
+        )
+    late = (today - day).days > settings.LICENCE_LATE_ENTRY_DAYS
+    if late and not (reason or "").strip():
+        raise DomainError(
+            f"A decision taking effect more than {settings.LICENCE_LATE_ENTRY_DAYS} days before it is recorded "
+            f"({day}, recorded {today}) is a late entry and needs a reason.",
+            code="late_entry_reason_required",
+            fields={"reason": ["required for a late entry"]},
+        )
+    return day, late
+
+
+def _record_decision(
+    licence: ImportLicence,
+    *,
+    kind: str,
+    effective_on: dt.date,
+    recorded_at: dt.datetime,
+    late_entry: bool = False,
+    reason: str = "",
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
+) -> LicenceDecision:
+    """The ledger row of a decision just applied to ``licence`` (its status and grant as they now stand)."""
+    decided = licence.status not in (LicenceStatus.APPLIED, LicenceStatus.REJECTED)
+    return LicenceDecision.objects.create(
+        licence=licence,
+        kind=kind,
+        status=licence.status,
+        effective_on=effective_on,
+        recorded_at=recorded_at,
+        recorded_by_id=recorded_by.pk if recorded_by is not None else None,
+        actor=(actor or (recorded_by.get_username() if recorded_by is not None else ""))[:150],
+        reason=(reason or "").strip(),
+        late_entry=late_entry,
+        granted_quantity=licence.granted_quantity if decided else 0,
+        valid_from=licence.valid_from if decided else None,
+        valid_until=licence.valid_until if decided else None,
+    )
+
+
 @transaction.atomic
 def licence_apply(
     *,
@@ -70,8 +165,14 @@ def licence_apply(
     unit_value_usd: Decimal | None = None,
     number: str | None = None,
     applied_at: dt.datetime | None = None,
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
 ) -> ImportLicence:
-    """Record a company's application for an import licence (status ``applied``)."""
+    """Record a company's application for an import licence (status ``applied``).
+
+    ``applied_at`` (default now) is when it was applied for and recorded: its ledger row
+    takes effect on that day.
+    """
     if chip.origin != ChipModel.Origin.FOREIGN:
         raise DomainError(
             f"{chip.code} is a domestic chip; import licences are for foreign chips.", code="chip_not_foreign"
@@ -83,7 +184,7 @@ def licence_apply(
     try:
         # The unique constraint decides, so two racing applications cannot both win.
         with transaction.atomic():
-            return ImportLicence.objects.create(
+            licence = ImportLicence.objects.create(
                 number=number,
                 company=company,
                 chip=chip,
@@ -98,6 +199,15 @@ def licence_apply(
         if ImportLicence.objects.filter(company=company, number=number).exists():
             raise Conflict(f"A licence numbered {number} already exists.", code="duplicate_number") from error
         raise
+    _record_decision(
+        licence,
+        kind=DecisionKind.APPLY,
+        effective_on=_local_day(applied_at),
+        recorded_at=applied_at,
+        recorded_by=recorded_by,
+        actor=actor,
+    )
+    return licence
 
 
 @transaction.atomic
@@ -107,12 +217,18 @@ def licence_approve(
     granted_quantity: int,
     valid_from: dt.date,
     valid_until: dt.date,
+    effective_on: dt.date | None = None,
+    reason: str = "",
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
     at: dt.datetime | None = None,
 ) -> ImportLicence:
     """Approve an application, drawing its grant from the round's unit and value caps.
 
     Refused with ``round_cap_exceeded`` if the grant would push the round past either cap.
+    ``reason`` is needed only for a late entry (see the module docstring).
     """
+    recorded_at = at or timezone.now()
     licence = _locked_licence(licence)
     _check_transition(licence, "approve")
     if not 0 < granted_quantity <= licence.requested_quantity:
@@ -123,6 +239,7 @@ def licence_approve(
         )
     if valid_from > valid_until:
         raise DomainError("valid_from must not be after valid_until.", code="invalid_window")
+    day, late = _effective_day(licence, effective_on=effective_on, reason=reason, recorded_at=recorded_at)
     value = licence.unit_value_usd * granted_quantity
     drawn = AllocationRound.objects.filter(
         pk=licence.round_id,
@@ -141,9 +258,19 @@ def licence_approve(
     licence.granted_quantity = granted_quantity
     licence.valid_from = valid_from
     licence.valid_until = valid_until
-    licence.approved_at = at or timezone.now()
+    licence.approved_at = recorded_at
     licence.status_reason = ""
     licence.save()
+    _record_decision(
+        licence,
+        kind=DecisionKind.APPROVE,
+        effective_on=day,
+        recorded_at=recorded_at,
+        late_entry=late,
+        reason=reason,
+        recorded_by=recorded_by,
+        actor=actor,
+    )
     return licence
 
 
@@ -151,54 +278,130 @@ def _decide(
     licence: ImportLicence,
     *,
     action: str,
+    kind: str,
     status: str,
-    reason: str | None,
+    reason: str,
+    effective_on: dt.date | None,
+    recorded_by: AbstractBaseUser | None,
+    actor: str,
+    at: dt.datetime | None,
     stamp: str | None = None,
     clear: str | None = None,
-    at: dt.datetime | None = None,
+    reason_required: bool = True,
 ) -> ImportLicence:
-    """Move a locked licence to ``status`` if the transition table allows ``action``,
-    recording the reason (when the decision needs one) and the decision's timestamp."""
+    """Move a locked licence to ``status`` if the transition table allows ``action``, recording
+    the reason (as the licence's ``status_reason`` when the decision needs one), the decision's
+    timestamp and its ledger row."""
+    recorded_at = at or timezone.now()
     licence = _locked_licence(licence)
     _check_transition(licence, action)
+    reason = _require_reason(reason) if reason_required else (reason or "").strip()
+    day, late = _effective_day(licence, effective_on=effective_on, reason=reason, recorded_at=recorded_at)
     licence.status = status
-    if reason is not None:
-        licence.status_reason = _require_reason(reason)
+    if reason_required:
+        licence.status_reason = reason
     if stamp:
-        setattr(licence, stamp, at or timezone.now())
+        setattr(licence, stamp, recorded_at)
     if clear:
         setattr(licence, clear, None)
     licence.save()
+    _record_decision(
+        licence,
+        kind=kind,
+        effective_on=day,
+        recorded_at=recorded_at,
+        late_entry=late,
+        reason=reason,
+        recorded_by=recorded_by,
+        actor=actor,
+    )
     return licence
 
 
 @transaction.atomic
-def licence_reject(*, licence: ImportLicence, reason: str, at: dt.datetime | None = None) -> ImportLicence:
+def licence_reject(
+    *,
+    licence: ImportLicence,
+    reason: str,
+    effective_on: dt.date | None = None,
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
+    at: dt.datetime | None = None,
+) -> ImportLicence:
     """Reject an application."""
-    return _decide(licence, action="reject", status=LicenceStatus.REJECTED, reason=reason, stamp="rejected_at", at=at)
-
-
-@transaction.atomic
-def licence_suspend(*, licence: ImportLicence, reason: str, at: dt.datetime | None = None) -> ImportLicence:
-    """Suspend an approved licence: no new shipments may be declared against it."""
     return _decide(
-        licence, action="suspend", status=LicenceStatus.SUSPENDED, reason=reason, stamp="suspended_at", at=at
-    )
+        licence, action="reject", kind=DecisionKind.REJECT, status=LicenceStatus.REJECTED, reason=reason,
+        effective_on=effective_on, recorded_by=recorded_by, actor=actor, at=at, stamp="rejected_at",
+    )  # fmt: skip
 
 
 @transaction.atomic
-def licence_reinstate(*, licence: ImportLicence, reason: str, at: dt.datetime | None = None) -> ImportLicence:
-    """Lift a suspension."""
-    return _decide(licence, action="reinstate", status=LicenceStatus.APPROVED, reason=reason, clear="suspended_at")
+def licence_suspend(
+    *,
+    licence: ImportLicence,
+    reason: str,
+    effective_on: dt.date | None = None,
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
+    at: dt.datetime | None = None,
+) -> ImportLicence:
+    """Suspend an approved licence: no new shipments may be declared against it, and it does not
+    count in quota positions from ``effective_on`` until reinstated (the ledger keeps the window)."""
+    return _decide(
+        licence, action="suspend", kind=DecisionKind.SUSPEND, status=LicenceStatus.SUSPENDED, reason=reason,
+        effective_on=effective_on, recorded_by=recorded_by, actor=actor, at=at, stamp="suspended_at",
+    )  # fmt: skip
 
 
 @transaction.atomic
-def licence_revoke(*, licence: ImportLicence, reason: str, at: dt.datetime | None = None) -> ImportLicence:
+def licence_reinstate(
+    *,
+    licence: ImportLicence,
+    reason: str,
+    effective_on: dt.date | None = None,
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
+    at: dt.datetime | None = None,
+) -> ImportLicence:
+    """Lift a suspension. ``suspended_at`` is cleared; the suspension stays in the ledger, so
+    positions on the days it lasted still leave the licence out."""
+    return _decide(
+        licence, action="reinstate", kind=DecisionKind.REINSTATE, status=LicenceStatus.APPROVED, reason=reason,
+        effective_on=effective_on, recorded_by=recorded_by, actor=actor, at=at, clear="suspended_at",
+    )  # fmt: skip
+
+
+@transaction.atomic
+def licence_revoke(
+    *,
+    licence: ImportLicence,
+    reason: str,
+    effective_on: dt.date | None = None,
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
+    at: dt.datetime | None = None,
+) -> ImportLicence:
     """Revoke a licence for good. Its grant stays counted against the round (it was allocated)."""
-    return _decide(licence, action="revoke", status=LicenceStatus.REVOKED, reason=reason, stamp="revoked_at", at=at)
+    return _decide(
+        licence, action="revoke", kind=DecisionKind.REVOKE, status=LicenceStatus.REVOKED, reason=reason,
+        effective_on=effective_on, recorded_by=recorded_by, actor=actor, at=at, stamp="revoked_at",
+    )  # fmt: skip
 
 
 @transaction.atomic
-def licence_expire(*, licence: ImportLicence, at: dt.datetime | None = None) -> ImportLicence:
-    """Mark a licence whose validity window has passed as expired."""
-    return _decide(licence, action="expire", status=LicenceStatus.EXPIRED, reason=None, stamp="expired_at", at=at)
+def licence_expire(
+    *,
+    licence: ImportLicence,
+    effective_on: dt.date | None = None,
+    reason: str = "",
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
+    at: dt.datetime | None = None,
+) -> ImportLicence:
+    """Mark a licence whose validity window has passed as expired. A licence stops counting in
+    quota positions after its ``valid_until`` whether or not this has run."""
+    return _decide(
+        licence, action="expire", kind=DecisionKind.EXPIRE, status=LicenceStatus.EXPIRED, reason=reason,
+        effective_on=effective_on, recorded_by=recorded_by, actor=actor, at=at, stamp="expired_at",
+        reason_required=False,
+    )  # fmt: skip

@@ -26,10 +26,10 @@ every company take two queries (companies; imports and commitments in one ``UNIO
 one more for the chip or licence weights on some bases and one to find the policy in
 force, whatever the size of the data.
 
-"As of a date" means as the records stood at the end of that day in the service's time
-zone (``settings.TIME_ZONE``): licences approved and not yet suspended, revoked, expired
-or rejected by then, shipments cleared by then, commitments pledged and not cancelled by
-then, each counted in the status it had reached by then.
+"As of a date" means as the records stood at the end of that day in the service's time zone
+(valid time); "as known at" a moment, only what had been recorded by then (transaction time).
+A licence counts on a date only if its decision ledger says it was in force then. The
+definitions are written once, in ``quotas.selectors.as_of``'s docstring.
 
 Split by concern (issue 13): ``as_of`` (dates, the policy in force, the as-of querysets),
 ``weighting`` (the grouped sums and their weights), ``positions`` (the arithmetic and the
@@ -52,8 +52,10 @@ from quotas.selectors.as_of import (
     MeasuredOn,
     commitments_counted_as_of,
     end_of_day,
-    licences_approved_as_of,
+    licence_status_on,
+    licences_in_force,
     policy_in_force,
+    policy_in_force_as_known_at,
     shipments_cleared_as_of,
 )
 from quotas.selectors.positions import (
@@ -103,9 +105,11 @@ __all__ = [
     "end_of_day",
     "headroom",
     "imported_and_committed_totals",
-    "licences_approved_as_of",
+    "licence_status_on",
+    "licences_in_force",
     "policy_impact",
     "policy_in_force",
+    "policy_in_force_as_known_at",
     "position_from_totals",
     "quota_position",
     "quota_positions",

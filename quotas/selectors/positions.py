@@ -84,7 +84,8 @@ class QuotaPosition:
     (compute). ``imported``, ``committed`` and ``required`` are exact; ``shortfall`` is
     rounded up to the basis's unit (whole chips, cents, thousandths of an H20);
     ``coverage`` is ``committed / required`` to four places (``1`` when nothing is
-    required), never shown as ``1`` or more while there is a shortfall.
+    required), never shown as ``1`` or more while there is a shortfall. ``as_known_at`` is the
+    transaction time it was computed as of (see ``quotas.selectors.as_of``).
 
     When no policy is in force on the date, ``policy`` is ``None`` (``has_policy`` is
     false): nothing is required, so every amount is ``0`` and coverage is ``1``. That is
@@ -99,6 +100,8 @@ class QuotaPosition:
     required: Decimal
     shortfall: Decimal
     coverage: Decimal
+    #: The moment whose records the position was computed from; ``None``: everything recorded so far.
+    as_known_at: dt.datetime | None = None
 
     @property
     def has_policy(self) -> bool:
@@ -128,7 +131,13 @@ _multiply, _subtract, _divide = EXACT.multiply, EXACT.subtract, DIVISION.divide
 
 
 def position_from_totals(
-    *, company: CompanyRef, on: dt.date, policy: PolicyTerms | None, imported: Decimal, committed: Decimal
+    *,
+    company: CompanyRef,
+    on: dt.date,
+    policy: PolicyTerms | None,
+    imported: Decimal,
+    committed: Decimal,
+    as_known_at: dt.datetime | None = None,
 ) -> QuotaPosition:
     """The quota arithmetic for one company from its weighted totals (no query).
 
@@ -138,7 +147,7 @@ def position_from_totals(
     if policy is None:
         return QuotaPosition(
             company=company, on=on, policy=None, imported=ZERO, committed=ZERO, required=ZERO, shortfall=ZERO,
-            coverage=ONE,
+            coverage=ONE, as_known_at=as_known_at,
         )  # fmt: skip
     required = _multiply(policy.ratio, imported)
     gap = _subtract(required, committed)
@@ -162,6 +171,7 @@ def position_from_totals(
         required=_tidy(required),
         shortfall=shortfall,
         coverage=coverage,
+        as_known_at=as_known_at,
     )
 
 
@@ -184,17 +194,23 @@ def _positions(
     policy: QuotaPolicy | None,
     scope: CompanyScope,
     chips: Sequence[ChipModel] | None = None,
+    as_known_at: dt.datetime | None = None,
 ) -> list[QuotaPosition]:
     if policy is None:
         imported: dict[int, Decimal] = {}
         committed: dict[int, Decimal] = {}
         terms = None
     else:
-        imported, committed = imported_and_committed_totals(policy, on, scope, _Weights(scope, chips))
+        imported, committed = imported_and_committed_totals(policy, on, scope, _Weights(scope, chips), as_known_at)
         terms = PolicyTerms.of(policy)
     return [
         position_from_totals(
-            company=ref, on=on, policy=terms, imported=imported.get(ref.id, ZERO), committed=committed.get(ref.id, ZERO)
+            company=ref,
+            on=on,
+            policy=terms,
+            imported=imported.get(ref.id, ZERO),
+            committed=committed.get(ref.id, ZERO),
+            as_known_at=as_known_at,
         )
         for ref in refs
     ]
@@ -209,8 +225,12 @@ def quota_positions(
     policy: QuotaPolicy | None = None,
     companies: Iterable[Company] | QuerySet[Company] | None = None,
     chips: Sequence[ChipModel] | None = None,
+    as_known_at: dt.datetime | None = None,
 ) -> list[QuotaPosition]:
     """Every company's quota position on ``on``, sorted by company name.
+
+    ``as_known_at`` (an aware datetime) computes it from what had been recorded by then
+    (``quotas.selectors.as_of``); the default, everything recorded so far.
 
     ``policy`` defaults to the policy in force on ``on`` (pass a draft to study it).
     ``companies`` narrows the result to a queryset or a list of companies. Runs in at most
@@ -219,7 +239,7 @@ def quota_positions(
     shipments and commitments. A caller that has read the whole chip catalogue already
     passes it as ``chips``, saving the query for the chip weights.
     """
-    policy = _resolve_policy(on, policy)
+    policy = _resolve_policy(on, policy, as_known_at)
     refs = _company_refs(companies)
     if companies is None:
         scope: CompanyScope = None
@@ -227,14 +247,19 @@ def quota_positions(
         scope = companies.values("pk")
     else:
         scope = [ref.id for ref in refs]
-    return _positions(refs=refs, on=on, policy=policy, scope=scope, chips=chips)
+    return _positions(refs=refs, on=on, policy=policy, scope=scope, chips=chips, as_known_at=as_known_at)
 
 
 def quota_position(
-    *, company: Company, on: dt.date, policy: QuotaPolicy | None = None, chips: Sequence[ChipModel] | None = None
+    *,
+    company: Company,
+    on: dt.date,
+    policy: QuotaPolicy | None = None,
+    chips: Sequence[ChipModel] | None = None,
+    as_known_at: dt.datetime | None = None,
 ) -> QuotaPosition:
     """One company's quota position on ``on`` (one to three queries; see ``quota_positions``)."""
-    return quota_positions(on=on, policy=policy, companies=[company], chips=chips)[0]
+    return quota_positions(on=on, policy=policy, companies=[company], chips=chips, as_known_at=as_known_at)[0]
 
 
 def _weight_of_hypothetical(basis: str, chip: ChipModel) -> Decimal:

@@ -16,7 +16,7 @@ from quotas.selectors.as_of import (
     ZERO,
     ChipRef,
     HypotheticalRows,
-    policy_in_force,
+    _resolve_policy,
 )
 from quotas.selectors.positions import (
     CompanyRef,
@@ -80,6 +80,7 @@ def what_if(
     imports: HypotheticalRows = (),
     commitments: HypotheticalRows = (),
     policy: QuotaPolicy | None = None,
+    as_known_at: dt.datetime | None = None,
 ) -> QuotaPosition:
     """The position the company would have with extra imports and/or commitments. Writes nothing.
 
@@ -116,7 +117,7 @@ def what_if(
                 fields={"commitments": [chip.code]},
             )
 
-    current = quota_position(company=company, on=on, policy=policy)
+    current = quota_position(company=company, on=on, policy=policy, as_known_at=as_known_at)
     if current.policy is None:
         return current
     basis = current.policy.basis
@@ -128,22 +129,24 @@ def what_if(
             (quantity * _weight_of_hypothetical(basis, chip) for chip, quantity in extra_commitments), ZERO
         )
     return position_from_totals(
-        company=current.company, on=on, policy=current.policy, imported=imported, committed=committed
-    )
+        company=current.company, on=on, policy=current.policy, imported=imported, committed=committed,
+        as_known_at=as_known_at,
+    )  # fmt: skip
 
 
-def policy_impact(*, draft: QuotaPolicy, on: dt.date) -> list[PolicyImpactRow]:
-    """Every company's position under ``draft`` beside its position under the policy in force on ``on``.
+def policy_impact(*, draft: QuotaPolicy, on: dt.date, as_known_at: dt.datetime | None = None) -> list[PolicyImpactRow]:
+    """Every company's position under ``draft`` beside its position under the policy in force on ``on``,
+    both from the records as known at ``as_known_at`` (the draft's terms are its current ones).
 
     Sorted by the rise in shortfall, largest first (then by company name). When the draft's
     basis differs from the policy in force, shortfalls are in different units, so rows are
     sorted by the fall in coverage instead and ``shortfall_change`` is ``None``. Runs in a
     constant number of queries (at most six) whatever the data size.
     """
-    in_force = policy_in_force(on)
+    in_force = _resolve_policy(on, None, as_known_at)
     refs = _company_refs(None)
-    current = _positions(refs=refs, on=on, policy=in_force, scope=None)
-    proposed = _positions(refs=refs, on=on, policy=draft, scope=None)
+    current = _positions(refs=refs, on=on, policy=in_force, scope=None, as_known_at=as_known_at)
+    proposed = _positions(refs=refs, on=on, policy=draft, scope=None, as_known_at=as_known_at)
     comparable = in_force is None or in_force.basis == draft.basis
     rows = [
         PolicyImpactRow(

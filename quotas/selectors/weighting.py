@@ -22,7 +22,8 @@ from quotas.selectors.as_of import (
     MeasuredOn,
     commitments_counted_as_of,
     end_of_day,
-    licences_approved_as_of,
+    licences_in_force,
+    shipments_cleared_as_of,
 )
 
 # How each source is weighted on each basis. The large tables are grouped by a column of
@@ -177,8 +178,12 @@ class _Sums:
     places: int
 
 
-def _import_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope) -> _Sums:
+def _import_sums(
+    policy: QuotaPolicy, on: dt.date, scope: CompanyScope, as_known_at: dt.datetime | None = None
+) -> _Sums:
     """The grouped sums of the imports under ``policy`` on ``on`` (rows tagged ``IMPORTS``).
+
+    Licensed imports are the grants of the licences in force (:func:`licences_in_force`).
 
     Cleared imports are read from the licences' ``used_quantity`` counters. A licence's
     ``used_quantity`` is the quantity of its shipments cleared so far: it moves exactly when
@@ -187,12 +192,19 @@ def _import_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope) -> _Sums
     counters' sum less the shipments cleared after that day (none when ``on`` is recent;
     read through ``shipment_company_cleared_idx`` for a few companies): the same sum as over
     :func:`shipments_cleared_as_of`, without reading every cleared shipment (a large
-    importer has hundreds of thousands, but few licences).
+    importer has hundreds of thousands, but few licences). As known at a moment
+    (``as_known_at``) the counters, which hold what is known now, do not apply: the
+    shipments whose clearance was recorded by then are summed instead.
     """
     rule = IMPORT_WEIGHT[policy.measured_on, policy.basis]
     if policy.measured_on == MeasuredOn.CLEARED:
         if rule is not None and rule[0] == "column":
             raise ValueError("Cleared imports are weighted by the chip or the licence, not a shipment column.")
+        if as_known_at is not None:
+            cleared = shipments_cleared_as_of(on, as_known_at)
+            if scope is not None:
+                cleared = cleared.filter(company_id__in=scope)
+            return _Sums([_grouped(cleared, "quantity", rule, IMPORTS)], rule, _places(Shipment, rule))
         licences = ImportLicence.objects.filter(used_quantity__gt=0)
         cleared_later = Shipment.objects.filter(cleared_at__gte=end_of_day(on))
         if scope is not None:
@@ -203,29 +215,36 @@ def _import_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope) -> _Sums
             _grouped(cleared_later, "quantity", rule, IMPORTS, sign=-1),
         ]
         return _Sums(parts, rule, _places(Shipment, rule))
-    queryset = licences_approved_as_of(on)
+    queryset = licences_in_force(on, as_known_at)
     if scope is not None:
         queryset = queryset.filter(company_id__in=scope)
     return _Sums([_grouped(queryset, "granted_quantity", rule, IMPORTS)], rule, _places(ImportLicence, rule))
 
 
-def _commitment_sums(policy: QuotaPolicy, on: dt.date, scope: CompanyScope) -> _Sums:
+def _commitment_sums(
+    policy: QuotaPolicy, on: dt.date, scope: CompanyScope, as_known_at: dt.datetime | None = None
+) -> _Sums:
     """The grouped sums of the counted commitments (rows tagged ``COMMITMENTS``; none when no status counts)."""
     rule = COMMITMENT_WEIGHT[policy.basis]
     places = _places(DomesticCommitment, rule)
     counted = policy.counted_statuses
     if not counted:
         return _Sums([], rule, places)
-    queryset = commitments_counted_as_of(on, counted)
+    queryset = commitments_counted_as_of(on, counted, as_known_at)
     if scope is not None:
         queryset = queryset.filter(company_id__in=scope)
     return _Sums([_grouped(queryset, "quantity", rule, COMMITMENTS)], rule, places)
 
 
 def imported_and_committed_totals(
-    policy: QuotaPolicy, on: dt.date, scope: CompanyScope = None, weights: _Weights | None = None
+    policy: QuotaPolicy,
+    on: dt.date,
+    scope: CompanyScope = None,
+    weights: _Weights | None = None,
+    as_known_at: dt.datetime | None = None,
 ) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
-    """Weighted imports and weighted counted commitments per company on ``on`` under ``policy``.
+    """Weighted imports and weighted counted commitments per company on ``on`` under ``policy``,
+    as known at ``as_known_at`` (everything recorded so far when ``None``).
 
     One query, plus one for the chip or licence weights where the basis needs them: the
     grouped sums of both (:func:`_import_sums`, :func:`_commitment_sums`) are tagged,
@@ -233,7 +252,8 @@ def imported_and_committed_totals(
     reads as ``0``.
     """
     weights = weights or _Weights(scope)
-    imports, commitments = _import_sums(policy, on, scope), _commitment_sums(policy, on, scope)
+    imports = _import_sums(policy, on, scope, as_known_at)
+    commitments = _commitment_sums(policy, on, scope, as_known_at)
     parts = imports.parts + commitments.parts
     rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     widths = (_key_count(imports.rule), _key_count(commitments.rule))

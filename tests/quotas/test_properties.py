@@ -45,6 +45,8 @@ licences = st.fixed_dictionaries(
         "quantity": st.integers(1, 1_000_000),
         "unit_value": money,
         "approved": st.none() | moments,
+        # The validity window: from START + first, for second more days.
+        "window": st.tuples(st.integers(0, 12), st.integers(0, 12)),
         "ended": st.none() | st.tuples(st.sampled_from(["suspended", "revoked", "expired"]), st.integers(0, 4)),
         "shipments": st.lists(st.tuples(st.integers(1, 100_000), st.none() | moments), max_size=3),
     }
@@ -112,7 +114,11 @@ def build(world: dict) -> tuple[list[Company], dict[str, ChipModel], QuotaPolicy
             kind, after = spec["ended"]
             status = kind
             ended[f"{kind}_at"] = approved_at + dt.timedelta(days=after, hours=7)
-        licence = ApprovedLicenceFactory(approved_at=approved_at, status=status, **ended, **common)
+        valid_from = START + dt.timedelta(days=spec["window"][0])
+        valid_until = valid_from + dt.timedelta(days=spec["window"][1])
+        licence = ApprovedLicenceFactory(
+            approved_at=approved_at, status=status, valid_from=valid_from, valid_until=valid_until, **ended, **common
+        )
         for quantity, cleared in spec["shipments"]:
             cleared_at = moment(cleared) if cleared is not None else None
             ShipmentFactory(
@@ -170,8 +176,14 @@ def reference(company: Company, policy: QuotaPolicy, on: dt.date) -> dict[str, D
     imported = D(0)
     for licence in company.licences.select_related("chip"):
         if policy.measured_on == "licensed":
-            standing = by_day(licence.approved_at, on) and not any(
-                by_day(getattr(licence, f"{end}_at"), on) for end in ("suspended", "revoked", "expired", "rejected")
+            # In force: approved by the day, not ended by it, and the day within the validity window.
+            standing = (
+                by_day(licence.approved_at, on)
+                and not any(
+                    by_day(getattr(licence, f"{end}_at"), on) for end in ("suspended", "revoked", "expired", "rejected")
+                )
+                and licence.valid_from is not None
+                and licence.valid_from <= on <= licence.valid_until
             )
             if standing:
                 imported += licence.granted_quantity * weight(policy, licence.chip, licence.unit_value_usd)

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from licences.models import AllocationRound, ChipModel, Company, ImportLicence, Shipment
+from licences.services import record_implied_decisions
 from quotas.models import DomesticCommitment, QuotaPolicy
 from quotas.selectors import quota_position, quota_positions
 from tests.factories import AllocationRoundFactory, at
@@ -44,6 +45,7 @@ def populate(count: int, h200: ChipModel, ascend: ChipModel, wave: AllocationRou
         for index, company in enumerate(companies)
         for n in range(2)
     )
+    record_implied_decisions(licences)  # written without the services: their ledger rows too
     Shipment.objects.bulk_create(
         Shipment(
             declaration_number=f"DEC-{licence.number}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
@@ -106,14 +107,28 @@ class LicenceApplySerializer(CompanyOwnedSerializer):
     )
 
 
+EFFECTIVE_ON_HELP = (
+    "The day the decision took effect (valid time), in Asia/Shanghai; defaults to today. Never after today "
+    "(400 future_effective_date), never before the application (400 effective_before_application) nor before "
+    "the licence's latest decision (409 effective_before_last_decision). More than LICENCE_LATE_ENTRY_DAYS "
+    "(default 3) days back it is a late entry: it needs a reason (400 late_entry_reason_required) and is "
+    "marked late in the licence's decision ledger."
+)
+
+
 class ApproveSerializer(StrictSerializer):
     granted_quantity = QuantityField()
     valid_from = BoundedDateField()
     valid_until = BoundedDateField()
+    effective_on = BoundedDateField(required=False, help_text=EFFECTIVE_ON_HELP)
+    reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text="Needed only for a late entry."
+    )
 
 
 class ReasonSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
+    effective_on = BoundedDateField(required=False, help_text=EFFECTIVE_ON_HELP)
 
 
 class LicenceFilter(django_filters.FilterSet):
@@ -166,36 +181,49 @@ class LicenceViewSet(CreateReadApiViewSet):
             requested_quantity=application["requested_quantity"],
             unit_value_usd=application.get("unit_value_usd"),
             number=application.get("number"),
+            recorded_by=self.principal.user,
+            actor=self.principal.label,
         )
         return self.render(licence, status=status.HTTP_201_CREATED)
+
+    def decide(self, service: Callable[..., ImportLicence], serializer_class: type[StrictSerializer]) -> Response:
+        """Run a decision service on the licence in the URL, recording who decided."""
+        decision = self.parse(serializer_class)
+        principal = self.principal  # a regulator: its user (a key's owner), and the key's name if by key
+        licence = service(licence=self.get_object(), recorded_by=principal.user, actor=principal.label, **decision)
+        return self.render(licence)
 
     @extend_schema(request=ApproveSerializer, responses=LicenceSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, number: str) -> Response:
-        """Grant a quantity and a validity window; refused past the round's unit or value cap."""
-        decision = self.parse(ApproveSerializer)
-        return self.render(services.licence_approve(licence=self.get_object(), **decision))
+        """Grant a quantity and a validity window; refused past the round's unit or value cap.
+
+        Every decision is a row of the licence's append-only decision ledger, effective on
+        ``effective_on`` (valid time) and recorded now (transaction time).
+        """
+        return self.decide(services.licence_approve, ApproveSerializer)
 
     @extend_schema(request=ReasonSerializer, responses=LicenceSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, number: str) -> Response:
         """Reject an application."""
-        return self.render(services.licence_reject(licence=self.get_object(), **self.parse(ReasonSerializer)))
+        return self.decide(services.licence_reject, ReasonSerializer)
 
     @extend_schema(request=ReasonSerializer, responses=LicenceSerializer)
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, number: str) -> Response:
-        """Suspend an approved licence: no new declarations against it."""
-        return self.render(services.licence_suspend(licence=self.get_object(), **self.parse(ReasonSerializer)))
+        """Suspend an approved licence: no new declarations against it, and out of quota positions from
+        ``effective_on`` until reinstated."""
+        return self.decide(services.licence_suspend, ReasonSerializer)
 
     @extend_schema(request=ReasonSerializer, responses=LicenceSerializer)
     @action(detail=True, methods=["post"])
     def reinstate(self, request: Request, number: str) -> Response:
-        """Lift a suspension."""
-        return self.render(services.licence_reinstate(licence=self.get_object(), **self.parse(ReasonSerializer)))
+        """Lift a suspension (the days it lasted stay out of quota positions)."""
+        return self.decide(services.licence_reinstate, ReasonSerializer)
 
     @extend_schema(request=ReasonSerializer, responses=LicenceSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, number: str) -> Response:
         """Revoke a licence for good."""
-        return self.render(services.licence_revoke(licence=self.get_object(), **self.parse(ReasonSerializer)))
+        return self.decide(services.licence_revoke, ReasonSerializer)

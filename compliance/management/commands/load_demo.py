@@ -24,6 +24,7 @@ from django.utils import timezone
 from compliance.models import SecurityAttestation, SecurityRequirement
 from licences import services as licence_services
 from licences.models import AllocationRound, ChipModel, Company, CustomsDirective, Shipment
+from quotas import services as quota_services
 from quotas.models import DomesticCommitment, QuotaPolicy
 
 D = Decimal
@@ -264,7 +265,9 @@ class Command(BaseCommand):
             # A contract is referenced in the year it was signed: HW-ALI-2026-01.
             chip = chips[code]
             contracted_on = day(2026, 1, 20) if status != C.PLEDGED else None
-            DomesticCommitment.objects.create(
+            # Written directly (a partial delivery has no date of its own here): its change
+            # ledger is the rows its dates imply, each recorded on the day it happened.
+            made = DomesticCommitment.objects.create(
                 company=companies[slug],
                 chip=chip,
                 quantity=quantity,
@@ -279,6 +282,7 @@ class Command(BaseCommand):
                 due_date=due or day(2026, 12, 31),
                 contract_reference=f"{ref}-{contracted_on.year}-01" if ref and contracted_on else "",
             )
+            quota_services.record_implied_changes([made])
 
         # Alibaba: docs/domain.md's worked example: 40,000 contracted + 10,000 pledged, 20,000 short.
         commitment("alibaba", "ASCEND-910B", 40_000, C.CONTRACTED, delivered=15_000, ref="HW-ALI")

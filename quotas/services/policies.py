@@ -1,14 +1,9 @@
-"""Every write with a business rule on quota policies and domestic purchase commitments.
-
-Policies are versioned data. A draft may be edited freely; activating it is refused if
+"""Quota policies: versioned data. A draft may be edited freely; activating it is refused if
 its window overlaps a policy already in force (active, or retired but still governing the
 dates of its closed window). Once active, its terms are history: a new ratio, basis or
 measure is a new version (``policy_revise``), never an edit. On PostgreSQL an exclusion
 constraint (migration 0003) backs the overlap rule, so even a racing or raw write cannot
-put two policies in force on one date.
-
-Status transitions are written once, in ``POLICY_TRANSITIONS`` and
-``COMMITMENT_TRANSITIONS``.
+put two policies in force on one date. Transitions are written once, in ``POLICY_TRANSITIONS``.
 """
 
 from __future__ import annotations
@@ -20,11 +15,10 @@ from typing import Any, Final
 from django.db import IntegrityError, transaction
 
 from common.errors import Conflict, DomainError
-from licences.models import ChipModel, Company
-from quotas.models import DomesticCommitment, QuotaPolicy
+from quotas.models import QuotaPolicy
+from quotas.services.checks import _require_text
 
 PolicyStatus = QuotaPolicy.Status
-CommitmentStatus = DomesticCommitment.Status
 
 POLICY_TRANSITIONS: dict[str, set[str]] = {
     PolicyStatus.DRAFT: {PolicyStatus.ACTIVE},
@@ -32,12 +26,6 @@ POLICY_TRANSITIONS: dict[str, set[str]] = {
     PolicyStatus.RETIRED: set(),
 }
 
-COMMITMENT_TRANSITIONS: dict[str, set[str]] = {
-    CommitmentStatus.PLEDGED: {CommitmentStatus.CONTRACTED, CommitmentStatus.CANCELLED},
-    CommitmentStatus.CONTRACTED: {CommitmentStatus.DELIVERED, CommitmentStatus.CANCELLED},
-    CommitmentStatus.DELIVERED: set(),
-    CommitmentStatus.CANCELLED: set(),
-}
 
 # The terms that define what a policy requires; frozen once it is active.
 POLICY_TERMS: Final = (
@@ -67,21 +55,13 @@ class _Unset:
 UNSET: Final = _Unset()
 
 
-# --- Checks shared by the services ---------------------------------------------------------
+# --- Checks ---------------------------------------------------------------------------------
 
 
 def _check_policy_transition(policy: QuotaPolicy, target: str) -> None:
     if target not in POLICY_TRANSITIONS[policy.status]:
         raise Conflict(
             f"Policy {policy.name} v{policy.version} is {policy.status}; it cannot become {target}.",
-            code="invalid_transition",
-        )
-
-
-def _check_commitment_transition(commitment: DomesticCommitment, target: str) -> None:
-    if target not in COMMITMENT_TRANSITIONS[commitment.status]:
-        raise Conflict(
-            f"Commitment {commitment.pk} is {commitment.status}; it cannot become {target}.",
             code="invalid_transition",
         )
 
@@ -132,34 +112,6 @@ def _policy_overlap(policy: QuotaPolicy, other: QuotaPolicy) -> Conflict:
         code="policy_overlap",
         fields={"overlaps": [other.pk]},
     )
-
-
-def _check_positive_quantity(quantity: Any, field: str = "quantity") -> int:
-    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-        raise DomainError(
-            "The quantity must be a positive whole number of chips.",
-            code="invalid_quantity",
-            fields={field: ["must be a positive integer"]},
-        )
-    return quantity
-
-
-def _check_price(value: Any, field: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise DomainError(f"{field} must be a Decimal.", code="invalid_price", fields={field: ["must be a Decimal"]})
-    value = Decimal(value)
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
-        raise DomainError(
-            f"{field} must be zero or more, in cents.", code="invalid_price", fields={field: [str(value)]}
-        )
-    return value
-
-
-def _require_text(value: str, field: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise DomainError(f"{field} is required.", code=f"{field}_required", fields={field: ["required"]})
-    return value
 
 
 # --- Policies ---------------------------------------------------------------------------------
@@ -366,132 +318,3 @@ def policy_retire(*, policy: QuotaPolicy, last_day: dt.date) -> QuotaPolicy:
     policy.effective_until = last_day
     policy.save(update_fields=["status", "effective_until"])
     return policy
-
-
-# --- Commitments --------------------------------------------------------------------------------
-
-
-def _locked_commitment(commitment: DomesticCommitment) -> DomesticCommitment:
-    return DomesticCommitment.objects.select_for_update().get(pk=commitment.pk)
-
-
-def _check_not_before(on: dt.date, earlier: dt.date | None, what: str) -> None:
-    if earlier is not None and on < earlier:
-        raise DomainError(f"The date {on} is before the commitment was {what} ({earlier}).", code="invalid_date")
-
-
-@transaction.atomic
-def commitment_record(
-    *,
-    company: Company,
-    chip: ChipModel,
-    quantity: int,
-    unit_price: Decimal,
-    currency: str,
-    unit_price_usd: Decimal,
-    pledged_on: dt.date,
-    due_date: dt.date | None = None,
-    contract_reference: str = "",
-    status: str = CommitmentStatus.PLEDGED,
-    contracted_on: dt.date | None = None,
-) -> DomesticCommitment:
-    """Record a company's commitment to buy domestic chips, pledged or already contracted.
-
-    Refused with ``commitment_chip_not_domestic`` for a foreign chip (a database trigger
-    refuses it too), ``invalid_quantity`` for a quantity that is not a positive integer,
-    ``invalid_price`` / ``invalid_currency`` for bad prices, ``invalid_status`` for any
-    starting status but pledged or contracted, and ``invalid_date`` when a contracted
-    commitment has no contract date or one before the pledge.
-    """
-    if chip.origin != ChipModel.Origin.DOMESTIC:
-        raise DomainError(
-            f"{chip.code} is a foreign chip; a commitment must be to domestic chips.",
-            code="commitment_chip_not_domestic",
-            fields={"chip": [chip.code]},
-        )
-    _check_positive_quantity(quantity)
-    unit_price = _check_price(unit_price, "unit_price")
-    unit_price_usd = _check_price(unit_price_usd, "unit_price_usd")
-    currency = (currency or "").strip().upper()
-    if len(currency) != 3 or not currency.isalpha():
-        raise DomainError("The currency must be a three-letter ISO code.", code="invalid_currency")
-    if status not in (CommitmentStatus.PLEDGED, CommitmentStatus.CONTRACTED):
-        raise DomainError(
-            "A commitment is recorded as pledged or contracted.", code="invalid_status", fields={"status": [status]}
-        )
-    if status == CommitmentStatus.CONTRACTED:
-        if contracted_on is None:
-            raise DomainError("A contracted commitment needs its contract date.", code="invalid_date")
-        _check_not_before(contracted_on, pledged_on, "pledged")
-    elif contracted_on is not None:
-        raise DomainError("A pledged commitment has no contract date yet.", code="invalid_date")
-    return DomesticCommitment.objects.create(
-        company=company,
-        chip=chip,
-        quantity=quantity,
-        unit_price=unit_price,
-        currency=currency,
-        unit_price_usd=unit_price_usd,
-        status=status,
-        pledged_on=pledged_on,
-        contracted_on=contracted_on,
-        due_date=due_date,
-        contract_reference=contract_reference.strip(),
-    )
-
-
-@transaction.atomic
-def commitment_contract(*, commitment: DomesticCommitment, on: dt.date, contract_reference: str) -> DomesticCommitment:
-    """Turn a pledge into a signed contract on ``on`` (pledged -> contracted)."""
-    commitment = _locked_commitment(commitment)
-    _check_commitment_transition(commitment, CommitmentStatus.CONTRACTED)
-    _check_not_before(on, commitment.pledged_on, "pledged")
-    commitment.status = CommitmentStatus.CONTRACTED
-    commitment.contracted_on = on
-    commitment.contract_reference = _require_text(contract_reference, "contract_reference")
-    commitment.save()
-    return commitment
-
-
-@transaction.atomic
-def commitment_deliver(*, commitment: DomesticCommitment, quantity: int, on: dt.date) -> DomesticCommitment:
-    """Record a delivery of ``quantity`` chips against a contracted commitment.
-
-    Partial deliveries add up in ``delivered_quantity``; the delivery that completes the
-    commitment makes it ``delivered`` on ``on``. Refused with ``over_delivery`` beyond the
-    committed quantity and ``invalid_transition`` unless the commitment is contracted.
-    """
-    _check_positive_quantity(quantity)
-    commitment = _locked_commitment(commitment)
-    _check_commitment_transition(commitment, CommitmentStatus.DELIVERED)
-    _check_not_before(on, commitment.contracted_on, "contracted")
-    delivered = commitment.delivered_quantity + quantity
-    if delivered > commitment.quantity:
-        raise Conflict(
-            f"Commitment {commitment.pk} has {commitment.quantity - commitment.delivered_quantity:,} chips left "
-            f"to deliver; {quantity:,} reported.",
-            code="over_delivery",
-        )
-    commitment.delivered_quantity = delivered
-    if delivered == commitment.quantity:
-        commitment.status = CommitmentStatus.DELIVERED
-        commitment.delivered_on = on
-    commitment.save()
-    return commitment
-
-
-@transaction.atomic
-def commitment_cancel(*, commitment: DomesticCommitment, on: dt.date, reason: str) -> DomesticCommitment:
-    """Cancel a pledged or contracted commitment on ``on``; the reason goes into its history.
-
-    It stops counting from ``on``: positions on earlier dates still see it.
-    """
-    reason = _require_text(reason, "reason")
-    commitment = _locked_commitment(commitment)
-    _check_commitment_transition(commitment, CommitmentStatus.CANCELLED)
-    _check_not_before(on, commitment.contracted_on or commitment.pledged_on, "last changed")
-    commitment.status = CommitmentStatus.CANCELLED
-    commitment.cancelled_on = on
-    commitment._change_reason = reason[:100]  # simple_history's history_change_reason
-    commitment.save()
-    return commitment

@@ -1,0 +1,12 @@
+"""Input checks the policy and commitment services share."""
+
+from __future__ import annotations
+
+from common.errors import DomainError
+
+
+def _require_text(value: str, field: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise DomainError(f"{field} is required.", code=f"{field}_required", fields={field: ["required"]})
+    return value
