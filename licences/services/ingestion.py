@@ -18,12 +18,13 @@ from django.utils import timezone
 
 from common import bulk
 from common.errors import Conflict, safe_text
+from licences import chain
 from licences.identifiers import AMBIGUOUS, AMBIGUOUS_IDENTIFIER, ambiguous_message, pick_in_company
 from licences.models import (
+    CUSTOMS_EVENTS,
     ChipModel,
     Company,
     CustomsDirective,
-    CustomsEvent,
     ImportLicence,
     Shipment,
 )
@@ -313,10 +314,11 @@ def _write_shipments(shipments: list[Shipment], deltas: dict[int, dict[str, int]
     _record_history(history, history_type="+", change_reason="batch declaration")
     events: list[tuple[Any, ...]] = []
     for shipment in shipments:
-        events.append((shipment.pk, CustomsStatus.DECLARED, shipment.declared_at, "", recorded_by))
+        company_id, at = shipment.company_id, shipment.declared_at
+        events.append((company_id, shipment.pk, CustomsStatus.DECLARED, at, "", recorded_by))
         if shipment.entry_block_directive is not None:
             note = f"Entry blocked by directive {shipment.entry_block_directive.reference}"
-            events.append((shipment.pk, CustomsStatus.HELD, shipment.declared_at, note, recorded_by))
+            events.append((company_id, shipment.pk, CustomsStatus.HELD, at, note, recorded_by))
     _insert_customs_events(events)
 
 
@@ -370,7 +372,8 @@ class CustomsEventPlan:
     """What a customs-event batch writes: decided in Python (:func:`plan_customs_events`), written in bulk."""
 
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
-    events: list[tuple[Any, ...]] = field(default_factory=list)  # (shipment id, status, occurred_at, note, by)
+    # (company id, shipment id, status, occurred_at, note, by), in the order they are appended
+    events: list[tuple[Any, ...]] = field(default_factory=list)
     history: list[tuple[Any, ...]] = field(default_factory=list)  # rows of ``_history_fields``
     changed: dict[int, dict[str, Any]] = field(default_factory=dict)  # shipment id: its new state
     deltas: dict[int, dict[str, int]] = field(default_factory=dict)  # licence id: counter moves
@@ -434,7 +437,7 @@ def plan_customs_events(
         state["held_since"] = occurred_at if status == held else None
         changed[state["id"]] = state
         history.append(history_row(state))
-        events.append((state["id"], status, occurred_at, line.note, recorded_by))
+        events.append((state["company_id"], state["id"], status, occurred_at, line.note, recorded_by))
         company_ids.add(state["company_id"])
         accepted.append({"index": line.index, "declaration_number": number, "status": status})
     return plan
@@ -477,35 +480,25 @@ def _record_history(rows: list[tuple[Any, ...]], *, history_type: str, change_re
     bulk.record_history(Shipment, rows, history_type=history_type, change_reason=change_reason)
 
 
-CUSTOMS_EVENT_COPY_COLUMNS = ("shipment_id", "status", "occurred_at", "note", "recorded_at", "recorded_by")
+#: The columns a customs event is written with, in its stream's order (``CUSTOMS_EVENTS.fields``).
+CUSTOMS_EVENT_COPY_COLUMNS = CUSTOMS_EVENTS.fields
 
 
 def _insert_customs_events(events: list[tuple[Any, ...]], recorded_at: dt.datetime | None = None) -> None:
-    """Insert customs events given as ``(shipment_id, status, occurred_at, note, recorded_by)``.
+    """Append customs events given as ``(company_id, shipment_id, status, occurred_at, note, recorded_by)``.
 
-    PostgreSQL ``COPY`` (no ids are needed back); ``bulk_create`` elsewhere.
+    Each company's events are chained after its chain's head (locked here, after every other
+    row the batch locks) and the whole batch is inserted at once: PostgreSQL ``COPY`` (no ids
+    are needed back), ``bulk_create`` elsewhere. The hashes are those a one-by-one append of
+    the same events would give (``licences.chain``).
     """
     if not events:
         return
     recorded_at = recorded_at or timezone.now()
-    if not bulk.on_postgresql(CustomsEvent):
-        CustomsEvent.objects.bulk_create(
-            CustomsEvent(
-                shipment_id=shipment_id,
-                status=status,
-                occurred_at=occurred_at,
-                note=note,
-                recorded_by=recorded_by,
-                recorded_at=recorded_at,
-            )
-            for shipment_id, status, occurred_at, note, recorded_by in events
-        )
-        return
-    bulk.copy_rows(
-        CustomsEvent,
-        CUSTOMS_EVENT_COPY_COLUMNS,
-        (
-            (shipment_id, status, occurred_at, note, recorded_at, recorded_by)
-            for shipment_id, status, occurred_at, note, recorded_by in events
-        ),
+    chain.insert_rows(
+        CUSTOMS_EVENTS,
+        [
+            (company_id, shipment_id, status, occurred_at, note, recorded_at, recorded_by)
+            for company_id, shipment_id, status, occurred_at, note, recorded_by in events
+        ],
     )
