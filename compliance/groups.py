@@ -2,7 +2,8 @@
 
 - **Regulator**: every decision. View, add and change every record of the domain apps
   (decisions take the change permission: see ``common.admin_helpers``); view the
-  schedules and task results. No delete: records keep their history. Customs events and
+  schedules and task results. No delete: records keep their history. The hash-chained ledgers
+  (attestation reviews, finding transitions, the chains' heads) are view only. Customs events and
   entry-block directives are the customs authority's acts (``docs/principals.md``): view only.
   What a company asserts (``docs/domain.md``, "Who asserts what") is never the regulator's to
   write: shipments and domestic commitments are view only, licence applications and
@@ -35,6 +36,8 @@ CUSTOMS_MODELS = ("customsevent", "customsdirective")
 COMPANY_MODELS = ("shipment", "domesticcommitment")
 #: Records a company asserts and the regulator decides on: no add (change carries the decisions).
 COMPANY_DECIDED_MODELS = ("importlicence", "securityattestation")
+#: The hash-chained ledgers and their heads (``licences.chain``): written by the services only, view only.
+LEDGER_MODELS = ("ledgerhead", "attestationreview", "findingtransition")
 
 REGULATOR = "Regulator"
 ANALYST = "Analyst"
@@ -47,7 +50,7 @@ def regulator_permission(app_label: str, codename: str, model: str) -> bool:
         return action == "view"
     if app_label not in DOMAIN_APPS:
         return False
-    if model.startswith("historical") or model in CUSTOMS_MODELS or model in COMPANY_MODELS:
+    if model.startswith("historical") or model in CUSTOMS_MODELS + COMPANY_MODELS + LEDGER_MODELS:
         return action == "view"
     if model in COMPANY_DECIDED_MODELS:
         return action in ("view", "change")
