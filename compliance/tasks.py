@@ -9,6 +9,8 @@
   jitter on transient failures.
 - ``send_reminders`` and ``send_digest``: daily at 07:00 Asia/Shanghai.
 - ``prune``: daily at 03:30 Asia/Shanghai, the retention settings (:mod:`compliance.retention`).
+- ``verify_ledgers``: daily at 04:00 Asia/Shanghai, the hash chains' check
+  (:mod:`compliance.ledger_audit`): a critical ``ledger_tampered`` finding per broken chain.
 
 Re-running any of them, or a re-delivery after a worker died (``acks_late``), leaves the
 same state and sends nothing twice: findings are upserts and every alert is recorded
@@ -132,3 +134,11 @@ def prune() -> dict[str, int]:
     from compliance.retention import prune as prune_records
 
     return prune_records().as_dict()
+
+
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700, **DB_RETRY)
+def verify_ledgers() -> dict[str, Any]:
+    """Daily: recompute the hash chains; a critical ``ledger_tampered`` finding per broken chain; idempotent."""
+    from compliance.ledger_audit import audit_ledgers
+
+    return audit_ledgers().as_dict()
