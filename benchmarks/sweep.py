@@ -87,13 +87,14 @@ def reset_findings() -> None:
 
 def findings_state() -> dict[str, Any]:
     """What an unchanged re-sweep must leave as it was: every finding but its heartbeat, the
-    history and the alert outbox."""
+    history, the ledger of transitions and the alert outbox."""
     findings = Finding.objects.order_by("fingerprint").values_list(
         "fingerprint", "rule", "severity", "status", "summary", "details", "first_seen_at", "resolved_at"
     )
     return {
         "findings": list(findings),
         "history rows": Finding.history.count(),
+        "finding transitions": FindingTransition.objects.count(),
         "alert e-mails": AlertEmail.objects.count(),
         "webhook deliveries": WebhookDelivery.objects.count(),
     }

@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,14 +46,25 @@ GENESIS = "0" * 64
 
 _UTC = dt.UTC
 _sha256 = hashlib.sha256
-# Keys are put in sorted order by the caller (see :func:`content`), so the encoder need not sort.
 _dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
 
 
+# The last datetimes encoded: a batch stamps thousands of rows with the same moment.
+_DATETIMES: dict[dt.datetime, str] = {}
+_DATETIMES_KEPT = 1024
+
+
 def _datetime(value: dt.datetime) -> str:
+    known = _DATETIMES.get(value)  # equal datetimes are the same instant, whatever their zone
+    if known is not None:
+        return known
     if value.tzinfo is None:
         raise TypeError(f"A chained datetime needs a time zone: {value!r}")
-    return value.astimezone(_UTC).isoformat(timespec="microseconds")
+    text = (value if value.tzinfo is _UTC else value.astimezone(_UTC)).isoformat(timespec="microseconds")
+    if len(_DATETIMES) >= _DATETIMES_KEPT:
+        _DATETIMES.clear()
+    _DATETIMES[value] = text
+    return text
 
 
 def _decimal(value: Decimal) -> str:
@@ -63,6 +75,8 @@ def _same(value: Any) -> Any:
     return value
 
 
+# Written as they are: no call needed.
+_PLAIN = frozenset({type(None), bool, int, str})
 _ENCODERS: dict[type, Callable[[Any], Any]] = {
     type(None): _same,
     bool: _same,
@@ -103,22 +117,28 @@ class Stream:
     fields: tuple[str, ...]
     key: str = "company_id"
     label: str = ""  # what the rows are, for people ("customs events")
-    _order: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _sorted: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _in_sorted_order: Callable[[Sequence[Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    _suffix: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.key not in self.fields:
             raise ValueError(f"Stream {self.name}: the key {self.key} must be one of the hashed fields.")
         if len(set(self.fields)) != len(self.fields):
             raise ValueError(f"Stream {self.name}: a field is named twice.")
+        if len(self.fields) < 2:
+            raise ValueError(f"Stream {self.name}: hash the key and at least one other field.")
         order = sorted(range(len(self.fields)), key=self.fields.__getitem__)
-        object.__setattr__(self, "_order", tuple(order))
         object.__setattr__(self, "_sorted", tuple(self.fields[index] for index in order))
+        object.__setattr__(self, "_in_sorted_order", operator.itemgetter(*order))
+        object.__setattr__(self, "_suffix", ',"seq":%d,"stream":' + _dumps(self.name) + "}")
 
     def content(self, seq: int, values: Sequence[Any]) -> bytes:
         """The canonical content of a row whose ``fields`` hold ``values`` (in ``fields``' order)."""
-        row = {name: encode(values[index]) for name, index in zip(self._sorted, self._order, strict=True)}
-        return f'{{"row":{_dumps(row)},"seq":{seq},"stream":{_dumps(self.name)}}}'.encode("ascii")
+        # The keys are put in sorted order here, so the encoder need not sort them (the same text).
+        plain = _PLAIN
+        encoded = [value if type(value) in plain else encode(value) for value in self._in_sorted_order(values)]
+        return ('{"row":' + _dumps(dict(zip(self._sorted, encoded, strict=True))) + self._suffix % seq).encode("ascii")
 
     def link(self, prev_hash: str, seq: int, values: Sequence[Any]) -> str:
         """The hash of row ``seq`` holding ``values``, after a row hashed ``prev_hash``."""
