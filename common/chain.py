@@ -34,7 +34,7 @@ import hashlib
 import json
 import operator
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -143,15 +143,6 @@ class Stream:
     def link(self, prev_hash: str, seq: int, values: Sequence[Any]) -> str:
         """The hash of row ``seq`` holding ``values``, after a row hashed ``prev_hash``."""
         return link(prev_hash, self.content(seq, values))
-
-    def extend(self, head_seq: int, head_hash: str, rows: Iterable[Sequence[Any]]) -> Iterator[tuple[int, str, str]]:
-        """``(seq, prev_hash, row_hash)`` of each row appended, in order, after a chain's head."""
-        seq, prev = head_seq, head_hash
-        for values in rows:
-            seq += 1
-            row_hash = link(prev, self.content(seq, values))
-            yield seq, prev, row_hash
-            prev = row_hash
 
 
 def link(prev_hash: str, content: bytes) -> str:

@@ -99,9 +99,16 @@ def chain_objects(objs: Sequence[ChainedRecord], *, using: str | None = None) ->
     """Give new rows (not yet saved, in append order) their ``chain_seq``, ``prev_hash`` and ``row_hash``."""
     model = type(objs[0])
     stream = stream_of(model)
+    fields = [model._meta.get_field(name) for name in stream.fields]
+    rows = []
     for obj in objs:
         obj.prepare_chain()
-    rows = [[getattr(obj, name) for name in stream.fields] for obj in objs]
+        # As the database will give them back (a datetime typed as text is parsed, say), on the
+        # row too: what is written is what is hashed.
+        values = [field.to_python(getattr(obj, field.attname)) for field in fields]
+        for field, value in zip(fields, values, strict=True):
+            setattr(obj, field.attname, value)
+        rows.append(values)
     for obj, (seq, prev, row_hash) in zip(objs, chain_values(stream, rows, using=using), strict=True):
         obj.chain_seq, obj.prev_hash, obj.row_hash = seq, prev, row_hash
 
