@@ -91,6 +91,29 @@ def test_the_canonical_content_and_hash_of_a_row_are_exactly_as_documented():
     assert len(expected) == 64
 
 
+@pytest.mark.parametrize(
+    "text", ["", 'a "quote", a \\ and a /', "\x00\x1f\n\t", "中文 é \U0001f600", "\ud800 lone", "%s %d %% {}"]
+)
+def test_the_template_writes_exactly_what_json_dumps_with_sorted_keys_writes(text):
+    import json
+
+    stream = hashing.Stream(name="odd %s stream", model=CustomsEvent, fields=("z", "company_id", "a", "m", "b", "d"))
+    values = (
+        text,
+        2**63 + 5,
+        None,
+        Decimal("-0.50"),
+        True,
+        dt.datetime(2026, 1, 1, 23, 59, 59, 999999, tzinfo=SHANGHAI),
+    )
+    expected = json.dumps(
+        {"row": dict(zip(stream.fields, map(hashing.encode, values), strict=True)), "seq": 12, "stream": stream.name},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode("ascii")
+    assert stream.content(12, values) == expected
+
+
 def test_values_are_encoded_stably_and_anything_ambiguous_is_refused():
     assert hashing.encode(Decimal("1250.50")) == "1250.5"
     assert hashing.encode(Decimal("10.00")) == hashing.encode(Decimal("1E+1")) == "10"
