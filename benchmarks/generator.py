@@ -49,7 +49,8 @@ from django.db.models import Max
 from benchmarks.loading import BATCH, insert_rows, reset_sequence
 from benchmarks.world import FIRST_DAY, H20_BLOCK, ON, Reference, reference
 from compliance.models import SecurityAttestation
-from licences.models import Company, CustomsEvent, ImportLicence, Shipment
+from licences import chain
+from licences.models import CUSTOMS_EVENTS, Company, ImportLicence, Shipment
 from licences.services import record_implied_decisions
 from quotas.models import DomesticCommitment
 from quotas.selectors import end_of_day
@@ -251,14 +252,13 @@ SHIPMENT_COLUMNS = [
     "port_of_entry", "status", "declared_at", "status_changed_at", "cleared_at", "held_since",
     "entry_block_directive_id",
 ]  # fmt: skip
-EVENT_COLUMNS = ["shipment_id", "status", "occurred_at", "note", "recorded_at", "recorded_by"]
 ATTESTATION_COLUMNS = [
     "company_id", "requirement_id", "shipment_id", "status", "evidence_file", "evidence_reference", "attested_on",
     "reviewed_at", "review_note", "expires_on",
 ]  # fmt: skip
 
 
-def _events(shipment_id: int, lot: _Lot) -> list[tuple]:
+def _events(company_id: int, shipment_id: int, lot: _Lot) -> list[tuple]:
     """The customs history of one shipment, oldest first (recorded when it happened)."""
     steps = [(ShipmentStatus.DECLARED, lot.declared_at)]
     if lot.inspected:
@@ -269,7 +269,7 @@ def _events(shipment_id: int, lot: _Lot) -> list[tuple]:
         steps.append((ShipmentStatus.HELD, lot.declared_at + dt.timedelta(minutes=60)))
     if lot.status in (ShipmentStatus.CLEARED, ShipmentStatus.REJECTED):
         steps.append((lot.status, lot.changed_at))
-    return [(shipment_id, status, at, "", at, "bench") for status, at in steps]
+    return [(company_id, shipment_id, status, at, "", at, "bench") for status, at in steps]
 
 
 def _company_attestations(rng: random.Random, index: int, company_id: int, ref: Reference) -> list[tuple]:
@@ -367,7 +367,7 @@ def generate(
                  licence.unit_value_usd * lot.quantity, lot.port, lot.status, lot.declared_at, lot.changed_at,
                  lot.cleared_at, lot.held_since, block.pk if blocked else None)
             )  # fmt: skip
-            event_rows.extend(_events(next_id, lot))
+            event_rows.extend(_events(company_id, next_id, lot))
             if ref.lot_requirement and lot.tested and lot.status != ShipmentStatus.REJECTED:
                 tested_on = lot.declared_at.date()
                 attestation_rows.append(
@@ -382,7 +382,7 @@ def generate(
 
     insert_rows(Shipment, SHIPMENT_COLUMNS, shipment_rows)
     reset_sequence(Shipment)
-    insert_rows(CustomsEvent, EVENT_COLUMNS, event_rows)
+    chain.insert_rows(CUSTOMS_EVENTS, event_rows)  # hash-chained per company, as the services append them
     first_commitment = (DomesticCommitment.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
     commitment_rows = [(first_commitment + number, *row) for number, row in enumerate(commitment_rows)]
     insert_rows(DomesticCommitment, ["id", *COMMITMENT_COLUMNS], commitment_rows)

@@ -29,10 +29,18 @@ from benchmarks.measure import Row, timed, verdict
 from benchmarks.quota import totals_sql
 from benchmarks.world import ON
 from compliance import locks
-from compliance.models import AlertEmail, Finding, WebhookAttempt, WebhookDelivery
+from compliance.models import (
+    FINDING_TRANSITIONS,
+    AlertEmail,
+    Finding,
+    FindingTransition,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from compliance.outcomes import SweepSummary
 from compliance.sweep import company_chunks, run_sweep
 from compliance.tasks import SWEEP_LOCK
+from licences.chain import LedgerHead
 from quotas.selectors import end_of_day, policy_in_force
 
 ZONE = zoneinfo.ZoneInfo(settings.TIME_ZONE)
@@ -59,13 +67,15 @@ def service_sweep(*, now: dt.datetime = NOW, chunk_size: int | None = None) -> t
 
 
 def reset_findings() -> None:
-    """Forget every finding, its history and its alerts (no signals, no history rows for the deletes).
+    """Forget every finding, its history, its ledger of transitions and its alerts (no signals, no
+    history rows for the deletes).
 
     ``TRUNCATE`` on PostgreSQL, so the next sweep starts from empty tables as a first sweep
     would, not from tables holding the last run's dead rows.
     """
-    tables = [AlertEmail, WebhookAttempt, WebhookDelivery, Finding.history.model, Finding]
+    tables = [AlertEmail, WebhookAttempt, WebhookDelivery, FindingTransition, Finding.history.model, Finding]
     with transaction.atomic():
+        LedgerHead.objects.filter(stream=FINDING_TRANSITIONS.name).delete()  # the ledger starts again
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 names = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in tables)
@@ -78,13 +88,14 @@ def reset_findings() -> None:
 
 def findings_state() -> dict[str, Any]:
     """What an unchanged re-sweep must leave as it was: every finding but its heartbeat, the
-    history and the alert outbox."""
+    history, the ledger of transitions and the alert outbox."""
     findings = Finding.objects.order_by("fingerprint").values_list(
         "fingerprint", "rule", "severity", "status", "summary", "details", "first_seen_at", "resolved_at"
     )
     return {
         "findings": list(findings),
         "history rows": Finding.history.count(),
+        "finding transitions": FindingTransition.objects.count(),
         "alert e-mails": AlertEmail.objects.count(),
         "webhook deliveries": WebhookDelivery.objects.count(),
     }

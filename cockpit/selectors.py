@@ -24,7 +24,12 @@ from quotas.selectors import QuotaPosition, policy_in_force, quota_positions
 ZERO = Decimal("0")
 # Worst first: a tie on coverage is broken by the overall status.
 STATUS_RANK = {ComplianceStatus.NON_COMPLIANT: 0, ComplianceStatus.AT_RISK: 1, ComplianceStatus.COMPLIANT: 2}
-SEVERITY_ORDER = {Finding.Severity.HIGH: 0, Finding.Severity.WARNING: 1, Finding.Severity.INFO: 2}
+SEVERITY_ORDER = {
+    Finding.Severity.CRITICAL: -1,
+    Finding.Severity.HIGH: 0,
+    Finding.Severity.WARNING: 1,
+    Finding.Severity.INFO: 2,
+}
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,10 @@ from common.errors import DomainError
 from compliance import services
 from compliance.groups import REGULATOR, holds_regulator_rights
 from compliance.models import (
+    AttestationReview,
     CompanyAPIKey,
     Finding,
+    FindingTransition,
     SecurityAttestation,
     SecurityRequirement,
     WebhookAttempt,
@@ -203,6 +205,35 @@ class FindingAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixi
 
     def has_add_permission(self, request):
         return False
+
+
+class LedgerAdmin(admin.ModelAdmin):
+    """A hash-chained, append-only ledger (``licences.chain``): written by the services only, read here."""
+
+    ordering = ("-id",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AttestationReview)
+class AttestationReviewAdmin(LedgerAdmin):
+    list_display = ("attestation", "decision", "expires_on", "reviewed_at", "reviewed_by", "chain_seq")
+    list_filter = ("decision",)
+    list_select_related = ("attestation__company", "attestation__requirement")
+
+
+@admin.register(FindingTransition)
+class FindingTransitionAdmin(LedgerAdmin):
+    list_display = ("finding", "kind", "status", "severity", "at", "by", "chain_seq")
+    list_filter = ("kind", "severity")
+    list_select_related = ("finding",)
 
 
 class CompanyAPIKeyForm(forms.ModelForm):

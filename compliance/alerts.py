@@ -31,7 +31,14 @@ Event = AlertEmail.Event
 SUBJECT_PREFIX = "[Compliance]"
 # Rules whose findings carry ``details["expires_on"]`` and get reminders before it.
 REMINDER_RULES = ("security_expiring", "licence_expiring")
-SEVERITY_ORDER = {Finding.Severity.HIGH: 0, Finding.Severity.WARNING: 1, Finding.Severity.INFO: 2}
+SEVERITY_ORDER = {
+    Finding.Severity.CRITICAL: -1,
+    Finding.Severity.HIGH: 0,
+    Finding.Severity.WARNING: 1,
+    Finding.Severity.INFO: 2,
+}
+# A critical finding counts with the high ones wherever a company's status is judged.
+SEVERE = (Finding.Severity.HIGH, Finding.Severity.CRITICAL)
 
 
 def _unique(addresses: Iterable[str]) -> list[str]:
@@ -215,7 +222,7 @@ def digest_lines(*, on: dt.date, now: dt.datetime, company: Company | None = Non
     for company_findings in by_company.values():
         severities = [finding.severity for finding in company_findings]
         status = status_from_counts(
-            high=severities.count(Finding.Severity.HIGH), warning=severities.count(Finding.Severity.WARNING)
+            high=sum(map(SEVERE.__contains__, severities)), warning=severities.count(Finding.Severity.WARNING)
         )
         if status not in sections:
             continue

@@ -2,7 +2,8 @@
 
 - **Regulator**: every decision. View, add and change every record of the domain apps
   (decisions take the change permission: see ``common.admin_helpers``); view the
-  schedules and task results. No delete: records keep their history. Customs events and
+  schedules and task results. No delete: records keep their history. The hash-chained ledgers
+  (attestation reviews, finding transitions, the chains' heads) are view only. Customs events and
   entry-block directives are the customs authority's acts (``docs/principals.md``): view only.
   The decision ledgers (licence decisions, commitment changes) are written by the services
   alone: view only, for everyone.
@@ -38,10 +39,11 @@ ANALYST_HIDDEN_MODELS = ("webhooksubscription", "companyapikey")
 CUSTOMS_MODELS = ("customsevent", "customsdirective")
 #: Records only a company asserts, with no regulator decision on them: view only.
 COMPANY_MODELS = ("shipment", "domesticcommitment")
-#: Append-only ledgers, written only by the services in the transaction of each decision: view only.
-LEDGER_MODELS = ("licencedecision", "commitmentchange")
 #: Records a company asserts and the regulator decides on: no add (change carries the decisions).
 COMPANY_DECIDED_MODELS = ("importlicence", "securityattestation")
+#: Append-only ledgers, written only by the services in the transaction of each decision (the
+#: decision ledgers, the hash-chained ledgers and their chains' heads): view only.
+LEDGER_MODELS = ("licencedecision", "commitmentchange", "ledgerhead", "attestationreview", "findingtransition")
 
 REGULATOR = "Regulator"
 ANALYST = "Analyst"

@@ -40,7 +40,7 @@ Severity = Finding.Severity
 CompanyIds = Sequence[int] | None
 
 # Rank of each severity: a rise in rank re-alerts even an acknowledged finding.
-SEVERITY_RANK: dict[str, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.HIGH: 2}
+SEVERITY_RANK: dict[str, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 
 
 @dataclass(frozen=True)

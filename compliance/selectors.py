@@ -55,7 +55,11 @@ def company_compliance_statuses(
     rows = (
         queryset.order_by("name", "slug")
         .annotate(
-            high=Count("findings", filter=active & Q(findings__severity=Finding.Severity.HIGH)),
+            # A critical finding (``ledger_tampered``) counts as high.
+            high=Count(
+                "findings",
+                filter=active & Q(findings__severity__in=[Finding.Severity.HIGH, Finding.Severity.CRITICAL]),
+            ),
             warning=Count("findings", filter=active & Q(findings__severity=Finding.Severity.WARNING)),
         )
         .values_list("pk", "slug", "name", "high", "warning")

@@ -10,10 +10,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.errors import Conflict, DomainError
-from compliance.models import Finding, SecurityAttestation, SecurityRequirement
+from compliance.models import (
+    AttestationReview,
+    Finding,
+    FindingTransition,
+    SecurityAttestation,
+    SecurityRequirement,
+)
 from licences.models import Company, Shipment
 
 AttestationStatus = SecurityAttestation.Status
+Transition = FindingTransition.Kind
+
+
+def _actor(user: User | None, recorded_by: str) -> str:
+    """Who a ledger row says acted: ``recorded_by`` if given (an API key's label), else the user's name."""
+    if recorded_by:
+        return recorded_by[:150]
+    return user.get_username()[:150] if user is not None else ""
 
 
 def attestation_submit(
@@ -59,8 +73,12 @@ def attestation_review(
     reviewer: User | None = None,
     expires_on: dt.date | None = None,
     note: str = "",
+    recorded_by: str = "",
 ) -> SecurityAttestation:
-    """Accept (with an expiry, by default the requirement's validity) or reject a submission."""
+    """Accept (with an expiry, by default the requirement's validity) or reject a submission.
+
+    The review is also appended to the ``attestation_reviews`` ledger (hash-chained).
+    """
     attestation = SecurityAttestation.objects.select_for_update().select_related("requirement").get(pk=attestation.pk)
     if attestation.status != AttestationStatus.SUBMITTED:
         raise Conflict(f"This attestation is already {attestation.status}.", code="invalid_transition")
@@ -79,11 +97,36 @@ def attestation_review(
     attestation.reviewed_at = now
     attestation.reviewed_by = reviewer
     attestation.save()
+    AttestationReview.objects.create(
+        attestation=attestation,
+        company_id=attestation.company_id,
+        decision=attestation.status,
+        expires_on=attestation.expires_on if accept else None,
+        note=note,
+        reviewed_at=now,
+        reviewed_by=_actor(reviewer, recorded_by),
+    )
     return attestation
 
 
+def _record_transition(finding: Finding, kind: str, *, by: str, note: str = "") -> None:
+    """Append a finding's new state to the ``finding_transitions`` ledger (hash-chained)."""
+    FindingTransition.objects.create(
+        finding=finding,
+        company_id=finding.company_id,
+        kind=kind,
+        status=finding.status,
+        severity=finding.severity,
+        at=timezone.now(),
+        by=by,
+        note=note,
+    )
+
+
 @transaction.atomic
-def finding_acknowledge(*, finding: Finding, user: User | None = None, note: str = "") -> Finding:
+def finding_acknowledge(
+    *, finding: Finding, user: User | None = None, note: str = "", recorded_by: str = ""
+) -> Finding:
     """An officer has seen the finding: it stays listed but is not alerted again unless it worsens."""
     finding = Finding.objects.select_for_update().get(pk=finding.pk)
     if finding.status != Finding.Status.OPEN:
@@ -96,11 +139,12 @@ def finding_acknowledge(*, finding: Finding, user: User | None = None, note: str
     if note:
         finding.resolution_note = note
     finding.save()
+    _record_transition(finding, Transition.ACKNOWLEDGED, by=_actor(user, recorded_by), note=note)
     return finding
 
 
 @transaction.atomic
-def finding_resolve(*, finding: Finding, note: str, user: User | None = None) -> Finding:
+def finding_resolve(*, finding: Finding, note: str, user: User | None = None, recorded_by: str = "") -> Finding:
     """Close a finding by hand (a sweep re-opens it if the condition still holds)."""
     finding = Finding.objects.select_for_update().get(pk=finding.pk)
     if finding.status == Finding.Status.RESOLVED:
@@ -111,4 +155,5 @@ def finding_resolve(*, finding: Finding, note: str, user: User | None = None) ->
     finding.resolved_at = timezone.now()
     finding.resolution_note = note
     finding.save()
+    _record_transition(finding, Transition.RESOLVED, by=_actor(user, recorded_by), note=note)
     return finding

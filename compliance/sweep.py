@@ -20,6 +20,9 @@ resolving it sets it; a heartbeat with the same figures keeps it. Positions aske
 ``as_known_at`` that moment give the figures again, whatever was back-dated since. (A write
 recorded at an instant before ``now`` but committed after the sweep read is the one thing
 the two can disagree on.)
+Every opening, re-opening, escalation and resolution is also a row of the hash-chained
+``finding_transitions`` ledger (``compliance.models.ledgers``), appended in bulk at the end
+of the same transaction; a heartbeat is not a transition.
 
 The alert outbox (``AlertEmail`` and ``WebhookDelivery`` rows) is written in the same
 transaction as the findings, so a crash between the two can neither lose nor repeat an
@@ -52,8 +55,9 @@ from simple_history.utils import bulk_update_with_history
 
 from common import bulk
 from compliance import alerts, rules, webhook_outbox
-from compliance.models import AlertEmail, Finding
+from compliance.models import FINDING_TRANSITIONS, AlertEmail, Finding, FindingTransition
 from compliance.outcomes import FindingEvent, SweepSummary
+from licences import chain
 from licences.models import Company
 
 logger = logging.getLogger(__name__)
@@ -79,6 +83,9 @@ TRANSITION_FIELDS = [
 ]
 HEARTBEAT_FIELDS = ["rule", "severity", "summary", "details", "last_seen_at", "as_known_at"]
 OPENED_REASON = "Opened by the compliance sweep"
+#: Who the ``finding_transitions`` ledger says made the sweep's transitions.
+SWEEP_ACTOR = "compliance sweep"
+Transition = FindingTransition.Kind
 # Settle new and unchanged findings set-based in PostgreSQL (see _settle_in_database); off,
 # every hit is decided in Python as on other engines (the tests run both ways).
 SETTLE_IN_DATABASE = True
@@ -149,6 +156,8 @@ def _settle_in_database(
     key: str,
     summary: SweepSummary,
     events: list[FindingEvent],
+    transitions: list[tuple[Any, ...]],
+    by: str,
 ) -> dict[str, Finding]:
     """PostgreSQL: settle the two bulk cases in the database; return what needs a decision.
 
@@ -160,7 +169,8 @@ def _settle_in_database(
     2. every other matched finding, active with the same rule, severity and text, gets
        its heartbeat in one ``UPDATE ... FROM`` (no history row: not a change of state);
     3. hits matching no finding become open findings with their ``+`` history rows in
-       one ``INSERT ... SELECT`` (their ``opened`` events build the finding on first use).
+       one ``INSERT ... SELECT`` (their ``opened`` events build the finding on first use;
+       their ``opened`` transitions are added to ``transitions``).
 
     The decisions taken in Python for what step 1 returns are the same as on other
     engines (:func:`upsert_findings`); steps 2 and 3 are the cases that need no decision.
@@ -239,6 +249,7 @@ def _settle_in_database(
             hit = by_fingerprint[fingerprint]
             build = functools.partial(_opened_finding, pk, hit, now)
             events.append(FindingEvent(event=Event.OPENED, key=key, company_id=hit.company_id, build=build))
+            transitions.append((hit.company_id, pk, Transition.OPENED, FindingStatus.OPEN, hit.severity, now, by, ""))
             summary.opened[hit.rule] += 1
         cursor.execute("DROP TABLE sweep_hit")
     return {finding.fingerprint: finding for finding in Finding.objects.filter(pk__in=undecided)} if undecided else {}
@@ -287,12 +298,14 @@ def upsert_findings(
     on: dt.date,
     now: dt.datetime,
     resolve: bool = True,
+    by: str = SWEEP_ACTOR,
 ) -> tuple[list[FindingEvent], SweepSummary]:
     """Apply the hits to the findings of the companies in scope (see the module docstring).
 
     With ``resolve=False`` only the hits are applied and nothing is resolved (a finding
-    raised outside the rules). Returns the events to alert about and the summary. Call
-    inside a transaction.
+    raised outside the rules). Each transition is appended to the ``finding_transitions``
+    ledger as made ``by`` the given actor. Returns the events to alert about and the
+    summary. Call inside a transaction.
     """
     by_fingerprint = {hit.fingerprint: hit for hit in hits}
     summary = SweepSummary()
@@ -302,10 +315,19 @@ def upsert_findings(
     heartbeat: list[Finding] = []  # still open, nothing to rewrite but last_seen_at
     restated_findings: list[Finding] = []  # still open, with new numbers in the summary or details
     events: list[FindingEvent] = []
+    # Rows of the ``finding_transitions`` ledger: (company, finding, kind, status, severity, at, by, note).
+    transitions: list[tuple[Any, ...]] = []
     if resolve and SETTLE_IN_DATABASE and connection.vendor == "postgresql":
         # New and unchanged findings are settled in the database; what is left needs a decision.
         existing = _settle_in_database(
-            by_fingerprint, company_ids=company_ids, now=now, key=key, summary=summary, events=events
+            by_fingerprint,
+            company_ids=company_ids,
+            now=now,
+            key=key,
+            summary=summary,
+            events=events,
+            transitions=transitions,
+            by=by,
         )
         undecided = {
             fingerprint: by_fingerprint[fingerprint] for fingerprint in existing if fingerprint in by_fingerprint
@@ -314,6 +336,7 @@ def upsert_findings(
         existing = _existing_findings(list(by_fingerprint), company_ids, with_active=resolve)
         undecided = by_fingerprint
 
+    changed: list[tuple[Finding, str]] = []  # transitioned findings and their transition kind
     for fingerprint, hit in undecided.items():
         finding = existing.get(fingerprint)
         if finding is None:
@@ -352,10 +375,12 @@ def upsert_findings(
                 finding._change_reason = f"Re-opened by the sweep on {on:%Y-%m-%d}: the condition holds again"
                 events.append(FindingEvent(finding, event=Event.OPENED, key=key))
                 summary.opened[hit.rule] += 1
+                changed.append((finding, Transition.REOPENED))
             else:
                 finding._change_reason = f"Severity raised to {hit.severity} by the compliance sweep"
                 events.append(FindingEvent(finding, event=Event.ESCALATED, key=key))
                 summary.escalated[hit.rule] += 1
+                changed.append((finding, Transition.ESCALATED))
             transitioned.append(finding)
         else:
             (restated_findings if restated else heartbeat).append(finding)
@@ -372,6 +397,7 @@ def upsert_findings(
         )
         finding._change_reason = "Resolved automatically: the condition no longer holds"
         transitioned.append(finding)
+        changed.append((finding, Transition.RESOLVED))
         events.append(FindingEvent(finding, event=Event.RESOLVED, key=key))
         summary.resolved[finding.rule] += 1
 
@@ -389,6 +415,17 @@ def upsert_findings(
         Finding.objects.filter(pk__in=[finding.pk for finding in heartbeat]).update(
             last_seen_at=Greatest(Value(now), F("first_seen_at"))
         )
+    # The ledger last (its chains' heads are the last rows this transaction locks).
+    transitions += [
+        (finding.company_id, finding.pk, Transition.OPENED, FindingStatus.OPEN, finding.severity, now, by, "")
+        for finding in created
+    ]
+    transitions += [
+        (finding.company_id, finding.pk, kind, finding.status, finding.severity, now, by,
+         finding.resolution_note if kind == Transition.RESOLVED else "")
+        for finding, kind in changed
+    ]  # fmt: skip
+    chain.insert_rows(FINDING_TRANSITIONS, transitions)
     return events, summary
 
 
@@ -422,7 +459,14 @@ def run_sweep(
 
 
 def flag_finding(
-    *, company_id: int, rule: str, subject: str, severity: str, summary: str, details: dict[str, Any]
+    *,
+    company_id: int,
+    rule: str,
+    subject: str,
+    severity: str,
+    summary: str,
+    details: dict[str, Any],
+    by: str = SWEEP_ACTOR,
 ) -> None:
     """Open (or re-open, or escalate) a finding raised outside the rules, e.g. a disabled webhook,
     and alert on it. The sweep never resolves it (its rule is not swept): an officer does."""
@@ -434,7 +478,7 @@ def flag_finding(
     with transaction.atomic():
         _lock_companies([company_id])
         events, _ = upsert_findings([hit], company_ids=[company_id], on=timezone.localdate(now), now=now,
-                                    resolve=False)  # fmt: skip
+                                    resolve=False, by=by)  # fmt: skip
         alerts.queue_emails(events)
         delivery_pks = webhook_outbox.queue_deliveries(events, now=now)
     alerts.send_pending_emails()

@@ -9,6 +9,8 @@
   jitter on transient failures.
 - ``send_reminders`` and ``send_digest``: daily at 07:00 Asia/Shanghai.
 - ``prune``: daily at 03:30 Asia/Shanghai, the retention settings (:mod:`compliance.retention`).
+- ``verify_ledgers``: daily at 04:00 Asia/Shanghai, the hash chains' check
+  (:mod:`compliance.ledger_audit`): a critical ``ledger_tampered`` finding per broken chain.
 
 This is the only module of the app that knows Celery, and it sits on top: the modules below
 never import it. The webhook outbox gets its task handed in (:func:`register`), and the
@@ -28,7 +30,7 @@ from celery import chord, group, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from compliance import alerts, locks, retention, webhook_outbox, webhooks
+from compliance import alerts, ledger_audit, locks, retention, webhook_outbox, webhooks
 from compliance.outcomes import SweepSummary
 from compliance.sweep import company_chunks, run_sweep
 from licences.models import Company
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 SWEEP_LOCK = "compliance-sweep"
 # A lost database connection or a lock timeout is worth a retry; anything else is a bug.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-DB_RETRY = {
+DB_RETRY: dict[str, Any] = {
     "autoretry_for": TRANSIENT_DB_ERRORS,
     "retry_backoff": 5,
     "retry_backoff_max": 300,
@@ -135,6 +137,12 @@ def send_digest() -> int:
 def prune() -> dict[str, int]:
     """Daily: apply the retention settings (``settings.RETENTION``); idempotent."""
     return retention.prune().as_dict()
+
+
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700, **DB_RETRY)
+def verify_ledgers() -> dict[str, Any]:
+    """Daily: recompute the hash chains; a critical ``ledger_tampered`` finding per broken chain; idempotent."""
+    return ledger_audit.audit_ledgers().as_dict()
 
 
 def register() -> None:

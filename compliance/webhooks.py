@@ -223,4 +223,5 @@ def _count_failed_delivery(subscription: WebhookSubscription, error: str) -> Non
             severity=Finding.Severity.WARNING,
             summary=f"Webhook subscription {subscription.name} was disabled: its receiver keeps failing"[:300],
             details={"subscription": subscription.pk, "url": subscription.url, "reason": subscription.disabled_reason},
+            by="webhook delivery",
         )

@@ -18,6 +18,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from common import chain
+from licences.chain import ChainedRecord, LedgerHead  # noqa: F401 (LedgerHead: one of this app's models)
+
 ZERO = Decimal("0")
 
 
@@ -368,23 +371,48 @@ class Shipment(models.Model):
         return self.declaration_number
 
 
-class CustomsEvent(models.Model):
-    """One step of a shipment's customs history. Append-only: never edited or deleted."""
+class CustomsEvent(ChainedRecord):
+    """One step of a shipment's customs history. Append-only: never edited or deleted.
+
+    Hash-chained per company (stream ``customs_events``, ``licences.chain``): ``company`` is
+    the shipment's, copied so that each company's chain has its own key and lock.
+    """
 
     # No index of its own: the (shipment, occurred_at) index below serves every lookup by shipment.
     shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="events", db_index=False)
+    # No index of its own either: the unique (company, chain_seq) constraint below serves it.
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False, editable=False)
     status = models.CharField(max_length=16, choices=Shipment.Status.choices)
     occurred_at = models.DateTimeField()
     note = models.TextField(blank=True)
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    # Set when the row is built (not at insert, as ``auto_now_add`` would): the hash covers it.
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     recorded_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["shipment_id", "occurred_at", "id"]
         indexes = [models.Index(fields=["shipment", "occurred_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "chain_seq"], name="customs_event_chain_seq_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.shipment_id}: {self.status} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def prepare_chain(self) -> None:
+        if self.company_id is None:
+            self.company_id = self.shipment.company_id
+
+
+#: Every column a customs event is written with is hashed (``common.chain``).
+CUSTOMS_EVENTS = chain.register(
+    chain.Stream(
+        name="customs_events",
+        model=CustomsEvent,
+        fields=("company_id", "shipment_id", "status", "occurred_at", "note", "recorded_at", "recorded_by"),
+        label="customs events",
+    )
+)
 
 
 class CustomsDirective(models.Model):

@@ -188,6 +188,7 @@ class AttestationViewSet(CreateReadApiViewSet):
             reviewer=self.principal.user,
             expires_on=review["expires_on"],
             note=review["note"],
+            recorded_by=self.principal.label,
         )
         return self.render(attestation)
 
@@ -251,14 +252,22 @@ class FindingViewSet(ReadOnlyApiViewSet):
     def acknowledge(self, request: Request, pk: str) -> Response:
         """Mark an open finding as seen."""
         note = self.parse(NoteSerializer)["note"]
-        return self.render(services.finding_acknowledge(finding=self.get_object(), user=self.principal.user, note=note))
+        return self.render(
+            services.finding_acknowledge(
+                finding=self.get_object(), user=self.principal.user, note=note, recorded_by=self.principal.label
+            )
+        )
 
     @extend_schema(request=ResolveSerializer, responses=FindingSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
         """Close a finding by hand (the next sweep re-opens it if the gap remains)."""
         note = self.parse(ResolveSerializer)["note"]
-        return self.render(services.finding_resolve(finding=self.get_object(), user=self.principal.user, note=note))
+        return self.render(
+            services.finding_resolve(
+                finding=self.get_object(), user=self.principal.user, note=note, recorded_by=self.principal.label
+            )
+        )
 
 
 class CompanyComplianceSerializer(serializers.Serializer):
@@ -266,7 +275,7 @@ class CompanyComplianceSerializer(serializers.Serializer):
 
     company = serializers.CharField()
     status = serializers.ChoiceField(choices=["compliant", "at_risk", "non_compliant"])
-    high = serializers.IntegerField(help_text="Active high-severity findings.")
+    high = serializers.IntegerField(help_text="Active high-severity (or critical) findings.")
     warning = serializers.IntegerField(help_text="Active warnings.")
     findings = FindingSerializer(many=True)
 

@@ -1,7 +1,8 @@
 """US security conditions (requirements and attestations), compliance findings, API access
 and the delivery of alerts.
 
-Split by concern (issue 13) into ``security``, ``findings``, ``access`` and ``delivery``;
+Split by concern (issue 13) into ``security``, ``findings``, ``ledgers`` (the hash-chained
+attestation reviews and finding transitions), ``access`` and ``delivery``;
 every model is imported here, so the app label and ``from compliance.models import X`` are
 unchanged.
 """
@@ -22,16 +23,26 @@ from compliance.models.delivery import (
 from compliance.models.findings import (
     Finding,
 )
+from compliance.models.ledgers import (
+    ATTESTATION_REVIEWS,
+    FINDING_TRANSITIONS,
+    AttestationReview,
+    FindingTransition,
+)
 from compliance.models.security import (
     SecurityAttestation,
     SecurityRequirement,
 )
 
 __all__ = [
+    "ATTESTATION_REVIEWS",
+    "FINDING_TRANSITIONS",
     "AlertEmail",
+    "AttestationReview",
     "CompanyAPIKey",
     "DigestEmail",
     "Finding",
+    "FindingTransition",
     "IdempotencyRecord",
     "IngestionBatch",
     "JobLock",

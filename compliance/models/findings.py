@@ -18,6 +18,8 @@ class Finding(models.Model):
         INFO = "info", "Info"
         WARNING = "warning", "Warning"
         HIGH = "high", "High"
+        # Above every rule's: the service's own record is in doubt (``ledger_tampered``).
+        CRITICAL = "critical", "Critical"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from common import bulk
 from common.errors import safe_text
-from licences.models import Company, CustomsEvent, ImportLicence, Shipment
+from licences import chain
+from licences.models import CUSTOMS_EVENTS, Company, ImportLicence, Shipment
 
 # The batch services apply exactly the single-item rules of ``shipments`` (same checks, in the same order,
 # with the same codes) to many items at once, set-based: one query per kind of lookup for the
@@ -124,35 +125,25 @@ def _record_history(rows: list[tuple[Any, ...]], *, history_type: str, change_re
     bulk.record_history(Shipment, rows, history_type=history_type, change_reason=change_reason)
 
 
-CUSTOMS_EVENT_COPY_COLUMNS = ("shipment_id", "status", "occurred_at", "note", "recorded_at", "recorded_by")
+#: The columns a customs event is written with, in its stream's order (``CUSTOMS_EVENTS.fields``).
+CUSTOMS_EVENT_COPY_COLUMNS = CUSTOMS_EVENTS.fields
 
 
 def _insert_customs_events(events: list[tuple[Any, ...]], recorded_at: dt.datetime | None = None) -> None:
-    """Insert customs events given as ``(shipment_id, status, occurred_at, note, recorded_by)``.
+    """Append customs events given as ``(company_id, shipment_id, status, occurred_at, note, recorded_by)``.
 
-    PostgreSQL ``COPY`` (no ids are needed back); ``bulk_create`` elsewhere.
+    Each company's events are chained after its chain's head (locked here, after every other
+    row the batch locks) and the whole batch is inserted at once: PostgreSQL ``COPY`` (no ids
+    are needed back), ``bulk_create`` elsewhere. The hashes are those a one-by-one append of
+    the same events would give (``licences.chain``).
     """
     if not events:
         return
     recorded_at = recorded_at or timezone.now()
-    if not bulk.on_postgresql(CustomsEvent):
-        CustomsEvent.objects.bulk_create(
-            CustomsEvent(
-                shipment_id=shipment_id,
-                status=status,
-                occurred_at=occurred_at,
-                note=note,
-                recorded_by=recorded_by,
-                recorded_at=recorded_at,
-            )
-            for shipment_id, status, occurred_at, note, recorded_by in events
-        )
-        return
-    bulk.copy_rows(
-        CustomsEvent,
-        CUSTOMS_EVENT_COPY_COLUMNS,
-        (
-            (shipment_id, status, occurred_at, note, recorded_at, recorded_by)
-            for shipment_id, status, occurred_at, note, recorded_by in events
-        ),
+    chain.insert_rows(
+        CUSTOMS_EVENTS,
+        [
+            (company_id, shipment_id, status, occurred_at, note, recorded_at, recorded_by)
+            for company_id, shipment_id, status, occurred_at, note, recorded_by in events
+        ],
     )

@@ -83,7 +83,8 @@ class CustomsEventPlan:
     """What a customs-event batch writes: decided in Python (:func:`plan_customs_events`), written in bulk."""
 
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
-    events: list[tuple[Any, ...]] = field(default_factory=list)  # (shipment id, status, occurred_at, note, by)
+    # (company id, shipment id, status, occurred_at, note, by), in the order they are appended
+    events: list[tuple[Any, ...]] = field(default_factory=list)
     history: list[tuple[Any, ...]] = field(default_factory=list)  # rows of ``_history_fields``
     changed: dict[int, dict[str, Any]] = field(default_factory=dict)  # shipment id: its new state
     deltas: dict[int, dict[str, int]] = field(default_factory=dict)  # licence id: counter moves
@@ -148,7 +149,7 @@ def plan_customs_events(
         state["held_since"] = occurred_at if status == held else None
         changed[state["id"]] = state
         history.append(history_row(state))
-        events.append((state["id"], status, occurred_at, line.note, recorded_by))
+        events.append((state["company_id"], state["id"], status, occurred_at, line.note, recorded_by))
         company_ids.add(state["company_id"])
         accepted.append({"index": line.index, "declaration_number": number, "status": status})
     return plan

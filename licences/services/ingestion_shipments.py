@@ -221,8 +221,9 @@ def _write_shipments(shipments: list[Shipment], deltas: dict[int, dict[str, int]
     _record_history(history, history_type="+", change_reason="batch declaration")
     events: list[tuple[Any, ...]] = []
     for shipment in shipments:
-        events.append((shipment.pk, CustomsStatus.DECLARED, shipment.declared_at, "", recorded_by))
+        company_id, at = shipment.company_id, shipment.declared_at
+        events.append((company_id, shipment.pk, CustomsStatus.DECLARED, at, "", recorded_by))
         if shipment.entry_block_directive is not None:
             note = f"Entry blocked by directive {shipment.entry_block_directive.reference}"
-            events.append((shipment.pk, CustomsStatus.HELD, shipment.declared_at, note, recorded_by))
+            events.append((company_id, shipment.pk, CustomsStatus.HELD, at, note, recorded_by))
     _insert_customs_events(events)

@@ -1,0 +1,95 @@
+"""Append-only, hash-chained ledgers of the compliance decisions: attestation reviews and finding transitions.
+
+The attestation and finding rows keep their current state (and simple_history its
+snapshots); these ledgers keep each decision as it was taken, one row each, chained per
+company (``licences.chain``): a silent edit or deletion is found by ``verify_ledger``.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from common import chain
+from compliance.models.findings import Finding
+from compliance.models.security import SecurityAttestation
+from licences.chain import ChainedRecord
+from licences.models import Company
+
+
+class AttestationReview(ChainedRecord):
+    """One review of a submitted attestation: accepted (until ``expires_on``) or rejected, by whom and why."""
+
+    class Decision(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    attestation = models.ForeignKey(SecurityAttestation, on_delete=models.PROTECT, related_name="reviews")
+    # The chain's key; the unique (company, chain_seq) constraint indexes it.
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False)
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    expires_on = models.DateField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    reviewed_at = models.DateTimeField()
+    reviewed_by = models.CharField(max_length=150, blank=True, help_text="The reviewer (user name or API key).")
+
+    class Meta:
+        ordering = ["company_id", "chain_seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "chain_seq"], name="attestation_review_chain_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attestation_id}: {self.decision} at {self.reviewed_at:%Y-%m-%d %H:%M}"
+
+
+class FindingTransition(ChainedRecord):
+    """One change of a finding's state, as the sweep or an officer made it.
+
+    ``kind`` says what happened (opened, re-opened, escalated, acknowledged, resolved);
+    ``status`` and ``severity`` are the finding's after it. A heartbeat (the sweep seeing an
+    unchanged finding again) is not a transition.
+    """
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        REOPENED = "reopened", "Re-opened"
+        ESCALATED = "escalated", "Severity raised"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="transitions")
+    # The chain's key; the unique (company, chain_seq) constraint indexes it.
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Finding.Status.choices)
+    severity = models.CharField(max_length=16, choices=Finding.Severity.choices)
+    at = models.DateTimeField()
+    by = models.CharField(max_length=150, blank=True, help_text="Who made it: a user name, an API key or the sweep.")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["company_id", "chain_seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "chain_seq"], name="finding_transition_chain_seq_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.finding_id}: {self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+
+ATTESTATION_REVIEWS = chain.register(
+    chain.Stream(
+        name="attestation_reviews",
+        model=AttestationReview,
+        fields=("company_id", "attestation_id", "decision", "expires_on", "note", "reviewed_at", "reviewed_by"),
+        label="attestation reviews",
+    )
+)
+FINDING_TRANSITIONS = chain.register(
+    chain.Stream(
+        name="finding_transitions",
+        model=FindingTransition,
+        fields=("company_id", "finding_id", "kind", "status", "severity", "at", "by", "note"),
+        label="finding transitions",
+    )
+)
