@@ -9,6 +9,8 @@
   jitter on transient failures.
 - ``send_reminders`` and ``send_digest``: daily at 07:00 Asia/Shanghai.
 - ``prune``: daily at 03:30 Asia/Shanghai, the retention settings (:mod:`compliance.retention`).
+- ``expire_licences``: daily at 00:10 Asia/Shanghai, expires the licences past their window
+  (:mod:`compliance.expiry`): ledger rows, released remainders, a finding and alerts each.
 
 Re-running any of them, or a re-delivery after a worker died (``acks_late``), leaves the
 same state and sends nothing twice: findings are upserts and every alert is recorded
@@ -132,3 +134,11 @@ def prune() -> dict[str, int]:
     from compliance.retention import prune as prune_records
 
     return prune_records().as_dict()
+
+
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900, **DB_RETRY)
+def expire_licences() -> dict[str, Any]:
+    """Daily: expire every licence past its ``valid_until`` (set-based, idempotent)."""
+    from compliance.expiry import run_expiry
+
+    return run_expiry().as_dict()

@@ -1,6 +1,7 @@
 """Every write with a business rule on licences, shipments and customs.
 
-Split by concern (issue 13): ``licences`` (licence lifecycle and its decision ledger),
+Split by concern (issue 13): ``licences`` (licence lifecycle and its decision ledger), ``expiry``
+(the daily expiry of licences past their window),
 ``ledger`` (the ledger rows of licences written without the services), ``shipments`` (single
 shipments, customs events, directives) and ``ingestion`` (batches). Every public name is
 re-exported here, so ``from licences.services import x`` and ``services.x`` keep working.
@@ -21,6 +22,11 @@ from licences.services.ingestion import (
     shipments_ingest,
     write_customs_events,
 )
+from licences.services.expiry import (
+    EXPIRY_ACTOR,
+    ExpiredLicence,
+    licences_expire_due,
+)
 from licences.services.ledger import (
     decisions_implied_by,
     record_implied_decisions,
@@ -35,6 +41,8 @@ from licences.services.licences import (
     licence_reject,
     licence_revoke,
     licence_suspend,
+    release_remainder,
+    round_release,
 )
 from licences.services.shipments import (
     CUSTOMS_TRANSITIONS,
@@ -51,12 +59,14 @@ from licences.services.shipments import (
 __all__ = [
     "CUSTOMS_EVENT_COPY_COLUMNS",
     "CUSTOMS_TRANSITIONS",
+    "EXPIRY_ACTOR",
     "LICENCE_TRANSITIONS",
     "SHIPMENT_STATE_FIELDS",
     "BatchOutcome",
     "CustomsEventLine",
     "CustomsEventPlan",
     "CustomsStatus",
+    "ExpiredLicence",
     "LicenceStatus",
     "ShipmentLine",
     "batch_refusal",
@@ -74,10 +84,13 @@ __all__ = [
     "licence_reject",
     "licence_revoke",
     "licence_suspend",
+    "licences_expire_due",
     "lock_shipment_states",
     "named_companies",
     "plan_customs_events",
     "record_implied_decisions",
+    "release_remainder",
+    "round_release",
     "shipment_declare",
     "shipment_refusal",
     "shipments_ingest",
