@@ -5,20 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('licences', '0008_backfill_licence_decisions'),
+        ("licences", "0008_backfill_licence_decisions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='licencedecision',
-            name='released_quantity',
-            field=models.PositiveBigIntegerField(default=0, help_text="A release only: the unused units returned to the licence's round."),
+            model_name="licencedecision",
+            name="released_quantity",
+            field=models.PositiveBigIntegerField(
+                default=0, help_text="A release only: the unused units returned to the licence's round."
+            ),
         ),
         migrations.AddConstraint(
-            model_name='licencedecision',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'release'), ('released_quantity__gt', 0)), models.Q(models.Q(('kind', 'release'), _negated=True), ('released_quantity', 0)), _connector='OR'), name='licence_decision_release_has_quantity'),
+            model_name="licencedecision",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "release"), ("released_quantity__gt", 0)),
+                    models.Q(models.Q(("kind", "release"), _negated=True), ("released_quantity", 0)),
+                    _connector="OR",
+                ),
+                name="licence_decision_release_has_quantity",
+            ),
         ),
     ]

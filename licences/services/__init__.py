@@ -7,6 +7,11 @@ shipments, customs events, directives) and ``ingestion`` (batches). Every public
 re-exported here, so ``from licences.services import x`` and ``services.x`` keep working.
 """
 
+from licences.services.expiry import (
+    EXPIRY_ACTOR,
+    ExpiredLicence,
+    licences_expire_due,
+)
 from licences.services.ingestion import (
     CUSTOMS_EVENT_COPY_COLUMNS,
     SHIPMENT_STATE_FIELDS,
@@ -21,11 +26,6 @@ from licences.services.ingestion import (
     plan_customs_events,
     shipments_ingest,
     write_customs_events,
-)
-from licences.services.expiry import (
-    EXPIRY_ACTOR,
-    ExpiredLicence,
-    licences_expire_due,
 )
 from licences.services.ledger import (
     decisions_implied_by,
