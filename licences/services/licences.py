@@ -173,13 +173,15 @@ def licence_apply(
     unit_value_usd: Decimal | None = None,
     number: str | None = None,
     applied_at: dt.datetime | None = None,
+    recorded_at: dt.datetime | None = None,
     recorded_by: AbstractBaseUser | None = None,
     actor: str = "",
 ) -> ImportLicence:
     """Record a company's application for an import licence (status ``applied``).
 
-    ``applied_at`` (default now) is when it was applied for and recorded: its ledger row
-    takes effect on that day.
+    ``applied_at`` (default now) is when it was applied for: its ledger row takes effect on
+    that day and is recorded at ``recorded_at`` (default ``applied_at``; the back-entry of a
+    paper-era licence records it now).
     """
     if chip.origin != ChipModel.Origin.FOREIGN:
         raise DomainError(
@@ -211,7 +213,7 @@ def licence_apply(
         licence,
         kind=DecisionKind.APPLY,
         effective_on=_local_day(applied_at),
-        recorded_at=applied_at,
+        recorded_at=recorded_at or applied_at,
         recorded_by=recorded_by,
         actor=actor,
     )
