@@ -9,6 +9,8 @@
   jitter on transient failures.
 - ``send_reminders`` and ``send_digest``: daily at 07:00 Asia/Shanghai.
 - ``prune``: daily at 03:30 Asia/Shanghai, the retention settings (:mod:`compliance.retention`).
+- ``expire_licences``: daily at 00:10 Asia/Shanghai, expires the licences past their window
+  (:mod:`compliance.expiry`): ledger rows, released remainders, a finding and alerts each.
 - ``verify_ledgers``: daily at 04:00 Asia/Shanghai, the hash chains' check
   (:mod:`compliance.ledger_audit`): a critical ``ledger_tampered`` finding per broken chain.
 
@@ -30,7 +32,7 @@ from celery import chord, group, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from compliance import alerts, ledger_audit, locks, retention, webhook_outbox, webhooks
+from compliance import alerts, expiry, ledger_audit, locks, retention, webhook_outbox, webhooks
 from compliance.outcomes import SweepSummary
 from compliance.sweep import company_chunks, run_sweep
 from licences.models import Company
@@ -143,6 +145,12 @@ def prune() -> dict[str, int]:
 def verify_ledgers() -> dict[str, Any]:
     """Daily: recompute the hash chains; a critical ``ledger_tampered`` finding per broken chain; idempotent."""
     return ledger_audit.audit_ledgers().as_dict()
+
+
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900, **DB_RETRY)
+def expire_licences() -> dict[str, Any]:
+    """Daily: expire every licence past its ``valid_until`` (set-based, idempotent)."""
+    return expiry.run_expiry().as_dict()
 
 
 def register() -> None:

@@ -213,7 +213,8 @@ class LicenceDecision(models.Model):
     """One row of a licence's decision ledger: append-only, never edited or deleted.
 
     Every service that changes a licence's status or grant (apply, approve, reject,
-    suspend, reinstate, revoke, expire, grant change) writes exactly one row, in the
+    suspend, reinstate, revoke, expire, grant change) writes exactly one row (a revocation
+    or expiry leaving grant unused a second, its ``release`` with ``released_quantity``), in the
     transaction that changes the licence, so the licence row's status is always the
     ``status`` of its latest row. Two times per row (see ``quotas.selectors.as_of``):
     ``effective_on`` is *valid time*, the day the decision took effect (a paper licence
@@ -232,7 +233,7 @@ class LicenceDecision(models.Model):
         REVOKE = "revoke", "Revocation"
         EXPIRE = "expire", "Expiry"
         GRANT_CHANGE = "grant_change", "Grant change"
-        # Reserved for the release of a revoked or expired licence's unused remainder to its round.
+        # The unused remainder of a revoked or expired licence returned to its round.
         RELEASE = "release", "Release of remainder"
 
     # No index of its own: the (licence, effective_on, id) index below serves every look-up by licence.
@@ -256,6 +257,9 @@ class LicenceDecision(models.Model):
     granted_quantity = models.PositiveBigIntegerField(default=0, help_text="The grant after this decision.")
     valid_from = models.DateField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True)
+    released_quantity = models.PositiveBigIntegerField(
+        default=0, help_text="A release only: the unused units returned to the licence's round."
+    )
 
     class Meta:
         ordering = ["licence_id", "effective_on", "id"]
@@ -290,6 +294,11 @@ class LicenceDecision(models.Model):
                 | Q(valid_until__isnull=True)
                 | Q(valid_from__lte=F("valid_until")),
                 name="licence_decision_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="release") & Q(released_quantity__gt=0))
+                | (~Q(kind="release") & Q(released_quantity=0)),
+                name="licence_decision_release_has_quantity",
             ),
         ]
 

@@ -1,12 +1,18 @@
 """Every write with a business rule on licences, shipments and customs.
 
-Split by concern (issue 13): ``licences`` (licence lifecycle and its decision ledger),
+Split by concern (issue 13): ``licences`` (licence lifecycle and its decision ledger), ``expiry``
+(the daily expiry of licences past their window),
 ``ledger`` (the ledger rows of licences written without the services), ``shipments`` (single
 shipments, customs events, directives) and the batches: ``ingestion`` (what both batch
 services share), ``ingestion_shipments`` and ``ingestion_customs_events``. Every public name
 is re-exported here, so ``from licences.services import x`` and ``services.x`` keep working.
 """
 
+from licences.services.expiry import (
+    EXPIRY_ACTOR,
+    ExpiredLicence,
+    licences_expire_due,
+)
 from licences.services.ingestion import (
     CUSTOMS_EVENT_COPY_COLUMNS,
     BatchOutcome,
@@ -38,6 +44,8 @@ from licences.services.licences import (
     licence_reject,
     licence_revoke,
     licence_suspend,
+    release_remainder,
+    round_release,
 )
 from licences.services.shipments import (
     CUSTOMS_TRANSITIONS,
@@ -54,12 +62,14 @@ from licences.services.shipments import (
 __all__ = [
     "CUSTOMS_EVENT_COPY_COLUMNS",
     "CUSTOMS_TRANSITIONS",
+    "EXPIRY_ACTOR",
     "LICENCE_TRANSITIONS",
     "SHIPMENT_STATE_FIELDS",
     "BatchOutcome",
     "CustomsEventLine",
     "CustomsEventPlan",
     "CustomsStatus",
+    "ExpiredLicence",
     "LicenceStatus",
     "ShipmentLine",
     "batch_refusal",
@@ -77,10 +87,13 @@ __all__ = [
     "licence_reject",
     "licence_revoke",
     "licence_suspend",
+    "licences_expire_due",
     "lock_shipment_states",
     "named_companies",
     "plan_customs_events",
     "record_implied_decisions",
+    "release_remainder",
+    "round_release",
     "shipment_declare",
     "shipment_refusal",
     "shipments_ingest",

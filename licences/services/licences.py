@@ -1,7 +1,8 @@
 """Licence lifecycle: apply, approve, and the regulator's decisions (reject, suspend, reinstate,
 revoke, expire), each a transition checked against ``LICENCE_TRANSITIONS``.
 
-Every one writes exactly one row of the licence's decision ledger
+Every one writes exactly one row of the licence's decision ledger (a revocation or expiry
+with unused grant a second, its ``release``)
 (:class:`~licences.models.LicenceDecision`) in its transaction, after the licence row, with
 the licence's status and grant as they now stand. A decision takes effect on
 ``effective_on`` (valid time; default: the day it is recorded, in the service time zone) and
@@ -12,6 +13,10 @@ after the recording day (``future_effective_date``), before the application
 (``effective_before_last_decision``: the ledger of one licence runs forward); more than
 ``LICENCE_LATE_ENTRY_DAYS`` before the recording day it is a late entry, refused without a
 reason (``late_entry_reason_required``) and marked ``late_entry``.
+
+A revocation or an expiry releases the licence's unused remainder (granted less used less
+reserved: shipments in flight keep their reservation, nothing is cancelled) back to its round,
+as a second ledger row of kind ``release`` recording the quantity (:func:`release_remainder`).
 
 Counters that must never run past a limit (a round's cap, a licence's grant) move only
 through conditional ``UPDATE ... WHERE counter + n <= limit`` statements inside a
@@ -28,7 +33,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from common.errors import Conflict, DomainError
@@ -136,6 +142,7 @@ def _record_decision(
     reason: str = "",
     recorded_by: AbstractBaseUser | None = None,
     actor: str = "",
+    released_quantity: int = 0,
 ) -> LicenceDecision:
     """The ledger row of a decision just applied to ``licence`` (its status and grant as they now stand)."""
     decided = licence.status not in (LicenceStatus.APPLIED, LicenceStatus.REJECTED)
@@ -152,6 +159,7 @@ def _record_decision(
         granted_quantity=licence.granted_quantity if decided else 0,
         valid_from=licence.valid_from if decided else None,
         valid_until=licence.valid_until if decided else None,
+        released_quantity=released_quantity,
     )
 
 
@@ -165,13 +173,15 @@ def licence_apply(
     unit_value_usd: Decimal | None = None,
     number: str | None = None,
     applied_at: dt.datetime | None = None,
+    recorded_at: dt.datetime | None = None,
     recorded_by: AbstractBaseUser | None = None,
     actor: str = "",
 ) -> ImportLicence:
     """Record a company's application for an import licence (status ``applied``).
 
-    ``applied_at`` (default now) is when it was applied for and recorded: its ledger row
-    takes effect on that day.
+    ``applied_at`` (default now) is when it was applied for: its ledger row takes effect on
+    that day and is recorded at ``recorded_at`` (default ``applied_at``; the back-entry of a
+    paper-era licence records it now).
     """
     if chip.origin != ChipModel.Origin.FOREIGN:
         raise DomainError(
@@ -203,7 +213,7 @@ def licence_apply(
         licence,
         kind=DecisionKind.APPLY,
         effective_on=_local_day(applied_at),
-        recorded_at=applied_at,
+        recorded_at=recorded_at or applied_at,
         recorded_by=recorded_by,
         actor=actor,
     )
@@ -288,6 +298,7 @@ def _decide(
     stamp: str | None = None,
     clear: str | None = None,
     reason_required: bool = True,
+    release: bool = False,
 ) -> ImportLicence:
     """Move a locked licence to ``status`` if the transition table allows ``action``, recording
     the reason (as the licence's ``status_reason`` when the decision needs one), the decision's
@@ -315,7 +326,68 @@ def _decide(
         recorded_by=recorded_by,
         actor=actor,
     )
+    if release:
+        release_remainder(
+            licence, effective_on=day, recorded_at=recorded_at, late_entry=late, recorded_by=recorded_by, actor=actor
+        )
     return licence
+
+
+def round_release(released: dict[int, tuple[int, Decimal]]) -> int:
+    """Return units and value to their rounds: ``{round id: (units, value)}``, in one ``UPDATE``.
+
+    Each round's ``granted_units`` / ``granted_value_usd`` go down by the amounts, never below
+    zero (a licence written outside the services, e.g. by a fixture, was never counted in its
+    round), so the rounds' check constraints keep holding. Returns the rounds updated.
+    """
+    released = {pk: amounts for pk, amounts in released.items() if amounts[0] > 0}
+    if not released:
+        return 0
+
+    units = Case(*[When(pk=pk, then=Value(n)) for pk, (n, _) in released.items()], default=Value(0))
+    value = Case(
+        *[When(pk=pk, then=Value(v)) for pk, (_, v) in released.items()],
+        default=Value(Decimal("0")),
+        output_field=AllocationRound._meta.get_field("granted_value_usd"),
+    )
+    return AllocationRound.objects.filter(pk__in=list(released)).update(
+        granted_units=F("granted_units") - Least(F("granted_units"), units),
+        granted_value_usd=F("granted_value_usd") - Least(F("granted_value_usd"), value),
+    )
+
+
+def release_remainder(
+    licence: ImportLicence,
+    *,
+    effective_on: dt.date,
+    recorded_at: dt.datetime,
+    late_entry: bool = False,
+    recorded_by: AbstractBaseUser | None = None,
+    actor: str = "",
+) -> LicenceDecision | None:
+    """Return a revoked or expired licence's unused remainder to its round (call inside its
+    transaction, the licence locked): the round's totals go down and a ``release`` ledger row
+    records the quantity. ``None`` when nothing is left (used and reserved take the whole grant).
+
+    The remainder is granted less used less reserved: a shipment in flight keeps its
+    reservation (it may still clear) and nothing is cancelled.
+    """
+    remainder = licence.granted_quantity - licence.used_quantity - licence.reserved_quantity
+    if remainder <= 0:
+        return None
+    round_release({licence.round_id: (remainder, licence.unit_value_usd * remainder)})
+    row = _record_decision(
+        licence,
+        kind=DecisionKind.RELEASE,
+        effective_on=effective_on,
+        recorded_at=recorded_at,
+        late_entry=late_entry,
+        reason=f"Unused remainder of {remainder:,} units returned to the round.",
+        recorded_by=recorded_by,
+        actor=actor,
+        released_quantity=remainder,
+    )
+    return row
 
 
 @transaction.atomic
@@ -381,10 +453,10 @@ def licence_revoke(
     actor: str = "",
     at: dt.datetime | None = None,
 ) -> ImportLicence:
-    """Revoke a licence for good. Its grant stays counted against the round (it was allocated)."""
+    """Revoke a licence for good. Its unused remainder returns to the round (:func:`release_remainder`)."""
     return _decide(
         licence, action="revoke", kind=DecisionKind.REVOKE, status=LicenceStatus.REVOKED, reason=reason,
-        effective_on=effective_on, recorded_by=recorded_by, actor=actor, at=at, stamp="revoked_at",
+        effective_on=effective_on, recorded_by=recorded_by, actor=actor, at=at, stamp="revoked_at", release=True,
     )  # fmt: skip
 
 
@@ -399,9 +471,11 @@ def licence_expire(
     at: dt.datetime | None = None,
 ) -> ImportLicence:
     """Mark a licence whose validity window has passed as expired. A licence stops counting in
-    quota positions after its ``valid_until`` whether or not this has run."""
+    quota positions after its ``valid_until`` whether or not this has run. Its unused remainder
+    returns to the round. The daily job expires every licence due at once
+    (:func:`licences.services.expiry.licences_expire_due`)."""
     return _decide(
         licence, action="expire", kind=DecisionKind.EXPIRE, status=LicenceStatus.EXPIRED, reason=reason,
         effective_on=effective_on, recorded_by=recorded_by, actor=actor, at=at, stamp="expired_at",
-        reason_required=False,
+        reason_required=False, release=True,
     )  # fmt: skip

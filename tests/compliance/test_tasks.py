@@ -145,6 +145,7 @@ def test_beat_schedule_is_seeded_by_migration():
         "Compliance digest (daily 07:00)": ("compliance.tasks.send_digest", "0", "7", "Asia/Shanghai", True),
         "Retention prune (daily 03:30)": ("compliance.tasks.prune", "30", "3", "Asia/Shanghai", True),
         "Ledger verification (daily 04:00)": ("compliance.tasks.verify_ledgers", "0", "4", "Asia/Shanghai", True),
+        "Licence expiry (daily 00:10)": ("compliance.tasks.expire_licences", "10", "0", "Asia/Shanghai", True),
     }
 
 
@@ -156,7 +157,7 @@ def test_seeding_again_keeps_an_operators_edits():
     seed = import_module("compliance.migrations.0004_jobs_beat_schedule").seed_schedule
     PeriodicTask.objects.filter(name="Compliance sweep (hourly)").update(enabled=False)
     seed(apps, None)
-    assert PeriodicTask.objects.filter(task__startswith="compliance.").count() == 5
+    assert PeriodicTask.objects.filter(task__startswith="compliance.").count() == 6
     assert PeriodicTask.objects.get(name="Compliance sweep (hourly)").enabled is False
 
 
@@ -174,6 +175,7 @@ def test_tasks_are_registered_with_json_friendly_signatures():
         "compliance.tasks.send_reminders",
         "compliance.tasks.prune",
         "compliance.tasks.verify_ledgers",
+        "compliance.tasks.expire_licences",
     } <= registered
     assert celery_app.conf.task_serializer == "json"
     deliver = celery_app.tasks["compliance.tasks.deliver_webhook"]

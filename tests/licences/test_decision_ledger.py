@@ -96,6 +96,8 @@ def test_every_decision_writes_exactly_one_row_with_the_licence_as_it_now_stands
         ("suspend", "suspended", TODAY, False, 800),
         ("reinstate", "approved", TODAY, False, 800),
         ("revoke", "revoked", TODAY, False, 800),
+        # A revocation releases the unused remainder to the round: a second row (issue 14).
+        ("release", "revoked", TODAY, False, 800),
     ]
     rows = list(licence.decisions.order_by("pk"))
     approval = rows[1]
@@ -112,7 +114,10 @@ def test_reject_and_expire_write_their_rows(applied, today):
     services.licence_reject(licence=applied, reason="Security procedures not shown")
     services.licence_expire(licence=other)
     assert ledger(applied)[-1] == ("reject", "rejected", TODAY, False, 0)
-    assert ledger(other)[-1] == ("expire", "expired", TODAY, False, other.granted_quantity)
+    assert ledger(other)[-2:] == [
+        ("expire", "expired", TODAY, False, other.granted_quantity),
+        ("release", "expired", TODAY, False, other.granted_quantity),
+    ]
 
 
 def test_a_refused_transition_writes_no_row(applied):
@@ -180,7 +185,10 @@ def test_a_late_expiry_needs_a_reason_too(today):
         services.licence_expire(licence=licence, effective_on=dt.date(2026, 3, 1))
     assert refused.value.code == "late_entry_reason_required"
     services.licence_expire(licence=licence, effective_on=dt.date(2026, 3, 1), reason="Validity ended 28 February")
-    assert ledger(licence)[-1] == ("expire", "expired", dt.date(2026, 3, 1), True, 1000)
+    assert ledger(licence)[-2:] == [
+        ("expire", "expired", dt.date(2026, 3, 1), True, 1000),
+        ("release", "expired", dt.date(2026, 3, 1), True, 1000),
+    ]
 
 
 # --- Append-only -------------------------------------------------------------------------------------
