@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -147,7 +148,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-gb"
+# Bilingual (issue 15): Simplified Chinese and English. The admin and cockpit follow the
+# browser (LocaleMiddleware), then a staff user's remembered choice; the API's human messages
+# follow Accept-Language (English by default); alerts go out in the recipient's language
+# (Company.preferred_language, StaffProfile.language, WebhookSubscription.language). The
+# catalogues live with their owner: <app>/locale/ and, for the project-wide ones, LOCALE_PATHS.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS: list[Path] = []  # project-wide catalogues, if any; the apps carry their own
+# The language of an alert whose recipient has not chosen one (a model default: a constant,
+# not an environment setting, so the migrations stay what the models say).
+ALERT_DEFAULT_LANGUAGE = "zh-hans"
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

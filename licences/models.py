@@ -36,9 +36,18 @@ class Company(models.Model):
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    name_zh = models.CharField(
+        max_length=200, blank=True, help_text="The company's Chinese name, shown when the language is Chinese."
+    )
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
     compliance_contact_emails = models.TextField(
         blank=True, help_text="Compliance officers who receive alerts, one address per line."
+    )
+    preferred_language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.ALERT_DEFAULT_LANGUAGE,
+        help_text="Language of the alert e-mails and digests sent to the compliance contacts.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()

@@ -29,6 +29,9 @@ from compliance.models.ledgers import (
     AttestationReview,
     FindingTransition,
 )
+from compliance.models.people import (
+    StaffProfile,
+)
 from compliance.models.security import (
     SecurityAttestation,
     SecurityRequirement,
@@ -48,6 +51,7 @@ __all__ = [
     "JobLock",
     "SecurityAttestation",
     "SecurityRequirement",
+    "StaffProfile",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

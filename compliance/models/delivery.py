@@ -4,6 +4,7 @@ emails, and the lock that keeps one sweep at a time.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -23,6 +24,12 @@ class WebhookSubscription(models.Model):
         default=list, blank=True, help_text="Event types to receive, e.g. finding.opened; empty means all."
     )
     secret = models.CharField(max_length=128, help_text="Shared secret for the HMAC-SHA256 signature.")
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.ALERT_DEFAULT_LANGUAGE,
+        help_text="Language of the human summary in each payload; the machine fields never change.",
+    )
     is_active = models.BooleanField(default=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     disabled_at = models.DateTimeField(null=True, blank=True)
