@@ -37,7 +37,10 @@ class Company(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     name_zh = models.CharField(
-        max_length=200, blank=True, help_text="The company's Chinese name, shown when the language is Chinese."
+        max_length=200,
+        blank=True,
+        db_default="",
+        help_text="The company's Chinese name, shown when the language is Chinese.",
     )
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
     compliance_contact_emails = models.TextField(
@@ -47,6 +50,7 @@ class Company(models.Model):
         max_length=8,
         choices=settings.LANGUAGES,
         default=settings.ALERT_DEFAULT_LANGUAGE,
+        db_default=settings.ALERT_DEFAULT_LANGUAGE,
         help_text="Language of the alert e-mails and digests sent to the compliance contacts.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
