@@ -13,7 +13,8 @@ approve, suspend, reinstate, revoke with ``effective_on``, recorded now), so the
 round's counters and the releases are what the services make them. All or nothing: any
 error, static or refused by a service, and nothing is written; every error is reported with
 its row number (1 is the first data row) and a stable code. ``dry_run`` replays and rolls
-back, reporting what would change.
+back, reporting what would change. The same service answers ``manage.py backfill_licences`` and
+``POST /api/v1/licences/backfill/`` (``api.v1.licences.backfill``).
 """
 
 from __future__ import annotations
