@@ -6,29 +6,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('compliance', '0017_licence_expiry_schedule'),
+        ("compliance", "0017_licence_expiry_schedule"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='historicalwebhooksubscription',
-            name='language',
-            field=models.CharField(choices=[('en', 'English'), ('zh-hans', '简体中文')], db_default='zh-hans', default='zh-hans', help_text='Language of the human summary in each payload; the machine fields never change.', max_length=8),
+            model_name="historicalwebhooksubscription",
+            name="language",
+            field=models.CharField(
+                choices=[("en", "English"), ("zh-hans", "简体中文")],
+                db_default="zh-hans",
+                default="zh-hans",
+                help_text="Language of the human summary in each payload; the machine fields never change.",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='webhooksubscription',
-            name='language',
-            field=models.CharField(choices=[('en', 'English'), ('zh-hans', '简体中文')], db_default='zh-hans', default='zh-hans', help_text='Language of the human summary in each payload; the machine fields never change.', max_length=8),
+            model_name="webhooksubscription",
+            name="language",
+            field=models.CharField(
+                choices=[("en", "English"), ("zh-hans", "简体中文")],
+                db_default="zh-hans",
+                default="zh-hans",
+                help_text="Language of the human summary in each payload; the machine fields never change.",
+                max_length=8,
+            ),
         ),
         migrations.CreateModel(
-            name='StaffProfile',
+            name="StaffProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('language', models.CharField(blank=True, choices=[('en', 'English'), ('zh-hans', '简体中文')], db_default='', help_text="Empty: follow the browser in the admin; alerts use the service's default language.", max_length=8)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='staff_profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "language",
+                    models.CharField(
+                        blank=True,
+                        choices=[("en", "English"), ("zh-hans", "简体中文")],
+                        db_default="",
+                        help_text="Empty: follow the browser in the admin; alerts use the service's default language.",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

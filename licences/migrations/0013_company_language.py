@@ -4,30 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('licences', '0012_licence_decision_released_quantity'),
+        ("licences", "0012_licence_decision_released_quantity"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='company',
-            name='name_zh',
-            field=models.CharField(blank=True, db_default='', help_text="The company's Chinese name, shown when the language is Chinese.", max_length=200),
+            model_name="company",
+            name="name_zh",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                help_text="The company's Chinese name, shown when the language is Chinese.",
+                max_length=200,
+            ),
         ),
         migrations.AddField(
-            model_name='company',
-            name='preferred_language',
-            field=models.CharField(choices=[('en', 'English'), ('zh-hans', '简体中文')], db_default='zh-hans', default='zh-hans', help_text='Language of the alert e-mails and digests sent to the compliance contacts.', max_length=8),
+            model_name="company",
+            name="preferred_language",
+            field=models.CharField(
+                choices=[("en", "English"), ("zh-hans", "简体中文")],
+                db_default="zh-hans",
+                default="zh-hans",
+                help_text="Language of the alert e-mails and digests sent to the compliance contacts.",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcompany',
-            name='name_zh',
-            field=models.CharField(blank=True, db_default='', help_text="The company's Chinese name, shown when the language is Chinese.", max_length=200),
+            model_name="historicalcompany",
+            name="name_zh",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                help_text="The company's Chinese name, shown when the language is Chinese.",
+                max_length=200,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalcompany',
-            name='preferred_language',
-            field=models.CharField(choices=[('en', 'English'), ('zh-hans', '简体中文')], db_default='zh-hans', default='zh-hans', help_text='Language of the alert e-mails and digests sent to the compliance contacts.', max_length=8),
+            model_name="historicalcompany",
+            name="preferred_language",
+            field=models.CharField(
+                choices=[("en", "English"), ("zh-hans", "简体中文")],
+                db_default="zh-hans",
+                default="zh-hans",
+                help_text="Language of the alert e-mails and digests sent to the compliance contacts.",
+                max_length=8,
+            ),
         ),
     ]

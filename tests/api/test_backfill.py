@@ -125,9 +125,10 @@ def assert_written_with_real_dates(world: World) -> None:
     decisions = LicenceDecision.objects.filter(licence__in=[p1, p2])
     assert set(decisions.values_list("recorded_at", flat=True)) == {NOW}
     assert set(decisions.values_list("actor", flat=True)) == {"back-entry: api-key:regulator"}
-    # The round's counters are the services': 800 + 500 granted, 500 released by the revocation.
+    # The round's counters are the services': the world's two approved licences (2 x 1,000),
+    # then 800 + 500 granted here and 500 released by the revocation.
     world.wave.refresh_from_db()
-    assert (world.wave.granted_units, world.wave.granted_value_usd) == (800, 800 * Decimal("32000.00"))
+    assert (world.wave.granted_units, world.wave.granted_value_usd) == (2_800, 2_800 * Decimal("32000.00"))
 
     # In force on the back dates: P1 from 23 January; P2 from 25 January, not while suspended,
     # not after its revocation (the fixture's LIC-A-1 and LIC-B-1 are in force from 23 January).
@@ -213,7 +214,8 @@ def test_an_invalid_row_anywhere_refuses_every_row_with_exact_codes_and_rows(wor
 
 
 def test_a_row_a_service_refuses_rolls_back_the_rows_before_it(world: World) -> None:
-    AllocationRound.objects.filter(pk=world.wave.pk).update(unit_cap=1_000)
+    # The world's two approved licences hold 2,000 units of the round: 1,000 are left.
+    AllocationRound.objects.filter(pk=world.wave.pk).update(unit_cap=3_000)
     before = everything()
     too_big = {**P2, "number": "LIC-P9", "requested_quantity": 900, "granted_quantity": 900}  # 800 + 900 > 1,000
     body = refused(world.client("regulator").post(URL, {"rows": [P1, too_big]}, format="json"))
