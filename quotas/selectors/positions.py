@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from django.db.models import QuerySet
 
+from common.bulk import collector_paused
 from common.errors import DomainError
 from licences.models import ChipModel, Company
 from quotas.models import QuotaPolicy
@@ -243,14 +244,17 @@ def quota_positions(
     passes it as ``chips``, saving the query for the chip weights.
     """
     policy = _resolve_policy(on, policy, as_known_at)
-    refs = _company_refs(companies)
-    if companies is None:
-        scope: CompanyScope = None
-    elif isinstance(companies, QuerySet):
-        scope = companies.values("pk")
-    else:
-        scope = [ref.id for ref in refs]
-    return _positions(refs=refs, on=on, policy=policy, scope=scope, chips=chips, as_known_at=as_known_at)
+    # Tens of thousands of small objects (rows, refs, positions), none of them cyclic garbage:
+    # the cyclic collector would walk the whole heap again and again as they are allocated.
+    with collector_paused():
+        refs = _company_refs(companies)
+        if companies is None:
+            scope: CompanyScope = None
+        elif isinstance(companies, QuerySet):
+            scope = companies.values("pk")
+        else:
+            scope = [ref.id for ref in refs]
+        return _positions(refs=refs, on=on, policy=policy, scope=scope, chips=chips, as_known_at=as_known_at)
 
 
 def quota_position(
