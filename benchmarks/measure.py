@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,6 +46,60 @@ def timed(
         operation()
         samples.append(time.perf_counter() - started)
     return Timing(median=statistics.median(samples), samples=samples, queries=len(captured))
+
+
+@dataclass
+class Memory:
+    """What one run of an operation held at its peak, in bytes, above what was held before it.
+
+    ``python``: the peak of Python's own allocations (``tracemalloc``), the objects the
+    operation built. ``process``: the rise of the process's resident set to its high-water
+    mark (Linux ``VmHWM``, reset before the run), which also sees the database driver's
+    buffers; ``None`` where ``/proc`` cannot reset the mark. The run is an extra one, never
+    timed (``tracemalloc`` slows Python down).
+    """
+
+    python: int
+    process: int | None
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_memory(operation: Callable[[], object], *, setup: Callable[[], object] | None = None) -> Memory:
+    """Run ``operation`` once (``setup`` before it) and measure its peak memory (:class:`Memory`)."""
+    if setup:
+        setup()
+    gc.collect()
+    before = _status_kib("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")  # resets VmHWM to the current resident set
+    except OSError:
+        before = None
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        operation()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    high = _status_kib("VmHWM")
+    process = (high - before) * 1024 if before is not None and high is not None else None
+    return Memory(python=peak, process=process)
+
+
+def mib(size: int | None) -> str:
+    return "n/a" if size is None else f"{size / 2**20:,.1f} MiB"
 
 
 def timed_together(operations: list[Callable[[], object]], *, runs: int) -> list[Timing]:

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection, reset_queries, transaction
 from django.test.utils import CaptureQueriesContext
 
-from benchmarks.measure import Row, timed, verdict
+from benchmarks.measure import Memory, Row, mib, peak_memory, timed, verdict
 from benchmarks.quota import totals_sql
 from benchmarks.world import ON
 from compliance import locks
@@ -421,6 +421,7 @@ def bench_growth(stages: list[tuple[str, Callable[[], dict[str, int]]]], *, runs
     adding the stage's data and returning the row counts now in the database)."""
     rows: list[Row] = []
     base: tuple[float, float, float] | None = None
+    memory: list[tuple[str, Memory, int]] = []
     for label, grow in stages:
         counts = grow()
         summary_holder: dict[str, Any] = {}
@@ -430,6 +431,7 @@ def bench_growth(stages: list[tuple[str, Callable[[], dict[str, int]]]], *, runs
 
         timing = timed(sweep, runs=runs, setup=reset_findings, warm=False)
         companies, shipments = counts["companies"], counts["shipments"]
+        memory.append((label, peak_memory(sweep, setup=reset_findings), shipments))
         per_company = timing.median / companies * 1e6
         per_shipment = timing.median / max(1, shipments) * 1e6
         note = f"{companies:,} companies, {shipments:,} shipments; {per_company:,.0f} us/company, "
@@ -446,4 +448,21 @@ def bench_growth(stages: list[tuple[str, Callable[[], dict[str, int]]]], *, runs
             Row(f"3. sweep growth {label}", "service: compliance_sweep", timing.median, shipments, "shipments",
                 f"{timing.queries / summary_holder['chunks']:.0f}/chunk", ratio, goal, met, note)
         )  # fmt: skip
+    rows.extend(_memory_rows(memory))
+    return rows
+
+
+def _memory_rows(memory: list[tuple[str, Memory, int]]) -> list[Row]:
+    """Benchmark 3b: the sweep's peak memory at each stage against the first (goal: bounded by
+    the chunk, not the data: at most 1.5x the first stage's at the last)."""
+    rows: list[Row] = []
+    first = memory[0][1] if memory else None
+    for index, (label, used, shipments) in enumerate(memory):
+        ratio = goal = met = ""
+        if first is not None and index == len(memory) - 1 and index > 0:
+            growth = used.python / max(1, first.python)
+            ratio, goal, met = f"{growth:.2f}x", "<= 1.5x", verdict(growth, at_most=1.5)
+        note = f"{shipments:,} shipments; process resident set rose {mib(used.process)}"
+        rows.append(Row(f"3b. sweep peak memory {label}", f"Python heap peak: {mib(used.python)}", ratio=ratio,
+                        goal=goal, met=met, note=note))  # fmt: skip
     return rows

@@ -64,6 +64,13 @@ def test_every_benchmark_runs_at_a_tiny_size_and_prints_its_table():
     # The world was built in three stages (a tenth, three tenths, all of it): the whole world.
     assert Shipment.objects.filter(company__slug__startswith="bench-1-").count() == 150
     assert "12 companies, 150 shipments;" in rows["3. sweep growth 10x", "service: compliance_sweep"]["note"]
+    # The sweep's peak memory at each stage, the last against the first.
+    peaks = {name: measure for name, measure in rows if name.startswith("3b.")}
+    assert set(peaks) == {f"3b. sweep peak memory {label}" for label in ("1x", "3x", "10x")}
+    assert all(re.fullmatch(r"Python heap peak: [\d,]+\.\d MiB", measure) for measure in peaks.values())
+    last = rows["3b. sweep peak memory 10x", peaks["3b. sweep peak memory 10x"]]
+    assert re.fullmatch(r"\d+\.\d\dx", last["ratio"]) and last["goal"] == "<= 1.5x"
+    assert last["note"].startswith("150 shipments; process resident set rose ")
     # Each benchmark agrees with its limit before it is timed.
     assert rows["1. full sweep", "limit: 9 rules as raw SQL upserts"]["note"] == "same hits as the service"
     assert re.search(r"\d\.\d\dx", rows["1. full sweep", "service: compliance_sweep"]["ratio"])
