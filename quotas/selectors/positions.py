@@ -11,6 +11,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 from operator import attrgetter
 
 from django.db.models import QuerySet
+from django.utils.translation import get_language
 
 from common.errors import DomainError
 from licences.models import ChipModel, Company
@@ -41,6 +42,14 @@ class CompanyRef:
     id: int
     slug: str
     name: str
+    name_zh: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """As ``Company.display_name``: the Chinese name in Chinese when there is one."""
+        if self.name_zh and (get_language() or "").lower().startswith("zh"):
+            return self.name_zh
+        return self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +188,13 @@ def _company_refs(companies: Iterable[Company] | QuerySet[Company] | None) -> li
     if companies is None:
         companies = Company.objects.all()
     if isinstance(companies, QuerySet):
-        rows = companies.order_by().values_list("pk", "slug", "name")
-        refs = [CompanyRef(id=pk, slug=slug, name=name) for pk, slug, name in rows]
+        rows = companies.order_by().values_list("pk", "slug", "name", "name_zh")
+        refs = [CompanyRef(id=pk, slug=slug, name=name, name_zh=name_zh) for pk, slug, name, name_zh in rows]
     else:
-        refs = [CompanyRef(id=company.pk, slug=company.slug, name=company.name) for company in companies]
+        refs = [
+            CompanyRef(id=company.pk, slug=company.slug, name=company.name, name_zh=company.name_zh)
+            for company in companies
+        ]
     # Sorted here, not by the database, so the order is the same on every engine and collation.
     return sorted(refs, key=attrgetter("name", "slug"))
 
