@@ -57,7 +57,7 @@ check: install
 messages: install
 	@for dir in $(patsubst %/locale,%,$(wildcard */locale)); do \
 		echo "== $$dir"; \
-		(cd $$dir && DEBUG=1 ../$(BIN)/python ../manage.py makemessages -l zh_Hans --no-obsolete --add-location file -e html,txt,py) || exit 1; \
+		(cd $$dir && DEBUG=1 ../$(BIN)/python ../manage.py makemessages -l zh_Hans --no-obsolete --no-wrap --add-location file -e html,txt,py) || exit 1; \
 	done
 	$(BIN)/python -m tools.catalogues compile
 
