@@ -12,3 +12,13 @@ class CockpitConfig(AppConfig):
         from cockpit.language import remember_on_login
 
         user_logged_in.connect(remember_on_login, dispatch_uid="cockpit.remember_language")
+        _mark_third_party_model_names()
+
+
+def _mark_third_party_model_names() -> None:
+    """djangorestframework-api-key names its model in plain strings: give the admin translatable
+    ones (their Chinese is in config's catalogue: config/third_party_strings.py)."""
+    from rest_framework_api_key.models import APIKey
+
+    APIKey._meta.verbose_name = _("API key")
+    APIKey._meta.verbose_name_plural = _("API keys")

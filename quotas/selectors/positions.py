@@ -84,6 +84,13 @@ class PolicyTerms:
             effective_until=policy.effective_until,
         )
 
+    def get_basis_display(self) -> str:
+        """The basis as people read it (``QuotaPolicy.Basis`` label, in the active language)."""
+        return str(QuotaPolicy.Basis(self.basis).label)
+
+    def get_measured_on_display(self) -> str:
+        return str(QuotaPolicy.MeasuredOn(self.measured_on).label)
+
 
 @dataclass(frozen=True, slots=True)
 class QuotaPosition:

@@ -165,3 +165,11 @@ def test_money_carries_its_currency_in_each_language():
 
 def test_time_zone_is_shanghai_in_either_language(settings):
     assert settings.TIME_ZONE == "Asia/Shanghai"
+
+
+def test_the_quota_heading_names_the_basis_and_measure_in_each_language(regulator_client, demo):
+    url = reverse("cockpit:company", args=["alibaba"])
+    en = regulator_client.get(url).content.decode()
+    assert "(30.0 % by Units, on granted quantity of approved licences)</h2>" in en
+    zh = regulator_client.get(url, **ZH).content.decode()
+    assert "（按数量（片）计 30.0 %，依据已批准许可证的核定数量）</h2>" in zh
