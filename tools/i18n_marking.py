@@ -12,7 +12,8 @@ given directly as
 - the label of a ``TextChoices`` / ``IntegerChoices`` member (``APPLIED = "applied", "Applied"``),
   or the second element of a pair in a literal ``choices=[...]``;
 - the message of ``messages.success|error|warning|info|add_message(request, ...)``, of
-  ``ValidationError(...)`` and of ``form.add_error(field, ...)``.
+  ``ValidationError(...)``, of a refusal (``DomainError``, ``Conflict``, ``NotFound``,
+  ``PermissionDenied``) and of ``form.add_error(field, ...)``.
 
 Marked means wrapped in a gettext call (``_``, ``gettext``, ``gettext_lazy``, ``pgettext``,
 ``ngettext``, ... and ``format_html(gettext(...), ...)``-style calls whose first argument is marked).
@@ -67,6 +68,9 @@ GETTEXT_FUNCTIONS = {
     "npgettext_lazy",
     "gettext_noop",
 }
+# Exceptions whose message people read: form and API validation, and the domain's refusals
+# (an admin message, the API's ``detail``).
+REFUSALS = {"ValidationError", "DomainError", "Conflict", "NotFound", "PermissionDenied"}
 CHOICES_BASES = {"TextChoices", "IntegerChoices", "Choices"}
 WORD = re.compile(r"[A-Za-z]{2,}")
 
@@ -152,8 +156,8 @@ class _PythonScanner(ast.NodeVisitor):
             self._check(node.args[1] if len(node.args) > 1 else None, f"messages.{function}()")
         elif function == "add_message" and len(node.args) > 2:
             self._check(node.args[2], "messages.add_message()")
-        elif function == "ValidationError" and node.args:
-            self._check(node.args[0], "ValidationError()")
+        elif function in REFUSALS and node.args:
+            self._check(node.args[0], f"{function}()")
         elif function == "add_error" and len(node.args) > 1:
             self._check(node.args[1], "add_error()")
         self.generic_visit(node)

@@ -28,6 +28,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from common.errors import DomainError
 from licences.models import AllocationRound, ChipModel, Company, ImportLicence
@@ -83,11 +84,11 @@ def read_rows(name: str, content: str) -> list[dict[str, Any]]:
         data = json.loads(content)
         rows = data.get("licences") if isinstance(data, dict) else data
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            raise DomainError("A JSON back-entry file is a list of objects.", code="backfill_bad_file")
+            raise DomainError(gettext("A JSON back-entry file is a list of objects."), code="backfill_bad_file")
         return rows
     if name.lower().endswith(".csv"):
         return list(csv.DictReader(io.StringIO(content)))
-    raise DomainError("A back-entry file is .csv or .json.", code="backfill_bad_file")
+    raise DomainError(gettext("A back-entry file is .csv or .json."), code="backfill_bad_file")
 
 
 def _blank(value: Any) -> bool:

@@ -11,7 +11,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 from operator import attrgetter
 
 from django.db.models import QuerySet
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 
 from common.errors import DomainError
 from licences.models import ChipModel, Company
@@ -301,7 +301,8 @@ def headroom(position: QuotaPosition, chip: ChipModel) -> int | None:
     """
     if chip.origin != ChipModel.Origin.FOREIGN:
         raise DomainError(
-            f"{chip.code} is not a foreign chip; headroom is for imports.", code="import_chip_not_foreign"
+            gettext("%(code)s is not a foreign chip; headroom is for imports.") % {"code": chip.code},
+            code="import_chip_not_foreign",
         )
     if position.policy is None or position.policy.ratio == 0:
         return None

@@ -173,3 +173,21 @@ def test_the_quota_heading_names_the_basis_and_measure_in_each_language(regulato
     assert "(30.0 % by Units, on granted quantity of approved licences)</h2>" in en
     zh = regulator_client.get(url, **ZH).content.decode()
     assert "（按数量（片）计 30.0 %，依据已批准许可证的核定数量）</h2>" in zh
+
+
+def test_a_refused_decision_reads_in_chinese(regulator_client, demo):
+    licence = ImportLicence.objects.get(number="LIC-2026-TEN-H200-001")
+    url = reverse("admin:licences_importlicence_decide", args=[licence.pk, "approve"])
+    response = regulator_client.post(
+        url, {"granted_quantity": "80000", "valid_from": "2026-01-23", "valid_until": "2026-12-31"}, follow=True, **ZH
+    )
+    [message] = [str(message) for message in response.context["messages"]]
+    assert message.startswith("LIC-2026-TEN-H200-001：已驳回。核定 80,000 片（2,400,000,000.00 美元）将超出 ")
+    assert "上限" in message and "Granting" not in message
+    english = regulator_client.post(
+        url, {"granted_quantity": "80000", "valid_from": "2026-01-23", "valid_until": "2026-12-31"}, follow=True
+    )
+    [message] = [str(message) for message in english.context["messages"]]
+    assert message.startswith(
+        "LIC-2026-TEN-H200-001: refused. Granting 80,000 units (USD 2,400,000,000.00) would exceed"
+    )
