@@ -42,6 +42,7 @@ class Company(models.Model):
         _("Chinese name"),
         max_length=200,
         blank=True,
+        db_default="",
         help_text=_("The company's Chinese name, shown when the language is Chinese."),
     )
     category = models.CharField(_("category"), max_length=32, choices=Category.choices, default=Category.OTHER)
@@ -55,6 +56,7 @@ class Company(models.Model):
         max_length=8,
         choices=settings.LANGUAGES,
         default=settings.ALERT_DEFAULT_LANGUAGE,
+        db_default=settings.ALERT_DEFAULT_LANGUAGE,
         help_text=_("Language of the alert e-mails and digests sent to the compliance contacts."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -244,7 +246,7 @@ class ImportLicence(models.Model):
         return self.unit_value_usd * self.granted_quantity
 
 
-class LicenceDecision(models.Model):
+class LicenceDecision(ChainedRecord):
     """One row of a licence's decision ledger: append-only, never edited or deleted.
 
     Every service that changes a licence's status or grant (apply, approve, reject,
@@ -257,6 +259,9 @@ class LicenceDecision(models.Model):
     *transaction time*, when the service learned it. ``status``, ``granted_quantity`` and
     the validity window are the licence's as they stood after the decision, so the ledger
     alone answers "was this licence in force on D, as known at K".
+
+    Hash-chained per company (stream ``licence_decisions``, ``licences.chain``): ``company``
+    is the licence's, copied so that each company's chain has its own key and lock.
     """
 
     class Kind(models.TextChoices):
@@ -274,6 +279,10 @@ class LicenceDecision(models.Model):
     # No index of its own: the (licence, effective_on, id) index below serves every look-up by licence.
     licence = models.ForeignKey(
         ImportLicence, verbose_name=_("licence"), on_delete=models.PROTECT, related_name="decisions", db_index=False
+    )
+    # The chain's key; the unique (company, chain_seq) constraint below indexes it.
+    company = models.ForeignKey(
+        Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="+", db_index=False, editable=False
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     status = models.CharField(
@@ -353,6 +362,7 @@ class LicenceDecision(models.Model):
                 | (~Q(kind="release") & Q(released_quantity=0)),
                 name="licence_decision_release_has_quantity",
             ),
+            models.UniqueConstraint(fields=["company", "chain_seq"], name="licence_decision_chain_seq_unique"),
         ]
 
     def __str__(self) -> str:
@@ -365,6 +375,24 @@ class LicenceDecision(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Licence decisions are append-only: a recorded row is never deleted.")
+
+    def prepare_chain(self) -> None:
+        if self.company_id is None:
+            self.company_id = self.licence.company_id
+
+
+#: Every column a licence decision is written with is hashed (``common.chain``).
+LICENCE_DECISIONS = chain.register(
+    chain.Stream(
+        name="licence_decisions",
+        model=LicenceDecision,
+        fields=(
+            "company_id", "licence_id", "kind", "status", "effective_on", "recorded_at", "recorded_by_id", "actor",
+            "reason", "late_entry", "granted_quantity", "valid_from", "valid_until", "released_quantity",
+        ),
+        label=_("licence decisions"),
+    )
+)  # fmt: skip
 
 
 class Shipment(models.Model):

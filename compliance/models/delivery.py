@@ -28,6 +28,7 @@ class WebhookSubscription(models.Model):
         max_length=8,
         choices=settings.LANGUAGES,
         default=settings.ALERT_DEFAULT_LANGUAGE,
+        db_default=settings.ALERT_DEFAULT_LANGUAGE,
         help_text="Language of the human summary in each payload; the machine fields never change.",
     )
     is_active = models.BooleanField(default=True)
