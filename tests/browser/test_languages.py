@@ -103,7 +103,7 @@ def foreign_text(text: str, language: str, *, excused: tuple[str, ...] = ()) -> 
 
 
 def compliance_texts() -> tuple[str, ...]:
-    """What compliance/ shows people (its app, models, fields, choices, decisions, findings'
+    """What compliance/ shows people (its app, models, field names, choices, decisions, findings'
     summaries), in English: translated by the other half of issue 15 (the i18nmsg branch),
     excused here only while compliance/ has no Chinese catalogue."""
     from django.apps import apps
@@ -119,6 +119,8 @@ def compliance_texts() -> tuple[str, ...]:
         texts |= {capfirst(str(model._meta.verbose_name)), capfirst(str(model._meta.verbose_name_plural))}
         for field in model._meta.get_fields():
             texts |= {str(label) for _value, label in getattr(field, "flatchoices", None) or ()}
+            if hasattr(field, "verbose_name"):
+                texts.add(str(field.verbose_name))
         for decision in getattr(admin.site._registry.get(model), "decisions", ()):
             texts.add(str(decision.label))
     texts |= {_without_data(summary).strip() for summary in Finding.objects.values_list("summary", flat=True)}
