@@ -9,7 +9,7 @@ PYTEST_ARGS ?= -n auto
 
 export PORT
 
-.PHONY: install run test lint format check bench clean
+.PHONY: install run test lint format check messages bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,17 @@ format: install
 # Schema and deployment checks, as CI runs them.
 check: install
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Translations (a developer step; needs system gettext: apt-get install gettext). Re-extracts
+# every package's strings into its <package>/locale/zh_Hans/LC_MESSAGES/django.po, then compiles
+# the .mo files in pure Python (tools/catalogues.py); both are committed, so `make run` and
+# `make test` never need gettext. README "Languages".
+messages: install
+	@for dir in $(patsubst %/locale,%,$(wildcard */locale)); do \
+		echo "== $$dir"; \
+		(cd $$dir && DEBUG=1 ../$(BIN)/python ../manage.py makemessages -l zh_Hans --no-obsolete --no-wrap --add-location file -e html,txt,py) || exit 1; \
+	done
+	$(BIN)/python -m tools.catalogues compile
 
 # The benchmark suite on a scratch database (never the demo's): BENCH_DATABASE_URL, or a
 # SQLite file under var/. BENCH_ARGS sets the size, e.g. "--companies 10000 --shipments 1000000".

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext
 
 Number = int | Decimal
 
@@ -28,8 +29,18 @@ def units(value: Number) -> str:
 
 
 def usd(value: Number) -> str:
-    """Compact US dollars: ``9336000000`` -> ``USD 9.336 bn``; ``2400000`` -> ``USD 2.4 m``."""
+    """Compact US dollars: ``9336000000`` -> ``USD 9.336 bn``; ``2400000`` -> ``USD 2.4 m``.
+
+    In Chinese, as Chinese figures are written, in 亿 (10^8) and 万 (10^4):
+    ``9336000000`` -> ``93.36亿美元``; ``2400000`` -> ``240万美元``; ``950`` -> ``950美元``.
+    """
     value = Decimal(value)
+    if (get_language() or "").startswith("zh"):
+        for size, suffix in ((Decimal(10) ** 8, "亿"), (Decimal(10) ** 4, "万")):
+            if abs(value) >= size:
+                amount = f"{value / size:,.4f}".rstrip("0").rstrip(".")
+                return f"{amount}{suffix}美元"
+        return f"{value:,.0f}美元"
     for size, suffix in ((Decimal(10) ** 9, "bn"), (Decimal(10) ** 6, "m")):
         if abs(value) >= size:
             amount = f"{value / size:,.3f}".rstrip("0").rstrip(".")
@@ -126,7 +137,9 @@ def coverage_chart(rows: Sequence[CoverageBar], *, width: int = 760, scale: Deci
     parts = [
         format_html('<text class="chart-muted" x="{}" y="14">0 %</text>', label_w),
         format_html(
-            '<text class="chart-muted" x="{}" y="14" text-anchor="middle">100 % required</text>', _px(target_x)
+            '<text class="chart-muted" x="{}" y="14" text-anchor="middle">{}</text>',
+            _px(target_x),
+            gettext("100 % required"),
         ),
         format_html(
             '<text class="chart-muted" x="{}" y="14" text-anchor="end">{}</text>', label_w + bar_w, percent(scale)
@@ -163,7 +176,8 @@ def coverage_chart(rows: Sequence[CoverageBar], *, width: int = 760, scale: Deci
     parts.append(
         format_html('<line class="chart-target" x1="{x}" x2="{x}" y1="18" y2="{y}"/>', x=_px(target_x), y=height - 2)
     )
-    return _svg(width, height, "Quota coverage per company, worst first", mark_safe("".join(parts)))  # noqa: S308
+    title = gettext("Quota coverage per company, worst first")
+    return _svg(width, height, title, mark_safe("".join(parts)))  # noqa: S308
 
 
 @dataclass(frozen=True)
@@ -206,14 +220,15 @@ def count_chart(rows: Sequence[CountBar], *, title: str, width: int = 480) -> Sa
 def utilisation_bar(*, granted: int, reserved: int, used: int, width: int = 260) -> SafeString:
     """A licence's grant split into used (cleared), reserved (declared) and remaining."""
     remaining = max(granted - reserved - used, 0)
-    label = f"used {units(used)}, reserved {units(reserved)}, remaining {units(remaining)} of {units(granted)}"
+    label = gettext("used %(used)s, reserved %(reserved)s, remaining %(remaining)s of %(granted)s") % {
+        "used": units(used),
+        "reserved": units(reserved),
+        "remaining": units(remaining),
+        "granted": units(granted),
+    }
     if not granted:
-        return _svg(
-            width,
-            18,
-            "nothing granted",
-            format_html('<text class="chart-muted" x="0" y="13">{}</text>', "nothing granted"),
-        )
+        nothing = gettext("nothing granted")
+        return _svg(width, 18, nothing, format_html('<text class="chart-muted" x="0" y="13">{}</text>', nothing))
     parts = [format_html('<rect class="chart-track" x="0" y="2" width="{}" height="14" rx="2"/>', width)]
     x = Decimal(0)
     for css, amount in (("used", used), ("reserved", reserved)):

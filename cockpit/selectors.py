@@ -226,7 +226,7 @@ def customs_pipeline() -> list[PipelineStage]:
     stages = []
     for status, label in Shipment.Status.choices:
         shipments, units = found.get(status, (0, 0))
-        stages.append(PipelineStage(status=status, label=label, shipments=shipments, units=units))
+        stages.append(PipelineStage(status=status, label=str(label), shipments=shipments, units=units))
     return stages
 
 

@@ -26,6 +26,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from cockpit import charts
 from cockpit.selectors import Dashboard, dashboard
@@ -38,10 +40,30 @@ from quotas.models import DomesticCommitment, QuotaPolicy
 from quotas.selectors import QuotaPosition, policy_impact, quota_position, what_if
 
 BASIS_UNIT = {
-    QuotaPolicy.Basis.UNITS: "units",
-    QuotaPolicy.Basis.VALUE: "USD",
-    QuotaPolicy.Basis.COMPUTE: "H20-equivalents",
+    QuotaPolicy.Basis.UNITS: pgettext_lazy("quota basis unit", "units"),
+    QuotaPolicy.Basis.VALUE: pgettext_lazy("quota basis unit", "USD"),
+    QuotaPolicy.Basis.COMPUTE: pgettext_lazy("quota basis unit", "H20-equivalents"),
 }
+# Finding rules as the cockpit names them (the rule's code stays the finding's machine field).
+RULE_LABELS = {
+    "quota_shortfall": _("quota shortfall"),
+    "quota_at_risk": _("quota at risk"),
+    "security_gap": _("security gap"),
+    "security_expiring": _("security expiring"),
+    "shipment_condition_gap": _("shipment condition gap"),
+    "licence_expiring": _("licence expiring"),
+    "licence_expired": _("licence expired"),
+    "licence_nearly_exhausted": _("licence nearly exhausted"),
+    "customs_hold_overdue": _("customs hold overdue"),
+    "entry_block_shipment": _("entry block shipment"),
+    "commitment_overdue": _("commitment overdue"),
+    "webhook_disabled": _("webhook disabled"),
+}
+
+
+def rule_label(rule: str) -> str:
+    """``quota_shortfall`` -> ``quota shortfall`` (in the active language)."""
+    return str(RULE_LABELS.get(rule, rule.replace("_", " ")))
 
 
 def _require(request: HttpRequest, *perms: str) -> None:
@@ -54,23 +76,27 @@ def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
 
 
 def _basis_unit(position: QuotaPosition) -> str:
-    return BASIS_UNIT.get(position.policy.basis, "") if position.policy else ""
+    return str(BASIS_UNIT.get(position.policy.basis, "")) if position.policy else ""
 
 
 def coverage_caption(position: QuotaPosition) -> str:
     """``66.7 % - short 20,000 units``: the words beside a company's coverage bar."""
     if not position.has_policy:
-        return "no policy in force"
+        return gettext("no policy in force")
     if position.required == 0:
-        return "nothing required"
+        return gettext("nothing required")
     if position.is_short:
-        return f"{charts.percent(position.coverage)} · short {charts.units(position.shortfall)} {_basis_unit(position)}"
-    return f"{charts.percent(position.coverage)} · covered"
+        return gettext("%(coverage)s · short %(shortfall)s %(unit)s") % {
+            "coverage": charts.percent(position.coverage),
+            "shortfall": charts.units(position.shortfall),
+            "unit": _basis_unit(position),
+        }
+    return gettext("%(coverage)s · covered") % {"coverage": charts.percent(position.coverage)}
 
 
 def _coverage_bar(position: QuotaPosition, href: str = "") -> charts.CoverageBar:
     return charts.CoverageBar(
-        label=position.company.name,
+        label=position.company.display_name,
         coverage=position.coverage,
         caption=coverage_caption(position),
         state="short" if position.is_short else ("ok" if position.required else "neutral"),
@@ -88,18 +114,18 @@ def _round_charts(board: Dashboard) -> list[dict[str, Any]]:
         value_share = charts.percent(wave.granted_value_usd / wave.value_cap_usd)
         units_over = wave.granted_units + wave.pending_units > wave.unit_cap
         value_over = wave.granted_value_usd + wave.pending_value_usd > wave.value_cap_usd
-        pending_units = (
-            f"+ {charts.units(wave.pending_units)} units pending in {wave.pending_applications} application(s)"
-            + (": together they would exceed the cap" if units_over else "")
-            if wave.pending_applications
-            else ""
-        )
-        pending_value = (
-            f"+ {charts.usd(wave.pending_value_usd)} pending"
-            + (": together they would exceed the cap" if value_over else "")
-            if wave.pending_applications
-            else ""
-        )
+        pending_units = pending_value = ""
+        if wave.pending_applications:
+            pending_units = ngettext(
+                "+ %(units)s units pending in %(count)s application(s)",
+                "+ %(units)s units pending in %(count)s application(s)",
+                wave.pending_applications,
+            ) % {"units": charts.units(wave.pending_units), "count": wave.pending_applications}
+            pending_value = gettext("+ %(value)s pending") % {"value": charts.usd(wave.pending_value_usd)}
+            if units_over:
+                pending_units = gettext("%(pending)s: together they would exceed the cap") % {"pending": pending_units}
+            if value_over:
+                pending_value = gettext("%(pending)s: together they would exceed the cap") % {"pending": pending_value}
         drawn.append(
             {
                 "round": wave,
@@ -107,16 +133,24 @@ def _round_charts(board: Dashboard) -> list[dict[str, Any]]:
                     used=wave.granted_units,
                     cap=wave.unit_cap,
                     pending=wave.pending_units,
-                    caption=f"Units: {charts.units(wave.granted_units)} of {charts.units(wave.unit_cap)} "
-                    f"granted ({unit_share})",
+                    caption=gettext("Units: %(granted)s of %(cap)s granted (%(share)s)")
+                    % {
+                        "granted": charts.units(wave.granted_units),
+                        "cap": charts.units(wave.unit_cap),
+                        "share": unit_share,
+                    },
                     pending_caption=pending_units,
                 ),
                 "value_chart": charts.capacity_bar(
                     used=wave.granted_value_usd,
                     cap=wave.value_cap_usd,
                     pending=wave.pending_value_usd,
-                    caption=f"Value: {charts.usd(wave.granted_value_usd)} of {charts.usd(wave.value_cap_usd)} "
-                    f"granted ({value_share})",
+                    caption=gettext("Value: %(granted)s of %(cap)s granted (%(share)s)")
+                    % {
+                        "granted": charts.usd(wave.granted_value_usd),
+                        "cap": charts.usd(wave.value_cap_usd),
+                        "share": value_share,
+                    },
                     pending_caption=pending_value,
                 ),
             }
@@ -134,32 +168,35 @@ def dashboard_view(request: HttpRequest) -> TemplateResponse:
     findings_chart = charts.count_chart(
         [
             charts.CountBar(
-                label=row.rule.replace("_", " "),
+                label=rule_label(row.rule),
                 value=row.total,
-                caption=f"{row.open} open, {row.acknowledged} ack."
+                caption=gettext("%(open)s open, %(acknowledged)s ack.")
+                % {"open": row.open, "acknowledged": row.acknowledged}
                 if row.acknowledged
-                else f"{row.open} open · {row.severity}",
+                else gettext("%(open)s open · %(severity)s")
+                % {"open": row.open, "severity": _severity_label(row.severity)},
                 state=row.severity,
             )
             for row in board.findings
         ],
-        title="Active findings by rule and severity",
+        title=gettext("Active findings by rule and severity"),
     )
     pipeline_chart = charts.count_chart(
         [
             charts.CountBar(
                 label=stage.label,
                 value=stage.shipments,
-                caption=f"{stage.shipments} · {charts.units(stage.units)} u.",
+                caption=gettext("%(shipments)s · %(units)s u.")
+                % {"shipments": stage.shipments, "units": charts.units(stage.units)},
                 state="high" if stage.status in ("held", "rejected") else "neutral",
             )
             for stage in board.pipeline
         ],
-        title="Shipments by customs status",
+        title=gettext("Shipments by customs status"),
     )
     context = _context(
         request,
-        "Regulator's dashboard",
+        gettext("Regulator's dashboard"),
         board=board,
         rounds=_round_charts(board),
         coverage_chart=charts.coverage_chart(coverage_rows),
@@ -177,13 +214,19 @@ class WhatIfForm(forms.Form):
     """Extra imports and/or commitments to try against the company's position (nothing is written)."""
 
     import_chip = forms.ModelChoiceField(
-        queryset=ChipModel.objects.filter(origin=ChipModel.Origin.FOREIGN), required=False, to_field_name="code"
+        label=_("Imported chip model"),
+        queryset=ChipModel.objects.filter(origin=ChipModel.Origin.FOREIGN),
+        required=False,
+        to_field_name="code",
     )
-    import_quantity = forms.IntegerField(min_value=1, required=False)
+    import_quantity = forms.IntegerField(label=_("Import more"), min_value=1, required=False)
     commit_chip = forms.ModelChoiceField(
-        queryset=ChipModel.objects.filter(origin=ChipModel.Origin.DOMESTIC), required=False, to_field_name="code"
+        label=_("Committed chip model"),
+        queryset=ChipModel.objects.filter(origin=ChipModel.Origin.DOMESTIC),
+        required=False,
+        to_field_name="code",
     )
-    commit_quantity = forms.IntegerField(min_value=1, required=False)
+    commit_quantity = forms.IntegerField(label=_("Commit more"), min_value=1, required=False)
 
     def pairs(self, chip: str, quantity: str) -> list[tuple[ChipModel, int]]:
         if self.cleaned_data.get(chip) and self.cleaned_data.get(quantity):
@@ -206,14 +249,37 @@ class HistoryEntry:
 
 
 HISTORY_SOURCES: list[tuple[type, str, Callable[[Any], str]]] = [
-    (Company, "id", lambda row: row.name),
+    (Company, "id", lambda row: row.name_zh or row.name if _chinese() else row.name),
     (ImportLicence, "company_id", lambda row: row.number),
     (Shipment, "company_id", lambda row: row.declaration_number),
-    (DomesticCommitment, "company_id", lambda row: f"commitment #{row.id} {row.contract_reference}".strip()),
-    (SecurityAttestation, "company_id", lambda row: f"attestation #{row.id}"),
+    (DomesticCommitment, "company_id", lambda row: f"#{row.id} {row.contract_reference}".strip()),
+    (SecurityAttestation, "company_id", lambda row: f"#{row.id}"),
     (Finding, "company_id", lambda row: row.summary),
 ]
-HISTORY_KIND = {"+": "created", "~": "changed", "-": "deleted"}
+HISTORY_KIND = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
+
+
+def _chinese() -> bool:
+    return (get_language() or "").startswith("zh")
+
+
+def _severity_label(severity: str) -> str:
+    try:
+        return str(Finding.Severity(severity).label)
+    except ValueError:
+        return severity
+
+
+def _field_change(field: Any, before: Any, after: Any) -> tuple[str, Any, Any]:
+    """A changed field as people read it: its verbose name and, for a choice, the choice's label."""
+    choices = dict(field.flatchoices) if field.choices else {}
+    return (
+        str(field.verbose_name),
+        choices.get(before, before) if before is not None else None,
+        choices.get(after, after) if after is not None else None,
+    )
+
+
 HISTORY_PER_SOURCE = 200
 
 
@@ -226,7 +292,7 @@ def company_history(company: Company, *, limit: int = 20) -> list[HistoryEntry]:
     entries: list[HistoryEntry] = []
     for model, key, label in HISTORY_SOURCES:
         opts = model._meta
-        fields = [field.attname for field in opts.concrete_fields if field.attname not in ("id",)]
+        fields = [field for field in opts.concrete_fields if field.attname not in ("id",)]
         rows = list(
             model.history.filter(**{key: company.pk})
             .select_related("history_user")
@@ -237,9 +303,9 @@ def company_history(company: Company, *, limit: int = 20) -> list[HistoryEntry]:
             before = previous.get(row.id)
             changes = (
                 [
-                    (name, getattr(before, name), getattr(row, name))
-                    for name in fields
-                    if getattr(before, name) != getattr(row, name)
+                    _field_change(field, getattr(before, field.attname), getattr(row, field.attname))
+                    for field in fields
+                    if getattr(before, field.attname) != getattr(row, field.attname)
                 ]
                 if before is not None
                 else []
@@ -249,7 +315,7 @@ def company_history(company: Company, *, limit: int = 20) -> list[HistoryEntry]:
                 HistoryEntry(
                     at=row.history_date,
                     user=row.history_user,
-                    kind=HISTORY_KIND.get(row.history_type, row.history_type),
+                    kind=str(HISTORY_KIND.get(row.history_type, row.history_type)),
                     model=str(opts.verbose_name),
                     record=label(row),
                     url=reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.id]),
@@ -297,7 +363,7 @@ def company_view(request: HttpRequest, slug: str) -> TemplateResponse:
     if hypothetical is not None:
         quota_bars.append(
             charts.CoverageBar(
-                label="What if",
+                label=gettext("What if"),
                 coverage=hypothetical.coverage,
                 caption=coverage_caption(hypothetical),
                 state="short" if hypothetical.is_short else "ok",
@@ -306,7 +372,7 @@ def company_view(request: HttpRequest, slug: str) -> TemplateResponse:
     warning_days = dt.timedelta(days=_warning_days())
     context = _context(
         request,
-        company.name,
+        company.display_name,
         company=company,
         status=status,
         licence_rows=licence_rows,
@@ -326,7 +392,11 @@ def company_view(request: HttpRequest, slug: str) -> TemplateResponse:
         soon=today + warning_days,
         today=today,
         finding_rows=[
-            {"finding": finding, "decisions": finding_admin.available_decisions(request, finding)}
+            {
+                "finding": finding,
+                "rule": rule_label(finding.rule),
+                "decisions": finding_admin.available_decisions(request, finding),
+            }
             for finding in company.findings.exclude(status=Finding.Status.RESOLVED).order_by("-last_seen_at", "id")
         ],
         history=company_history(company),
@@ -343,19 +413,19 @@ def _warning_days() -> int:
 # --- Policy impact -----------------------------------------------------------------------------
 
 
-IMPACT_COLUMNS = (
-    "company",
-    "slug",
-    "current_policy",
-    "current_coverage",
-    "current_shortfall",
-    "draft_policy",
-    "draft_coverage",
-    "draft_shortfall",
-    "shortfall_change",
-    "coverage_change",
-    "newly_short",
-)
+IMPACT_COLUMNS = {
+    "company": pgettext_lazy("export column", "company"),
+    "slug": pgettext_lazy("export column", "slug"),
+    "current_policy": pgettext_lazy("export column", "current_policy"),
+    "current_coverage": pgettext_lazy("export column", "current_coverage"),
+    "current_shortfall": pgettext_lazy("export column", "current_shortfall"),
+    "draft_policy": pgettext_lazy("export column", "draft_policy"),
+    "draft_coverage": pgettext_lazy("export column", "draft_coverage"),
+    "draft_shortfall": pgettext_lazy("export column", "draft_shortfall"),
+    "shortfall_change": pgettext_lazy("export column", "shortfall_change"),
+    "coverage_change": pgettext_lazy("export column", "coverage_change"),
+    "newly_short": pgettext_lazy("export column", "newly_short"),
+}
 
 
 def policy_impact_view(request: HttpRequest) -> HttpResponse:
@@ -371,7 +441,7 @@ def policy_impact_view(request: HttpRequest) -> HttpResponse:
     if wanted:
         chosen = next((draft for draft in drafts if str(draft.pk) == wanted), None)
         if chosen is None:
-            raise PermissionDenied("No such draft policy.")
+            raise PermissionDenied(gettext("No such draft policy."))
     elif drafts:
         chosen = drafts[0]
     today = timezone.localdate()
@@ -380,13 +450,13 @@ def policy_impact_view(request: HttpRequest) -> HttpResponse:
         return _impact_export(rows, chosen, today, request.GET["format"])
     context = _context(
         request,
-        "Policy impact",
+        gettext("Policy impact"),
         drafts=drafts,
         chosen=chosen,
         rows=rows,
         on=today,
-        current_unit=BASIS_UNIT.get(rows[0].current.policy.basis, "") if rows and rows[0].current.policy else "",
-        draft_unit=BASIS_UNIT.get(chosen.basis, "") if chosen else "",
+        current_unit=_basis_unit(rows[0].current) if rows else "",
+        draft_unit=str(BASIS_UNIT.get(chosen.basis, "")) if chosen else "",
     )
     return TemplateResponse(request, "admin/cockpit/policy_impact.html", context)
 
@@ -402,11 +472,11 @@ IMPACT_FORMATS = {"csv": SafeCSV, "xlsx": SafeXLSX}
 def _impact_export(rows, draft: QuotaPolicy, on: dt.date, export_format: str) -> HttpResponse:
     """The impact rows as CSV or XLSX, through the same neutralising formats as every admin
     export (a company name such as ``=HYPERLINK(...)`` comes out as text)."""
-    dataset = tablib.Dataset(headers=list(IMPACT_COLUMNS))
+    dataset = tablib.Dataset(headers=[str(label) for label in IMPACT_COLUMNS.values()])
     for row in rows:
         dataset.append(
             [
-                row.company.name,
+                row.company.display_name,
                 row.company.slug,
                 _policy_label(row.current),
                 row.current.coverage,

@@ -34,14 +34,19 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from common.errors import DomainError
 
 DECISION_TEMPLATE = "admin/decisions/confirm.html"
 
+
 # The mixins below are mixed into ``admin.ModelAdmin`` subclasses; the type checker reads them
 # as model admins, Python as plain classes (a mixin must not be a ModelAdmin itself).
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # a label given as gettext_lazy(...)
+
     _ModelAdmin = admin.ModelAdmin[Any]
 else:
     _ModelAdmin = object
@@ -50,8 +55,12 @@ else:
 def message_domain_error(request: HttpRequest, error: DomainError, *, subject: Any = None) -> None:
     """Show a refused business operation as an admin error message: the one mapping of
     ``DomainError`` to the admin, as the API's exception handler is the one mapping to HTTP."""
-    prefix = f"{subject}: " if subject is not None else ""
-    messages.error(request, f"{prefix}refused. {error.message}")
+    if subject is not None:
+        messages.error(
+            request, gettext("%(subject)s: refused. %(reason)s") % {"subject": subject, "reason": error.message}
+        )
+    else:
+        messages.error(request, gettext("Refused. %(reason)s") % {"reason": error.message})
 
 
 def acting_user(request: HttpRequest) -> User:
@@ -74,8 +83,9 @@ class ReasonForm(forms.Form):
     """A decision that must say why (suspend, revoke, reinstate, reject, resolve)."""
 
     reason = forms.CharField(
+        label=_("Reason"),
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Recorded with the decision and shown in the record's history.",
+        help_text=_("Recorded with the decision and shown in the record's history."),
     )
 
 
@@ -86,7 +96,7 @@ class ConfirmForm(forms.Form):
 class NoteForm(forms.Form):
     """A decision with an optional note (acknowledge)."""
 
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
 @dataclass(frozen=True)
@@ -100,14 +110,14 @@ class Decision:
     """
 
     name: str
-    label: str
+    label: StrOrPromise
     form_class: type[forms.Form]
     perform: Callable[[HttpRequest, Any, dict[str, Any]], Any]
     applies_to: Callable[[Any], bool]
-    done: str
+    done: StrOrPromise
     initial: Callable[[Any], dict[str, Any]] | None = None
     danger: bool = False
-    help_text: str = ""
+    help_text: StrOrPromise = ""
 
 
 class DecisionAdminMixin(_ModelAdmin):
@@ -178,7 +188,9 @@ class DecisionAdminMixin(_ModelAdmin):
                 except DomainError as error:
                     message_domain_error(request, error, subject=record)
                 else:
-                    messages.success(request, f"{record}: {decision.done}.")
+                    messages.success(
+                        request, gettext("%(record)s: %(done)s.") % {"record": record, "done": decision.done}
+                    )
                     return HttpResponseRedirect(change_url)
         else:
             form = decision.form_class(initial=initial)
@@ -216,7 +228,10 @@ class DecisionAdminMixin(_ModelAdmin):
             else:
                 done.append(str(record))
         if done:
-            messages.success(request, f"{', '.join(done)}: {decision.done}.")
+            messages.success(
+                request,
+                gettext("%(records)s: %(done)s.") % {"records": gettext(", ").join(done), "done": decision.done},
+            )
 
     def _render_decision(
         self,
@@ -231,7 +246,7 @@ class DecisionAdminMixin(_ModelAdmin):
         opts = self.model._meta
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{decision.label}: confirm",
+            "title": gettext("%(decision)s: confirm") % {"decision": decision.label},
             "opts": opts,
             "decision": decision,
             "form": form,
@@ -248,7 +263,7 @@ class DecisionAdminMixin(_ModelAdmin):
 DecisionAction = Callable[[DecisionAdminMixin, HttpRequest, "models.QuerySet[Any]"], HttpResponse | None]
 
 
-def decision_action(name: str, description: str) -> DecisionAction:
+def decision_action(name: str, description: StrOrPromise) -> DecisionAction:
     """An admin action (named ``decide_<name>``) that runs the decision ``name`` on the selection."""
 
     def action(

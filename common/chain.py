@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.utils.functional import Promise
 
 #: ``prev_hash`` of the first row of every chain.
 GENESIS = "0" * 64
@@ -130,7 +131,7 @@ class Stream:
     model: type[models.Model]
     fields: tuple[str, ...]
     key: str = "company_id"
-    label: str = ""  # what the rows are, for people ("customs events")
+    label: str | Promise = ""  # what the rows are, for people ("customs events"; gettext_lazy)
     _in_sorted_order: Callable[[Sequence[Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
     _template: str = field(init=False, repr=False, compare=False)
 

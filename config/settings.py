@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A staff user's remembered language over the browser's (cockpit.language; issue 15).
+    "cockpit.language.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -155,7 +157,12 @@ AUTH_PASSWORD_VALIDATORS = [
 # catalogues live with their owner: <app>/locale/ and, for the project-wide ones, LOCALE_PATHS.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
-LOCALE_PATHS: list[Path] = []  # project-wide catalogues, if any; the apps carry their own
+# The apps (licences, quotas, compliance, cockpit) carry their own <app>/locale/; the plain
+# packages' catalogues (common's decision pages and helpers, config's admin templates, the
+# API's messages) are listed here, as Django finds only installed apps' by itself.
+LOCALE_PATHS = [BASE_DIR / "common" / "locale", BASE_DIR / "config" / "locale", BASE_DIR / "api" / "locale"]
+# Dates `23 Jan 2026` / `2026年1月23日` and the like: config/formats/<language>/formats.py.
+FORMAT_MODULE_PATH = ["config.formats"]
 # The language of an alert whose recipient has not chosen one (a model default: a constant,
 # not an environment setting, so the migrations stay what the models say).
 ALERT_DEFAULT_LANGUAGE = "zh-hans"

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from health_check.views import HealthCheckView
 
+from cockpit.language import set_language
 from common.api import errors as api_errors
 from compliance.metrics import metrics
 from config.health import BrokerCheck
@@ -12,6 +13,8 @@ from config.health import BrokerCheck
 urlpatterns = [
     path("admin/cockpit/", include("cockpit.urls")),  # before admin/: its catch-all
     path("admin/", admin.site.urls),
+    # The admin header's language switch: Django's set_language, remembering a staff user's choice.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).

@@ -21,6 +21,8 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from common.admin_helpers import (
@@ -110,10 +112,10 @@ extra_company_actions: list[Any] = []
 
 @admin.register(Company)
 class CompanyAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "slug", "category", "created_at", "company_page")
+    list_display = ("display_name", "slug", "category", "created_at", "company_page")
     actions = extra_company_actions
     list_filter = ("category",)
-    search_fields = ("name", "slug")
+    search_fields = ("name", "name_zh", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [LicenceInline]
 
@@ -122,14 +124,18 @@ class CompanyAdmin(SimpleHistoryAdmin):
         # through ``extra_company_inlines`` without this app importing them.
         return [*self.inlines, *extra_company_inlines]
 
-    @admin.display(description="Company page")
+    @admin.display(description=_("name"), ordering="name")
+    def display_name(self, company: Company) -> str:
+        return company.display_name
+
+    @admin.display(description=_("Company page"))
     def company_page(self, company: Company) -> str:
         # The one-page view lives in the compliance app; linked by URL name, not imported.
         try:
             url = reverse("cockpit:company", args=[company.slug])
         except NoReverseMatch:
             return "-"
-        return format_html('<a href="{}">Open</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("Open"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         company = self.get_object(request, object_id)
@@ -167,8 +173,14 @@ def _effective_on_field() -> forms.DateField:
     return forms.DateField(
         required=False,
         widget=IsoDateInput(),
-        help_text="The day the decision took effect; empty: today. Never in the future; more than "
-        f"{settings.LICENCE_LATE_ENTRY_DAYS} days back it is a late entry and needs a reason.",
+        label=_("Effective on"),
+        help_text=format_lazy(
+            _(
+                "The day the decision took effect; empty: today. Never in the future; more than "
+                "{days} days back it is a late entry and needs a reason."
+            ),
+            days=settings.LICENCE_LATE_ENTRY_DAYS,
+        ),
     )
 
 
@@ -176,17 +188,19 @@ class ApproveForm(forms.Form):
     """Approve with a granted quantity (default: as requested), a validity window and the day it took effect."""
 
     granted_quantity = forms.IntegerField(
+        label=_("Granted quantity"),
         min_value=1,
         required=False,
-        help_text="Units to grant. Leave empty to grant each licence its requested quantity.",
+        help_text=_("Units to grant. Leave empty to grant each licence its requested quantity."),
     )
-    valid_from = forms.DateField(widget=IsoDateInput())
-    valid_until = forms.DateField(widget=IsoDateInput())
+    valid_from = forms.DateField(label=_("Valid from"), widget=IsoDateInput())
+    valid_until = forms.DateField(label=_("Valid until"), widget=IsoDateInput())
     effective_on = _effective_on_field()
     reason = forms.CharField(
+        label=_("Reason"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-        help_text="Needed only for a late entry (why it is recorded now).",
+        help_text=_("Needed only for a late entry (why it is recorded now)."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -197,7 +211,7 @@ class ApproveForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("valid_from") and data.get("valid_until") and data["valid_from"] > data["valid_until"]:
-            self.add_error("valid_until", "The validity must not end before it starts.")
+            self.add_error("valid_until", _("The validity must not end before it starts."))
         return data
 
 
@@ -251,51 +265,53 @@ LicenceStatus = ImportLicence.Status
 LICENCE_DECISIONS = (
     Decision(
         name="approve",
-        label="Approve",
+        label=_("Approve"),
         form_class=ApproveForm,
         perform=_approve,
         applies_to=_in(LicenceStatus.APPLIED),
         initial=_approve_initial,
-        done="approved",
-        help_text="The grant is drawn from the allocation round's unit and value caps; "
-        "an approval that would exceed either cap is refused.",
+        done=_("approved"),
+        help_text=_(
+            "The grant is drawn from the allocation round's unit and value caps; "
+            "an approval that would exceed either cap is refused."
+        ),
     ),
     Decision(
         name="reject",
-        label="Reject",
+        label=_("Reject"),
         form_class=DecisionReasonForm,
         perform=_with_reason(services.licence_reject),
         applies_to=_in(LicenceStatus.APPLIED),
-        done="rejected",
+        done=_("rejected"),
         danger=True,
     ),
     Decision(
         name="suspend",
-        label="Suspend",
+        label=_("Suspend"),
         form_class=DecisionReasonForm,
         perform=_with_reason(services.licence_suspend),
         applies_to=_in(LicenceStatus.APPROVED),
-        done="suspended",
+        done=_("suspended"),
         danger=True,
-        help_text="No new shipment may be declared against a suspended licence.",
+        help_text=_("No new shipment may be declared against a suspended licence."),
     ),
     Decision(
         name="reinstate",
-        label="Reinstate",
+        label=_("Reinstate"),
         form_class=DecisionReasonForm,
         perform=_with_reason(services.licence_reinstate),
         applies_to=_in(LicenceStatus.SUSPENDED),
-        done="reinstated",
+        done=_("reinstated"),
     ),
     Decision(
         name="revoke",
-        label="Revoke",
+        label=_("Revoke"),
         form_class=DecisionReasonForm,
         perform=_with_reason(services.licence_revoke),
         applies_to=_in(LicenceStatus.APPROVED, LicenceStatus.SUSPENDED),
-        done="revoked",
+        done=_("revoked"),
         danger=True,
-        help_text="Revocation is final; the grant stays counted against the round.",
+        help_text=_("Revocation is final; the grant stays counted against the round."),
     ),
 )
 
@@ -305,11 +321,11 @@ class ImportLicenceAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHisto
     decisions = LICENCE_DECISIONS
     resource_classes = [ImportLicenceResource]
     actions = [
-        decision_action("approve", "Approve selected licences (with grant and validity)"),
-        decision_action("reject", "Reject selected applications"),
-        decision_action("suspend", "Suspend selected licences"),
-        decision_action("reinstate", "Reinstate selected licences"),
-        decision_action("revoke", "Revoke selected licences"),
+        decision_action("approve", _("Approve selected licences (with grant and validity)")),
+        decision_action("reject", _("Reject selected applications")),
+        decision_action("suspend", _("Suspend selected licences")),
+        decision_action("reinstate", _("Reinstate selected licences")),
+        decision_action("revoke", _("Revoke selected licences")),
     ]
     list_display = (
         "number",
@@ -324,7 +340,7 @@ class ImportLicenceAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHisto
         "valid_until",
     )
     list_filter = ("status", "chip", "round", "company")
-    search_fields = ("number", "company__name", "company__slug")
+    search_fields = ("number", "company__name", "company__name_zh", "company__slug")
     list_select_related = ("company", "chip", "round")
     date_hierarchy = "applied_at"
     autocomplete_fields = ("company",)

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class LicencesConfig(AppConfig):
     name = "licences"
-    verbose_name = "Licences and customs"
+    verbose_name = _("Licences and customs")

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections, models, router, transaction
+from django.utils.translation import gettext_lazy as _
 
 from common import bulk
 from common.chain import GENESIS, Stream, StreamReport, check, stream_of, streams
@@ -44,12 +45,14 @@ class AppendOnlyError(Exception):
 class LedgerHead(models.Model):
     """The end of one chain: its last ``seq`` and ``row_hash`` (``seq`` 0 and the genesis hash before any row)."""
 
-    stream = models.CharField(max_length=64)
-    key = models.BigIntegerField(help_text="The chain's key in its stream: a company id.")
-    seq = models.PositiveBigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default=GENESIS)
+    stream = models.CharField(_("stream"), max_length=64)
+    key = models.BigIntegerField(_("key"), help_text=_("The chain's key in its stream: a company id."))
+    seq = models.PositiveBigIntegerField(_("sequence"), default=0)
+    hash = models.CharField(_("hash"), max_length=64, default=GENESIS)
 
     class Meta:
+        verbose_name = _("ledger head")
+        verbose_name_plural = _("ledger heads")
         constraints = [models.UniqueConstraint(fields=["stream", "key"], name="ledger_head_unique_per_stream_key")]
 
     def __str__(self) -> str:
@@ -75,9 +78,15 @@ class ChainedRecord(models.Model):
     ``(<key>, chain_seq)``; :meth:`prepare_chain` may fill a hashed field derived from another.
     """
 
-    chain_seq = models.PositiveBigIntegerField(editable=False, help_text="The row's position in its chain: 1, 2, ...")
-    prev_hash = models.CharField(max_length=64, editable=False, help_text="The previous row's row_hash.")
-    row_hash = models.CharField(max_length=64, editable=False, help_text="SHA-256 of prev_hash and this row.")
+    chain_seq = models.PositiveBigIntegerField(
+        _("chain sequence"), editable=False, help_text=_("The row's position in its chain: 1, 2, ...")
+    )
+    prev_hash = models.CharField(
+        _("previous hash"), max_length=64, editable=False, help_text=_("The previous row's row_hash.")
+    )
+    row_hash = models.CharField(
+        _("row hash"), max_length=64, editable=False, help_text=_("SHA-256 of prev_hash and this row.")
+    )
 
     objects = ChainedQuerySet.as_manager()
 

@@ -29,6 +29,7 @@ import tablib
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.text import slugify
 from import_export import resources
 from import_export.admin import ExportActionMixin
@@ -76,8 +77,17 @@ class ExportResource(resources.ModelResource):
     """Base of the admin's export resources: export only, in the order of ``Meta.fields``.
 
     Relation columns are written ``company__slug`` (as in ``Meta.fields``); properties are
-    declared as ``Field``\\ s by the subclass.
+    declared as ``Field``\\ s by the subclass. ``column_labels`` gives each column's header in
+    the active language, ``pgettext_lazy("export column", key)``: in English the key itself
+    (``company__slug``, the stable name a spreadsheet formula or script reads), in Chinese the
+    catalogue's wording. Every column must have one (tests/i18n/test_exports.py).
     """
+
+    column_labels: dict[str, Promise] = {}
+
+    def get_export_headers(self, selected_fields: Any = None) -> list[str]:
+        headers = super().get_export_headers(selected_fields=selected_fields)
+        return [str(self.column_labels.get(header, header)) for header in headers]
 
     def filter_export(self, queryset: Any, **kwargs: Any) -> Any:
         """In primary-key order, with the related rows the columns name joined in (one query)."""

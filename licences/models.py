@@ -16,6 +16,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from common import chain
@@ -28,39 +30,51 @@ class Company(models.Model):
     """A licensee: an internet platform, an AI start-up, a cloud provider, ..."""
 
     class Category(models.TextChoices):
-        INTERNET_PLATFORM = "internet_platform", "Internet platform"
-        AI_STARTUP = "ai_startup", "AI start-up"
-        CLOUD_PROVIDER = "cloud_provider", "Cloud provider"
-        RESEARCH = "research", "Research institute"
-        OTHER = "other", "Other"
+        INTERNET_PLATFORM = "internet_platform", _("Internet platform")
+        AI_STARTUP = "ai_startup", _("AI start-up")
+        CLOUD_PROVIDER = "cloud_provider", _("Cloud provider")
+        RESEARCH = "research", _("Research institute")
+        OTHER = "other", _("Other")
 
-    slug = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
     name_zh = models.CharField(
+        _("Chinese name"),
         max_length=200,
         blank=True,
         db_default="",
-        help_text="The company's Chinese name, shown when the language is Chinese.",
+        help_text=_("The company's Chinese name, shown when the language is Chinese."),
     )
-    category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices, default=Category.OTHER)
     compliance_contact_emails = models.TextField(
-        blank=True, help_text="Compliance officers who receive alerts, one address per line."
+        _("compliance contact e-mails"),
+        blank=True,
+        help_text=_("Compliance officers who receive alerts, one address per line."),
     )
     preferred_language = models.CharField(
+        _("preferred language"),
         max_length=8,
         choices=settings.LANGUAGES,
         default=settings.ALERT_DEFAULT_LANGUAGE,
         db_default=settings.ALERT_DEFAULT_LANGUAGE,
-        help_text="Language of the alert e-mails and digests sent to the compliance contacts.",
+        help_text=_("Language of the alert e-mails and digests sent to the compliance contacts."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
         ordering = ["name"]
-        verbose_name_plural = "companies"
 
     def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name for the active language: the Chinese name in Chinese when there is one."""
+        if self.name_zh and (get_language() or "").lower().startswith("zh"):
+            return self.name_zh
         return self.name
 
     @property
@@ -72,19 +86,21 @@ class ChipModel(models.Model):
     """A catalogue entry. ``compute_index`` is relative to the H20 (H20 = 1.0, H200 = 6.0)."""
 
     class Origin(models.TextChoices):
-        FOREIGN = "foreign", "Foreign"
-        DOMESTIC = "domestic", "Domestic"
+        FOREIGN = "foreign", _("Foreign")
+        DOMESTIC = "domestic", _("Domestic")
 
-    code = models.CharField(max_length=32, unique=True)
-    name = models.CharField(max_length=200)
-    vendor = models.CharField(max_length=100)
-    origin = models.CharField(max_length=16, choices=Origin.choices)
-    export_controlled = models.BooleanField(default=False)
-    compute_index = models.DecimalField(max_digits=8, decimal_places=3)
-    reference_unit_value_usd = models.DecimalField(max_digits=14, decimal_places=2)
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    vendor = models.CharField(_("vendor"), max_length=100)
+    origin = models.CharField(_("origin"), max_length=16, choices=Origin.choices)
+    export_controlled = models.BooleanField(_("export-controlled"), default=False)
+    compute_index = models.DecimalField(_("compute index (H20 = 1)"), max_digits=8, decimal_places=3)
+    reference_unit_value_usd = models.DecimalField(_("reference unit value (USD)"), max_digits=14, decimal_places=2)
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("chip model")
+        verbose_name_plural = _("chip models")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(condition=Q(compute_index__gt=0), name="chip_compute_index_positive"),
@@ -110,16 +126,20 @@ class AllocationRound(models.Model):
     exceeding the cap impossible whatever the code path.
     """
 
-    name = models.CharField(max_length=100, unique=True)
-    unit_cap = models.PositiveBigIntegerField()
-    value_cap_usd = models.DecimalField(max_digits=18, decimal_places=2)
-    opens_on = models.DateField()
-    closes_on = models.DateField()
-    granted_units = models.PositiveBigIntegerField(default=0, editable=False)
-    granted_value_usd = models.DecimalField(max_digits=18, decimal_places=2, default=ZERO, editable=False)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    unit_cap = models.PositiveBigIntegerField(_("unit cap"))
+    value_cap_usd = models.DecimalField(_("value cap (USD)"), max_digits=18, decimal_places=2)
+    opens_on = models.DateField(_("opens on"))
+    closes_on = models.DateField(_("closes on"))
+    granted_units = models.PositiveBigIntegerField(_("granted units"), default=0, editable=False)
+    granted_value_usd = models.DecimalField(
+        _("granted value (USD)"), max_digits=18, decimal_places=2, default=ZERO, editable=False
+    )
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("allocation round")
+        verbose_name_plural = _("allocation rounds")
         ordering = ["opens_on", "name"]
         constraints = [
             models.CheckConstraint(condition=Q(unit_cap__gt=0), name="round_unit_cap_positive"),
@@ -144,37 +164,41 @@ class ImportLicence(models.Model):
     """
 
     class Status(models.TextChoices):
-        APPLIED = "applied", "Applied"
-        APPROVED = "approved", "Approved"
-        SUSPENDED = "suspended", "Suspended"
-        REVOKED = "revoked", "Revoked"
-        EXPIRED = "expired", "Expired"
-        REJECTED = "rejected", "Rejected"
+        APPLIED = "applied", _("Applied")
+        APPROVED = "approved", _("Approved")
+        SUSPENDED = "suspended", _("Suspended")
+        REVOKED = "revoked", _("Revoked")
+        EXPIRED = "expired", _("Expired")
+        REJECTED = "rejected", _("Rejected")
 
     # Unique within its company only (``licence_number_unique_per_company``): a company can
     # neither learn that another's number exists nor take it first. See docs/identifiers.md.
-    number = models.CharField(max_length=64)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="licences")
-    chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="licences")
-    round = models.ForeignKey(AllocationRound, on_delete=models.PROTECT, related_name="licences")
-    requested_quantity = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
-    granted_quantity = models.PositiveBigIntegerField(default=0)
-    reserved_quantity = models.PositiveBigIntegerField(default=0, editable=False)
-    used_quantity = models.PositiveBigIntegerField(default=0, editable=False)
-    unit_value_usd = models.DecimalField(max_digits=14, decimal_places=2)
-    valid_from = models.DateField(null=True, blank=True)
-    valid_until = models.DateField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLIED)
-    status_reason = models.TextField(blank=True)
-    applied_at = models.DateTimeField()
-    approved_at = models.DateTimeField(null=True, blank=True)
-    rejected_at = models.DateTimeField(null=True, blank=True)
-    suspended_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    expired_at = models.DateTimeField(null=True, blank=True)
+    number = models.CharField(_("licence number"), max_length=64)
+    company = models.ForeignKey(Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="licences")
+    chip = models.ForeignKey(ChipModel, verbose_name=_("chip model"), on_delete=models.PROTECT, related_name="licences")
+    round = models.ForeignKey(
+        AllocationRound, verbose_name=_("allocation round"), on_delete=models.PROTECT, related_name="licences"
+    )
+    requested_quantity = models.PositiveBigIntegerField(_("requested quantity"), validators=[MinValueValidator(1)])
+    granted_quantity = models.PositiveBigIntegerField(_("granted quantity"), default=0)
+    reserved_quantity = models.PositiveBigIntegerField(_("reserved quantity"), default=0, editable=False)
+    used_quantity = models.PositiveBigIntegerField(_("used quantity"), default=0, editable=False)
+    unit_value_usd = models.DecimalField(_("unit value (USD)"), max_digits=14, decimal_places=2)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.APPLIED)
+    status_reason = models.TextField(_("reason for status"), blank=True)
+    applied_at = models.DateTimeField(_("applied at"))
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    expired_at = models.DateTimeField(_("expired at"), null=True, blank=True)
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("import licence")
+        verbose_name_plural = _("import licences")
         ordering = ["-applied_at", "number"]
         indexes = [
             models.Index(fields=["company", "status"]),
@@ -241,45 +265,65 @@ class LicenceDecision(ChainedRecord):
     """
 
     class Kind(models.TextChoices):
-        APPLY = "apply", "Application"
-        APPROVE = "approve", "Approval"
-        REJECT = "reject", "Rejection"
-        SUSPEND = "suspend", "Suspension"
-        REINSTATE = "reinstate", "Reinstatement"
-        REVOKE = "revoke", "Revocation"
-        EXPIRE = "expire", "Expiry"
-        GRANT_CHANGE = "grant_change", "Grant change"
+        APPLY = "apply", _("Application")
+        APPROVE = "approve", _("Approval")
+        REJECT = "reject", _("Rejection")
+        SUSPEND = "suspend", _("Suspension")
+        REINSTATE = "reinstate", _("Reinstatement")
+        REVOKE = "revoke", _("Revocation")
+        EXPIRE = "expire", _("Expiry")
+        GRANT_CHANGE = "grant_change", _("Grant change")
         # The unused remainder of a revoked or expired licence returned to its round.
-        RELEASE = "release", "Release of remainder"
+        RELEASE = "release", _("Release of remainder")
 
     # No index of its own: the (licence, effective_on, id) index below serves every look-up by licence.
-    licence = models.ForeignKey(ImportLicence, on_delete=models.PROTECT, related_name="decisions", db_index=False)
-    # The chain's key; the unique (company, chain_seq) constraint below indexes it.
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False, editable=False)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    status = models.CharField(
-        max_length=16, choices=ImportLicence.Status.choices, help_text="The licence's status after this decision."
+    licence = models.ForeignKey(
+        ImportLicence, verbose_name=_("licence"), on_delete=models.PROTECT, related_name="decisions", db_index=False
     )
-    effective_on = models.DateField(help_text="Valid time: the day the decision took effect.")
+    # The chain's key; the unique (company, chain_seq) constraint below indexes it.
+    company = models.ForeignKey(
+        Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="+", db_index=False, editable=False
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=ImportLicence.Status.choices,
+        help_text=_("The licence's status after this decision."),
+    )
+    effective_on = models.DateField(_("effective on"), help_text=_("Valid time: the day the decision took effect."))
     recorded_at = models.DateTimeField(
-        default=timezone.now, help_text="Transaction time: when the service recorded the decision."
+        _("recorded at"), default=timezone.now, help_text=_("Transaction time: when the service recorded the decision.")
     )
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
-    actor = models.CharField(max_length=150, blank=True, help_text="Who recorded it: a user name or an API key.")
-    reason = models.TextField(blank=True)
+    actor = models.CharField(
+        _("actor"), max_length=150, blank=True, help_text=_("Who recorded it: a user name or an API key.")
+    )
+    reason = models.TextField(_("reason"), blank=True)
     late_entry = models.BooleanField(
-        default=False, help_text="Recorded more than LICENCE_LATE_ENTRY_DAYS after it took effect."
+        _("late entry"), default=False, help_text=_("Recorded more than LICENCE_LATE_ENTRY_DAYS after it took effect.")
     )
-    granted_quantity = models.PositiveBigIntegerField(default=0, help_text="The grant after this decision.")
-    valid_from = models.DateField(null=True, blank=True)
-    valid_until = models.DateField(null=True, blank=True)
+    granted_quantity = models.PositiveBigIntegerField(
+        _("granted quantity"), default=0, help_text=_("The grant after this decision.")
+    )
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
     released_quantity = models.PositiveBigIntegerField(
-        default=0, help_text="A release only: the unused units returned to the licence's round."
+        _("released quantity"),
+        default=0,
+        help_text=_("A release only: the unused units returned to the licence's round."),
     )
 
     class Meta:
+        verbose_name = _("licence decision")
+        verbose_name_plural = _("licence decisions")
         ordering = ["licence_id", "effective_on", "id"]
         indexes = [
             # The licence's state on a date (the latest row by effective_on, then id) as one
@@ -346,7 +390,7 @@ LICENCE_DECISIONS = chain.register(
             "company_id", "licence_id", "kind", "status", "effective_on", "recorded_at", "recorded_by_id", "actor",
             "reason", "late_entry", "granted_quantity", "valid_from", "valid_until", "released_quantity",
         ),
-        label="licence decisions",
+        label=_("licence decisions"),
     )
 )  # fmt: skip
 
@@ -355,32 +399,37 @@ class Shipment(models.Model):
     """A customs declaration: a consignment of one chip model drawn against one licence."""
 
     class Status(models.TextChoices):
-        DECLARED = "declared", "Declared"
-        INSPECTING = "inspecting", "Inspecting"
-        HELD = "held", "Held"
-        CLEARED = "cleared", "Cleared"
-        REJECTED = "rejected", "Rejected"
+        DECLARED = "declared", _("Declared")
+        INSPECTING = "inspecting", _("Inspecting")
+        HELD = "held", _("Held")
+        CLEARED = "cleared", _("Cleared")
+        REJECTED = "rejected", _("Rejected")
 
     # Unique within its company only (``shipment_declaration_unique_per_company``).
-    declaration_number = models.CharField(max_length=64)
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="shipments")
-    licence = models.ForeignKey(ImportLicence, on_delete=models.PROTECT, related_name="shipments")
-    chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="shipments")
-    quantity = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
-    declared_value_usd = models.DecimalField(max_digits=18, decimal_places=2)
-    port_of_entry = models.CharField(max_length=100)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DECLARED)
-    declared_at = models.DateTimeField()
-    status_changed_at = models.DateTimeField()
-    cleared_at = models.DateTimeField(null=True, blank=True)
-    held_since = models.DateTimeField(null=True, blank=True)
+    declaration_number = models.CharField(_("declaration number"), max_length=64)
+    company = models.ForeignKey(Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="shipments")
+    licence = models.ForeignKey(
+        ImportLicence, verbose_name=_("licence"), on_delete=models.PROTECT, related_name="shipments"
+    )
+    chip = models.ForeignKey(
+        ChipModel, verbose_name=_("chip model"), on_delete=models.PROTECT, related_name="shipments"
+    )
+    quantity = models.PositiveBigIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    declared_value_usd = models.DecimalField(_("declared value (USD)"), max_digits=18, decimal_places=2)
+    port_of_entry = models.CharField(_("port of entry"), max_length=100)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DECLARED)
+    declared_at = models.DateTimeField(_("declared at"))
+    status_changed_at = models.DateTimeField(_("status changed at"))
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    held_since = models.DateTimeField(_("held since"), null=True, blank=True)
     entry_block_directive = models.ForeignKey(
         "CustomsDirective",
+        verbose_name=_("entry block directive"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="blocked_shipments",
-        help_text="The entry directive in force for this chip when the shipment was declared.",
+        help_text=_("The entry directive in force for this chip when the shipment was declared."),
     )
     # One history row per customs event, written in bulk: the history table keeps only the
     # indexes something reads (history_id; id for a shipment's own history; company_id for
@@ -389,6 +438,8 @@ class Shipment(models.Model):
     history = HistoricalRecords(no_db_index=["chip", "licence", "entry_block_directive", "declaration_number"])
 
     class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
         ordering = ["-declared_at", "declaration_number"]
         indexes = [
             models.Index(fields=["company", "status"]),
@@ -425,17 +476,23 @@ class CustomsEvent(ChainedRecord):
     """
 
     # No index of its own: the (shipment, occurred_at) index below serves every lookup by shipment.
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="events", db_index=False)
+    shipment = models.ForeignKey(
+        Shipment, verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     # No index of its own either: the unique (company, chain_seq) constraint below serves it.
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False, editable=False)
-    status = models.CharField(max_length=16, choices=Shipment.Status.choices)
-    occurred_at = models.DateTimeField()
-    note = models.TextField(blank=True)
+    company = models.ForeignKey(
+        Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="+", db_index=False, editable=False
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Shipment.Status.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    note = models.TextField(_("note"), blank=True)
     # Set when the row is built (not at insert, as ``auto_now_add`` would): the hash covers it.
-    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
-    recorded_by = models.CharField(max_length=150, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now, editable=False)
+    recorded_by = models.CharField(_("recorded by"), max_length=150, blank=True)
 
     class Meta:
+        verbose_name = _("customs event")
+        verbose_name_plural = _("customs events")
         ordering = ["shipment_id", "occurred_at", "id"]
         indexes = [models.Index(fields=["shipment", "occurred_at"])]
         constraints = [
@@ -456,7 +513,7 @@ CUSTOMS_EVENTS = chain.register(
         name="customs_events",
         model=CustomsEvent,
         fields=("company_id", "shipment_id", "status", "occurred_at", "note", "recorded_at", "recorded_by"),
-        label="customs events",
+        label=_("customs events"),
     )
 )
 
@@ -464,18 +521,24 @@ CUSTOMS_EVENTS = chain.register(
 class CustomsDirective(models.Model):
     """An entry block: a chip model may not enter between two dates (``blocked_until`` open-ended)."""
 
-    reference = models.CharField(max_length=64, unique=True)
-    chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="directives")
-    blocked_from = models.DateField()
-    blocked_until = models.DateField(null=True, blank=True)
-    reason = models.TextField(blank=True)
-    issued_by = models.CharField(max_length=150, blank=True, help_text="Who recorded the directive.")
-    lifted_at = models.DateTimeField(null=True, blank=True, help_text="When the block was lifted (a customs act).")
-    lifted_by = models.CharField(max_length=150, blank=True, help_text="Who lifted the block.")
-    lift_reason = models.TextField(blank=True)
+    reference = models.CharField(_("reference"), max_length=64, unique=True)
+    chip = models.ForeignKey(
+        ChipModel, verbose_name=_("chip model"), on_delete=models.PROTECT, related_name="directives"
+    )
+    blocked_from = models.DateField(_("blocked from"))
+    blocked_until = models.DateField(_("blocked until"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    issued_by = models.CharField(_("issued by"), max_length=150, blank=True, help_text=_("Who recorded the directive."))
+    lifted_at = models.DateTimeField(
+        _("lifted at"), null=True, blank=True, help_text=_("When the block was lifted (a customs act).")
+    )
+    lifted_by = models.CharField(_("lifted by"), max_length=150, blank=True, help_text=_("Who lifted the block."))
+    lift_reason = models.TextField(_("lift reason"), blank=True)
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("customs directive")
+        verbose_name_plural = _("customs directives")
         ordering = ["-blocked_from", "reference"]
         constraints = [
             models.CheckConstraint(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from common.admin_helpers import (
@@ -44,26 +45,26 @@ licences_admin.extra_company_inlines.append(CommitmentInline)
 class RetireForm(forms.Form):
     """Retire an active policy: the last day it governs."""
 
-    last_day = forms.DateField(widget=IsoDateInput())
+    last_day = forms.DateField(label=_("Last day"), widget=IsoDateInput())
 
 
 POLICY_DECISIONS = (
     Decision(
         name="activate",
-        label="Put in force",
+        label=_("Put in force"),
         form_class=ConfirmForm,
         perform=lambda request, policy, data: services.policy_activate(policy=policy),
         applies_to=lambda policy: policy.status == QuotaPolicy.Status.DRAFT,
-        done="in force over its window",
-        help_text="Refused if its window overlaps the window of a policy already in force.",
+        done=_("in force over its window"),
+        help_text=_("Refused if its window overlaps the window of a policy already in force."),
     ),
     Decision(
         name="retire",
-        label="Retire",
+        label=_("Retire"),
         form_class=RetireForm,
         perform=lambda request, policy, data: services.policy_retire(policy=policy, last_day=data["last_day"]),
         applies_to=lambda policy: policy.status == QuotaPolicy.Status.ACTIVE,
-        done="retired",
+        done=_("retired"),
         danger=True,
     ),
 )
@@ -73,8 +74,8 @@ POLICY_DECISIONS = (
 class QuotaPolicyAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     decisions = POLICY_DECISIONS
     actions = [
-        decision_action("activate", "Put selected draft policies in force"),
-        decision_action("retire", "Retire selected policies"),
+        decision_action("activate", _("Put selected draft policies in force")),
+        decision_action("retire", _("Retire selected policies")),
     ]
     list_display = ("name", "version", "status", "ratio", "basis", "measured_on", "effective_from", "effective_until")
     list_filter = ("status", "basis", "measured_on")

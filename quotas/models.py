@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from common import chain
@@ -24,38 +25,43 @@ class QuotaPolicy(models.Model):
     """
 
     class Basis(models.TextChoices):
-        UNITS = "units", "Units"
-        VALUE = "value", "Value (USD)"
-        COMPUTE = "compute", "Compute (H20 = 1)"
+        UNITS = "units", _("Units")
+        VALUE = "value", _("Value (USD)")
+        COMPUTE = "compute", _("Compute (H20 = 1)")
 
     class MeasuredOn(models.TextChoices):
-        LICENSED = "licensed", "Granted quantity of approved licences"
-        CLEARED = "cleared", "Quantity cleared through customs"
+        LICENSED = "licensed", _("Granted quantity of approved licences")
+        CLEARED = "cleared", _("Quantity cleared through customs")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ACTIVE = "active", "Active"
-        RETIRED = "retired", "Retired"
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        RETIRED = "retired", _("Retired")
 
-    name = models.CharField(max_length=200)
-    version = models.PositiveIntegerField(default=1)
-    ratio = models.DecimalField(max_digits=7, decimal_places=4, help_text="Domestic : imported, e.g. 0.3000")
-    basis = models.CharField(max_length=16, choices=Basis.choices, default=Basis.UNITS)
-    measured_on = models.CharField(max_length=16, choices=MeasuredOn.choices, default=MeasuredOn.LICENSED)
-    counts_pledged = models.BooleanField(default=False)
-    counts_contracted = models.BooleanField(default=True)
-    counts_delivered = models.BooleanField(default=True)
-    grace_days = models.PositiveIntegerField(default=0)
-    effective_from = models.DateField()
-    effective_until = models.DateField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    notes = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(_("name"), max_length=200)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    ratio = models.DecimalField(
+        _("ratio"), max_digits=7, decimal_places=4, help_text=_("Domestic : imported, e.g. 0.3000")
+    )
+    basis = models.CharField(_("basis"), max_length=16, choices=Basis.choices, default=Basis.UNITS)
+    measured_on = models.CharField(
+        _("measured on"), max_length=16, choices=MeasuredOn.choices, default=MeasuredOn.LICENSED
+    )
+    counts_pledged = models.BooleanField(_("counts pledged commitments"), default=False)
+    counts_contracted = models.BooleanField(_("counts contracted commitments"), default=True)
+    counts_delivered = models.BooleanField(_("counts delivered commitments"), default=True)
+    grace_days = models.PositiveIntegerField(_("grace days"), default=0)
+    effective_from = models.DateField(_("effective from"))
+    effective_until = models.DateField(_("effective until"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("quota policy")
+        verbose_name_plural = _("quota policies")
         ordering = ["-effective_from", "-version"]
-        verbose_name_plural = "quota policies"
         constraints = [
             models.CheckConstraint(condition=Q(ratio__gte=0) & Q(ratio__lte=100), name="policy_ratio_range"),
             models.CheckConstraint(
@@ -88,30 +94,39 @@ class DomesticCommitment(models.Model):
     """
 
     class Status(models.TextChoices):
-        PLEDGED = "pledged", "Pledged"
-        CONTRACTED = "contracted", "Contracted"
-        DELIVERED = "delivered", "Delivered"
-        CANCELLED = "cancelled", "Cancelled"
+        PLEDGED = "pledged", _("Pledged")
+        CONTRACTED = "contracted", _("Contracted")
+        DELIVERED = "delivered", _("Delivered")
+        CANCELLED = "cancelled", _("Cancelled")
 
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="commitments")
-    chip = models.ForeignKey(ChipModel, on_delete=models.PROTECT, related_name="commitments")
-    quantity = models.PositiveBigIntegerField()
-    unit_price = models.DecimalField(max_digits=14, decimal_places=2)
-    currency = models.CharField(max_length=3, default="USD")
-    unit_price_usd = models.DecimalField(
-        max_digits=14, decimal_places=2, help_text="USD equivalent at contract: the weight on a value basis."
+    company = models.ForeignKey(
+        Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="commitments"
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLEDGED)
-    pledged_on = models.DateField()
-    contracted_on = models.DateField(null=True, blank=True)
-    delivered_on = models.DateField(null=True, blank=True)
-    cancelled_on = models.DateField(null=True, blank=True)
-    due_date = models.DateField(null=True, blank=True)
-    delivered_quantity = models.PositiveBigIntegerField(default=0)
-    contract_reference = models.CharField(max_length=100, blank=True)
+    chip = models.ForeignKey(
+        ChipModel, verbose_name=_("chip model"), on_delete=models.PROTECT, related_name="commitments"
+    )
+    quantity = models.PositiveBigIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    unit_price_usd = models.DecimalField(
+        _("unit price (USD)"),
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("USD equivalent at contract: the weight on a value basis."),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLEDGED)
+    pledged_on = models.DateField(_("pledged on"))
+    contracted_on = models.DateField(_("contracted on"), null=True, blank=True)
+    delivered_on = models.DateField(_("delivered on"), null=True, blank=True)
+    cancelled_on = models.DateField(_("cancelled on"), null=True, blank=True)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    delivered_quantity = models.PositiveBigIntegerField(_("delivered quantity"), default=0)
+    contract_reference = models.CharField(_("contract reference"), max_length=100, blank=True)
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = _("domestic-chip purchase commitment")
+        verbose_name_plural = _("domestic-chip purchase commitments")
         ordering = ["-pledged_on", "id"]
         indexes = [models.Index(fields=["company", "status"])]
         constraints = [
@@ -162,37 +177,59 @@ class CommitmentChange(ChainedRecord):
     """
 
     class Kind(models.TextChoices):
-        PLEDGE = "pledge", "Pledge"
-        CONTRACT = "contract", "Contract"
-        DELIVER = "deliver", "Delivery"
-        CANCEL = "cancel", "Cancellation"
+        PLEDGE = "pledge", _("Pledge")
+        CONTRACT = "contract", _("Contract")
+        DELIVER = "deliver", _("Delivery")
+        CANCEL = "cancel", _("Cancellation")
         # Reserved for a change of terms (quantity, price) once a service offers one.
-        AMEND = "amend", "Amendment"
+        AMEND = "amend", _("Amendment")
 
     # No index of its own: the (commitment, effective_on, id) index below serves every look-up.
-    commitment = models.ForeignKey(DomesticCommitment, on_delete=models.PROTECT, related_name="changes", db_index=False)
+    commitment = models.ForeignKey(
+        DomesticCommitment,
+        verbose_name=_("commitment"),
+        on_delete=models.PROTECT,
+        related_name="changes",
+        db_index=False,
+    )
     # The chain's key; the unique (company, chain_seq) constraint below indexes it.
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False, editable=False)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    company = models.ForeignKey(
+        Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="+", db_index=False, editable=False
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     status = models.CharField(
+        _("status"),
         max_length=16,
         choices=DomesticCommitment.Status.choices,
-        help_text="The commitment's status after this change.",
+        help_text=_("The commitment's status after this change."),
     )
-    effective_on = models.DateField(help_text="Valid time: the day the change took effect.")
+    effective_on = models.DateField(_("effective on"), help_text=_("Valid time: the day the change took effect."))
     recorded_at = models.DateTimeField(
-        default=timezone.now, help_text="Transaction time: when the service recorded the change."
+        _("recorded at"), default=timezone.now, help_text=_("Transaction time: when the service recorded the change.")
     )
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
-    actor = models.CharField(max_length=150, blank=True, help_text="Who recorded it: a user name or an API key.")
-    note = models.TextField(blank=True, help_text="The contract reference, the cancellation's reason, ...")
-    quantity = models.PositiveBigIntegerField(help_text="The committed quantity after this change.")
-    delivered_quantity = models.PositiveBigIntegerField(default=0, help_text="Delivered so far, after this change.")
-    unit_price_usd = models.DecimalField(max_digits=14, decimal_places=2)
+    actor = models.CharField(
+        _("actor"), max_length=150, blank=True, help_text=_("Who recorded it: a user name or an API key.")
+    )
+    note = models.TextField(
+        _("note"), blank=True, help_text=_("The contract reference, the cancellation's reason, ...")
+    )
+    quantity = models.PositiveBigIntegerField(_("quantity"), help_text=_("The committed quantity after this change."))
+    delivered_quantity = models.PositiveBigIntegerField(
+        _("delivered quantity"), default=0, help_text=_("Delivered so far, after this change.")
+    )
+    unit_price_usd = models.DecimalField(_("unit price (USD)"), max_digits=14, decimal_places=2)
 
     class Meta:
+        verbose_name = _("commitment change")
+        verbose_name_plural = _("commitment changes")
         ordering = ["commitment_id", "effective_on", "id"]
         indexes = [
             models.Index(
@@ -237,6 +274,6 @@ COMMITMENT_CHANGES = chain.register(
             "company_id", "commitment_id", "kind", "status", "effective_on", "recorded_at", "recorded_by_id", "actor",
             "note", "quantity", "delivered_quantity", "unit_price_usd",
         ),
-        label="commitment changes",
+        label=_("commitment changes"),
     )
 )  # fmt: skip

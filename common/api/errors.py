@@ -24,6 +24,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
@@ -58,11 +59,11 @@ class InvalidIdempotencyKey(exceptions.APIException):
 class ErrorEnvelopeSerializer(serializers.Serializer[Any]):
     """The body of every error response (documents the envelope in the OpenAPI schema)."""
 
-    code = serializers.CharField(help_text="Stable machine-readable error code, e.g. licence_exhausted.")
-    detail = serializers.CharField(help_text="A human-readable message.")
+    code = serializers.CharField(help_text=_("Stable machine-readable error code, e.g. licence_exhausted."))
+    detail = serializers.CharField(help_text=_("A human-readable message."))
     errors = serializers.DictField(  # type: ignore[assignment] # the envelope's field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
-        help_text="Messages per offending field (dotted path for nested input); empty when none.",
+        help_text=_("Messages per offending field (dotted path for nested input); empty when none."),
     )
 
 

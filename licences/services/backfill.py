@@ -31,6 +31,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from common.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
 from common.errors import DomainError, safe_text
@@ -117,18 +118,22 @@ def read_rows(name: str, content: str) -> list[dict[str, Any]]:
             data = json.loads(content)
         except (ValueError, RecursionError) as error:
             raise DomainError(
-                f"The JSON back-entry file cannot be parsed: {error}", code="backfill_bad_file"
+                gettext("The JSON back-entry file cannot be parsed: %(error)s") % {"error": error},
+                code="backfill_bad_file",
             ) from error
         rows = data.get("licences") if isinstance(data, dict) else data
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            raise DomainError("A JSON back-entry file is a list of objects.", code="backfill_bad_file")
+            raise DomainError(gettext("A JSON back-entry file is a list of objects."), code="backfill_bad_file")
         return rows
     if name.lower().endswith(".csv"):
         try:
             return list(csv.DictReader(io.StringIO(content)))
         except csv.Error as error:
-            raise DomainError(f"The CSV back-entry file cannot be parsed: {error}", code="backfill_bad_file") from error
-    raise DomainError("A back-entry file is .csv or .json.", code="backfill_bad_file")
+            raise DomainError(
+                gettext("The CSV back-entry file cannot be parsed: %(error)s") % {"error": error},
+                code="backfill_bad_file",
+            ) from error
+    raise DomainError(gettext("A back-entry file is .csv or .json."), code="backfill_bad_file")
 
 
 def read_file(name: str, data: bytes) -> list[dict[str, Any]]:
@@ -136,7 +141,7 @@ def read_file(name: str, data: bytes) -> list[dict[str, Any]]:
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DomainError("A back-entry file is UTF-8 text.", code="backfill_bad_file") from error
+        raise DomainError(gettext("A back-entry file is UTF-8 text."), code="backfill_bad_file") from error
     return read_rows(name, content)
 
 

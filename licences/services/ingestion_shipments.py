@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from common import bulk
 from common.errors import Conflict
@@ -103,7 +104,9 @@ def shipments_ingest(
                 continue
             break
         else:  # pragma: no cover - three races in a row on the same numbers
-            raise Conflict("The batch kept colliding with concurrent declarations; retry it.", code="batch_conflict")
+            raise Conflict(
+                gettext("The batch kept colliding with concurrent declarations; retry it."), code="batch_conflict"
+            )
         if outcome.company_ids:
             shipments_changed.send(sender=Shipment, company_ids=frozenset(outcome.company_ids))
     return outcome

@@ -39,6 +39,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from common.errors import Conflict, DomainError
 from licences.models import (
@@ -72,7 +73,8 @@ def _check_transition(licence: ImportLicence, action: str) -> None:
     if licence.status not in LICENCE_TRANSITIONS[action]:
         allowed = ", ".join(sorted(LICENCE_TRANSITIONS[action]))
         raise Conflict(
-            f"Licence {licence.number} is {licence.status}; it can be {action}d only when {allowed}.",
+            gettext("Licence %(number)s is %(status)s; it can be %(action)sd only when %(allowed)s.")
+            % {"number": licence.number, "status": licence.status, "action": action, "allowed": allowed},
             code="invalid_transition",
         )
 
@@ -81,7 +83,7 @@ def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(
-            "A reason is required for this decision.", code="reason_required", fields={"reason": ["required"]}
+            gettext("A reason is required for this decision."), code="reason_required", fields={"reason": ["required"]}
         )
     return reason
 
@@ -101,14 +103,18 @@ def _effective_day(
     day = today if effective_on is None else effective_on
     if day > today:
         raise DomainError(
-            f"A decision cannot take effect in the future: effective_on {day} is after today ({today}).",
+            gettext("A decision cannot take effect in the future: effective_on %(day)s is after today (%(today)s).")
+            % {"day": day, "today": today},
             code="future_effective_date",
             fields={"effective_on": [f"must not be after {today}"]},
         )
     applied_on = _local_day(licence.applied_at)
     if day < applied_on:
         raise DomainError(
-            f"Licence {licence.number} was applied for on {applied_on}: a decision on it cannot take effect on {day}.",
+            gettext(
+                "Licence %(number)s was applied for on %(applied_on)s: a decision on it cannot take effect on %(day)s."
+            )
+            % {"number": licence.number, "applied_on": applied_on, "day": day},
             code="effective_before_application",
             fields={"effective_on": [f"must not be before {applied_on}"]},
         )
@@ -120,16 +126,22 @@ def _effective_day(
     )
     if last is not None and day < last:
         raise Conflict(
-            f"Licence {licence.number}'s latest decision took effect on {last}: a later decision cannot take "
-            f"effect before it ({day}).",
+            gettext(
+                "Licence %(number)s's latest decision took effect on %(last)s: a later decision "
+                "cannot take effect before it (%(day)s)."
+            )
+            % {"number": licence.number, "last": last, "day": day},
             code="effective_before_last_decision",
             fields={"effective_on": [f"must not be before {last}"]},
         )
     late = (today - day).days > settings.LICENCE_LATE_ENTRY_DAYS
     if late and not (reason or "").strip():
         raise DomainError(
-            f"A decision taking effect more than {settings.LICENCE_LATE_ENTRY_DAYS} days before it is recorded "
-            f"({day}, recorded {today}) is a late entry and needs a reason.",
+            gettext(
+                "A decision taking effect more than %(licence_late_entry_days)s days before it "
+                "is recorded (%(day)s, recorded %(today)s) is a late entry and needs a reason."
+            )
+            % {"licence_late_entry_days": settings.LICENCE_LATE_ENTRY_DAYS, "day": day, "today": today},
             code="late_entry_reason_required",
             fields={"reason": ["required for a late entry"]},
         )
@@ -190,10 +202,11 @@ def licence_apply(
     """
     if chip.origin != ChipModel.Origin.FOREIGN:
         raise DomainError(
-            f"{chip.code} is a domestic chip; import licences are for foreign chips.", code="chip_not_foreign"
+            gettext("%(code)s is a domestic chip; import licences are for foreign chips.") % {"code": chip.code},
+            code="chip_not_foreign",
         )
     if requested_quantity <= 0:
-        raise DomainError("The requested quantity must be positive.", code="invalid_quantity")
+        raise DomainError(gettext("The requested quantity must be positive."), code="invalid_quantity")
     applied_at = applied_at or timezone.now()
     number = number or f"LIC-{timezone.localdate(applied_at):%Y}-{chip.code}-{uuid.uuid4().hex[:8].upper()}"
     try:
@@ -212,7 +225,9 @@ def licence_apply(
         # Numbers are unique per company: only the applicant's own licences can clash, so the
         # refusal never reveals another company's number.
         if ImportLicence.objects.filter(company=company, number=number).exists():
-            raise Conflict(f"A licence numbered {number} already exists.", code="duplicate_number") from error
+            raise Conflict(
+                gettext("A licence numbered %(number)s already exists.") % {"number": number}, code="duplicate_number"
+            ) from error
         raise
     _record_decision(
         licence,
@@ -248,12 +263,13 @@ def licence_approve(
     _check_transition(licence, "approve")
     if not 0 < granted_quantity <= licence.requested_quantity:
         raise DomainError(
-            f"The granted quantity must be between 1 and the requested {licence.requested_quantity}.",
+            gettext("The granted quantity must be between 1 and the requested %(requested_quantity)s.")
+            % {"requested_quantity": licence.requested_quantity},
             code="invalid_quantity",
             fields={"granted_quantity": ["out of range"]},
         )
     if valid_from > valid_until:
-        raise DomainError("valid_from must not be after valid_until.", code="invalid_window")
+        raise DomainError(gettext("valid_from must not be after valid_until."), code="invalid_window")
     day, late = _effective_day(licence, effective_on=effective_on, reason=reason, recorded_at=recorded_at)
     value = licence.unit_value_usd * granted_quantity
     drawn = AllocationRound.objects.filter(
@@ -264,9 +280,20 @@ def licence_approve(
     if not drawn:
         wave = AllocationRound.objects.get(pk=licence.round_id)
         raise Conflict(
-            f"Granting {granted_quantity:,} units (USD {value:,}) would exceed {wave.name}'s cap: "
-            f"{wave.granted_units:,} of {wave.unit_cap:,} units and USD {wave.granted_value_usd:,} "
-            f"of {wave.value_cap_usd:,} already granted.",
+            gettext(
+                "Granting %(granted_quantity)s units (USD %(value)s) would exceed %(name)s's "
+                "cap: %(granted_units)s of %(unit_cap)s units and USD %(granted_value_usd)s of "
+                "%(value_cap_usd)s already granted."
+            )
+            % {
+                "granted_quantity": f"{granted_quantity:,}",
+                "value": f"{value:,}",
+                "name": wave.name,
+                "granted_units": f"{wave.granted_units:,}",
+                "unit_cap": f"{wave.unit_cap:,}",
+                "granted_value_usd": f"{wave.granted_value_usd:,}",
+                "value_cap_usd": f"{wave.value_cap_usd:,}",
+            },
             code="round_cap_exceeded",
         )
     licence.status = LicenceStatus.APPROVED

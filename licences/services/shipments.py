@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from common.errors import Conflict, DomainError
 from licences.models import (
@@ -74,14 +75,19 @@ def shipment_declare(
     licence = _locked_licence(licence)
     if licence.company_id != company.pk:
         raise DomainError(
-            f"Licence {licence.number} does not belong to {company.slug}.", code="licence_not_found", status_code=404
+            gettext("Licence %(number)s does not belong to %(slug)s.")
+            % {"number": licence.number, "slug": company.slug},
+            code="licence_not_found",
+            status_code=404,
         )
     if quantity <= 0:
         raise DomainError(
-            "The quantity must be positive.", code="invalid_quantity", fields={"quantity": ["must be positive"]}
+            gettext("The quantity must be positive."),
+            code="invalid_quantity",
+            fields={"quantity": ["must be positive"]},
         )
     if declared_value_usd < 0:
-        raise DomainError("The declared value must not be negative.", code="invalid_value")
+        raise DomainError(gettext("The declared value must not be negative."), code="invalid_value")
     refusal = shipment_refusal(
         licence=licence,
         chip_id=None if chip is None else chip.pk,
@@ -97,7 +103,12 @@ def shipment_declare(
     ).update(reserved_quantity=F("reserved_quantity") + quantity)
     if not reserved:
         raise Conflict(
-            f"Licence {licence.number} has {licence.remaining_quantity:,} units remaining; {quantity:,} declared.",
+            gettext("Licence %(number)s has %(remaining_quantity)s units remaining; %(quantity)s declared.")
+            % {
+                "number": licence.number,
+                "remaining_quantity": f"{licence.remaining_quantity:,}",
+                "quantity": f"{quantity:,}",
+            },
             code="licence_exhausted",
         )
     directive = directive_in_force(chip=licence.chip_id, on=on)
@@ -120,7 +131,11 @@ def shipment_declare(
             )
     except IntegrityError as error:
         if Shipment.objects.filter(company=company, declaration_number=declaration_number).exists():
-            raise Conflict(f"Declaration {declaration_number} already exists.", code="duplicate_declaration") from error
+            raise Conflict(
+                gettext("Declaration %(declaration_number)s already exists.")
+                % {"declaration_number": declaration_number},
+                code="duplicate_declaration",
+            ) from error
         raise
     events = [
         CustomsEvent(shipment=shipment, status=CustomsStatus.DECLARED, occurred_at=declared_at, recorded_by=recorded_by)
@@ -148,18 +163,31 @@ def shipment_refusal(
     an approved licence, inside its validity window, with ``remaining`` units left.
     """
     if chip_id is not None and chip_id != licence.chip_id:
-        return DomainError(f"Licence {licence.number} is for another chip model.", code="chip_mismatch")
+        return DomainError(
+            gettext("Licence %(number)s is for another chip model.") % {"number": licence.number}, code="chip_mismatch"
+        )
     if licence.status != LicenceStatus.APPROVED:
-        return Conflict(f"Licence {licence.number} is {licence.status}, not approved.", code="licence_not_valid")
+        return Conflict(
+            gettext("Licence %(number)s is %(status)s, not approved.")
+            % {"number": licence.number, "status": licence.status},
+            code="licence_not_valid",
+        )
     valid_from, valid_until = licence.valid_from, licence.valid_until
     if valid_from is None or valid_until is None or not (valid_from <= on <= valid_until):
         return Conflict(
-            f"Licence {licence.number} is valid {licence.valid_from} to {licence.valid_until}, not on {on}.",
+            gettext("Licence %(number)s is valid %(valid_from)s to %(valid_until)s, not on %(on)s.")
+            % {
+                "number": licence.number,
+                "valid_from": licence.valid_from,
+                "valid_until": licence.valid_until,
+                "on": on,
+            },
             code="licence_not_valid",
         )
     if remaining < quantity:
         return Conflict(
-            f"Licence {licence.number} has {remaining:,} units remaining; {quantity:,} declared.",
+            gettext("Licence %(number)s has %(remaining)s units remaining; %(quantity)s declared.")
+            % {"number": licence.number, "remaining": f"{remaining:,}", "quantity": f"{quantity:,}"},
             code="licence_exhausted",
         )
     return None
@@ -173,15 +201,21 @@ def customs_event_refusal(
     The customs-event rules, written once for ``customs_event_record`` and the batch.
     """
     if status not in CUSTOMS_TRANSITIONS:
-        return DomainError(f"Unknown customs status {status!r}.", code="invalid_status", fields={"status": ["unknown"]})
+        return DomainError(
+            gettext("Unknown customs status %(status)s.") % {"status": f"{status!r}"},
+            code="invalid_status",
+            fields={"status": ["unknown"]},
+        )
     if status not in CUSTOMS_TRANSITIONS[current_status]:
         return Conflict(
-            f"Shipment {declaration_number} is {current_status}; it cannot become {status}.",
+            gettext("Shipment %(declaration_number)s is %(current_status)s; it cannot become %(status)s.")
+            % {"declaration_number": declaration_number, "current_status": current_status, "status": status},
             code="invalid_transition",
         )
     if occurred_at < changed_at:
         return DomainError(
-            f"The event is dated {occurred_at.isoformat()}, before the previous one ({changed_at.isoformat()}).",
+            gettext("The event is dated %(isoformat)s, before the previous one (%(isoformat2)s).")
+            % {"isoformat": occurred_at.isoformat(), "isoformat2": changed_at.isoformat()},
             code="event_out_of_order",
         )
     return None
@@ -248,12 +282,14 @@ def directive_issue(
     """Block ``chip`` from entry between two dates (``blocked_until`` open-ended)."""
     if blocked_until is not None and blocked_until < blocked_from:
         raise DomainError(
-            "blocked_until must not be before blocked_from.",
+            gettext("blocked_until must not be before blocked_from."),
             code="invalid_window",
             fields={"blocked_until": ["Must not be before blocked_from."]},
         )
     if CustomsDirective.objects.filter(reference=reference).exists():
-        raise Conflict(f"A directive {reference} already exists.", code="duplicate_reference")
+        raise Conflict(
+            gettext("A directive %(reference)s already exists.") % {"reference": reference}, code="duplicate_reference"
+        )
     try:
         with transaction.atomic():
             return CustomsDirective.objects.create(
@@ -265,7 +301,9 @@ def directive_issue(
                 issued_by=issued_by,
             )
     except IntegrityError as error:  # a concurrent issue of the same reference
-        raise Conflict(f"A directive {reference} already exists.", code="duplicate_reference") from error
+        raise Conflict(
+            gettext("A directive %(reference)s already exists.") % {"reference": reference}, code="duplicate_reference"
+        ) from error
 
 
 @transaction.atomic
@@ -278,16 +316,21 @@ def directive_lift(
     directive = CustomsDirective.objects.select_for_update().get(pk=directive.pk)
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("A reason is required.", code="reason_required", fields={"reason": ["Required."]})
+        raise DomainError(gettext("A reason is required."), code="reason_required", fields={"reason": ["Required."]})
     if directive.lifted_at is not None:
         raise Conflict(
-            f"Directive {directive.reference} was lifted at {directive.lifted_at.isoformat()}"
-            f" by {directive.lifted_by}.",
+            gettext("Directive %(reference)s was lifted at %(isoformat)s by %(lifted_by)s.")
+            % {
+                "reference": directive.reference,
+                "isoformat": directive.lifted_at.isoformat(),
+                "lifted_by": directive.lifted_by,
+            },
             code="directive_already_lifted",
         )
     if directive.blocked_from > today or (directive.blocked_until is not None and directive.blocked_until < today):
         raise Conflict(
-            f"Directive {directive.reference} is not in force today ({today.isoformat()}): there is no block to lift.",
+            gettext("Directive %(reference)s is not in force today (%(isoformat)s): there is no block to lift.")
+            % {"reference": directive.reference, "isoformat": today.isoformat()},
             code="directive_not_in_force",
         )
     directive.blocked_until = today

@@ -12,6 +12,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from django.db.models import QuerySet
+from django.utils.translation import get_language, gettext
 
 from common.bulk import collector_paused
 from common.errors import DomainError
@@ -42,6 +43,14 @@ class CompanyRef(NamedTuple):
     id: int
     slug: str
     name: str
+    name_zh: str = ""
+
+    @property
+    def display_name(self) -> str:
+        """As ``Company.display_name``: the Chinese name in Chinese when there is one."""
+        if self.name_zh and (get_language() or "").lower().startswith("zh"):
+            return self.name_zh
+        return self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,13 @@ class PolicyTerms:
             effective_from=policy.effective_from,
             effective_until=policy.effective_until,
         )
+
+    def get_basis_display(self) -> str:
+        """The basis as people read it (``QuotaPolicy.Basis`` label, in the active language)."""
+        return str(QuotaPolicy.Basis(self.basis).label)
+
+    def get_measured_on_display(self) -> str:
+        return str(QuotaPolicy.MeasuredOn(self.measured_on).label)
 
 
 class QuotaPosition(NamedTuple):
@@ -183,10 +199,13 @@ def _company_refs(companies: Iterable[Company] | QuerySet[Company] | None) -> li
     if companies is None:
         companies = Company.objects.all()
     if isinstance(companies, QuerySet):
-        rows = companies.order_by().values_list("pk", "slug", "name")
-        refs = [CompanyRef(id=pk, slug=slug, name=name) for pk, slug, name in rows]
+        rows = companies.order_by().values_list("pk", "slug", "name", "name_zh")
+        refs = [CompanyRef(id=pk, slug=slug, name=name, name_zh=name_zh) for pk, slug, name, name_zh in rows]
     else:
-        refs = [CompanyRef(id=company.pk, slug=company.slug, name=company.name) for company in companies]
+        refs = [
+            CompanyRef(id=company.pk, slug=company.slug, name=company.name, name_zh=company.name_zh)
+            for company in companies
+        ]
     # Sorted here, not by the database, so the order is the same on every engine and collation.
     return sorted(refs, key=attrgetter("name", "slug"))
 
@@ -289,7 +308,8 @@ def headroom(position: QuotaPosition, chip: ChipModel) -> int | None:
     """
     if chip.origin != ChipModel.Origin.FOREIGN:
         raise DomainError(
-            f"{chip.code} is not a foreign chip; headroom is for imports.", code="import_chip_not_foreign"
+            gettext("%(code)s is not a foreign chip; headroom is for imports.") % {"code": chip.code},
+            code="import_chip_not_foreign",
         )
     if position.policy is None or position.policy.ratio == 0:
         return None

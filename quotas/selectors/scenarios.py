@@ -8,6 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+from django.utils.translation import gettext
+
 from common.errors import DomainError
 from licences.models import ChipModel, Company
 from quotas.models import QuotaPolicy
@@ -55,7 +57,9 @@ def _resolve_chips(codes: set[str]) -> dict[str, ChipModel]:
     unknown = sorted(codes - chips.keys())
     if unknown:
         raise DomainError(
-            f"Unknown chip model(s): {', '.join(unknown)}.", code="unknown_chip", fields={"chip": unknown}
+            gettext("Unknown chip model(s): %(join_unknown)s.") % {"join_unknown": ", ".join(unknown)},
+            code="unknown_chip",
+            fields={"chip": unknown},
         )
     return chips
 
@@ -65,7 +69,8 @@ def _checked_quantities(rows: HypotheticalRows, *, field: str) -> list[tuple[Chi
     for chip, quantity in rows:
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
             raise DomainError(
-                f"Quantity {quantity!r} is not a positive whole number of chips.",
+                gettext("Quantity %(quantity)s is not a positive whole number of chips.")
+                % {"quantity": f"{quantity!r}"},
                 code="invalid_quantity",
                 fields={field: ["quantities must be positive integers"]},
             )
@@ -105,14 +110,15 @@ def what_if(
     for chip, _ in extra_imports:
         if chip.origin != ChipModel.Origin.FOREIGN:
             raise DomainError(
-                f"{chip.code} is a domestic chip; only foreign chips are imported under licence.",
+                gettext("%(code)s is a domestic chip; only foreign chips are imported under licence.")
+                % {"code": chip.code},
                 code="import_chip_not_foreign",
                 fields={"imports": [chip.code]},
             )
     for chip, _ in extra_commitments:
         if chip.origin != ChipModel.Origin.DOMESTIC:
             raise DomainError(
-                f"{chip.code} is a foreign chip; a commitment must be to domestic chips.",
+                gettext("%(code)s is a foreign chip; a commitment must be to domestic chips.") % {"code": chip.code},
                 code="commitment_chip_not_domestic",
                 fields={"commitments": [chip.code]},
             )

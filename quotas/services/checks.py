@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 from common.errors import DomainError
 
 
 def _require_text(value: str, field: str) -> str:
     value = (value or "").strip()
     if not value:
-        raise DomainError(f"{field} is required.", code=f"{field}_required", fields={field: ["required"]})
+        raise DomainError(
+            gettext("%(field)s is required.") % {"field": field}, code=f"{field}_required", fields={field: ["required"]}
+        )
     return value

@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from common.errors import Conflict, DomainError
 from licences.models import ChipModel, Company
@@ -40,7 +41,8 @@ COMMITMENT_TRANSITIONS: dict[str, set[str]] = {
 def _check_commitment_transition(commitment: DomesticCommitment, target: str) -> None:
     if target not in COMMITMENT_TRANSITIONS[commitment.status]:
         raise Conflict(
-            f"Commitment {commitment.pk} is {commitment.status}; it cannot become {target}.",
+            gettext("Commitment %(pk)s is %(status)s; it cannot become %(target)s.")
+            % {"pk": commitment.pk, "status": commitment.status, "target": target},
             code="invalid_transition",
         )
 
@@ -48,7 +50,7 @@ def _check_commitment_transition(commitment: DomesticCommitment, target: str) ->
 def _check_positive_quantity(quantity: Any, field: str = "quantity") -> int:
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise DomainError(
-            "The quantity must be a positive whole number of chips.",
+            gettext("The quantity must be a positive whole number of chips."),
             code="invalid_quantity",
             fields={field: ["must be a positive integer"]},
         )
@@ -57,12 +59,18 @@ def _check_positive_quantity(quantity: Any, field: str = "quantity") -> int:
 
 def _check_price(value: Any, field: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
-        raise DomainError(f"{field} must be a Decimal.", code="invalid_price", fields={field: ["must be a Decimal"]})
+        raise DomainError(
+            gettext("%(field)s must be a Decimal.") % {"field": field},
+            code="invalid_price",
+            fields={field: ["must be a Decimal"]},
+        )
     value = Decimal(value)
     assert isinstance(value, Decimal)
     if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
         raise DomainError(
-            f"{field} must be zero or more, in cents.", code="invalid_price", fields={field: [str(value)]}
+            gettext("%(field)s must be zero or more, in cents.") % {"field": field},
+            code="invalid_price",
+            fields={field: [str(value)]},
         )
     return value
 
@@ -76,7 +84,11 @@ def _locked_commitment(commitment: DomesticCommitment) -> DomesticCommitment:
 
 def _check_not_before(on: dt.date, earlier: dt.date | None, what: str) -> None:
     if earlier is not None and on < earlier:
-        raise DomainError(f"The date {on} is before the commitment was {what} ({earlier}).", code="invalid_date")
+        raise DomainError(
+            gettext("The date %(on)s is before the commitment was %(what)s (%(earlier)s).")
+            % {"on": on, "what": what, "earlier": earlier},
+            code="invalid_date",
+        )
 
 
 def _check_after_last_change(commitment: DomesticCommitment, on: dt.date) -> None:
@@ -146,7 +158,7 @@ def commitment_record(
     """
     if chip.origin != ChipModel.Origin.DOMESTIC:
         raise DomainError(
-            f"{chip.code} is a foreign chip; a commitment must be to domestic chips.",
+            gettext("%(code)s is a foreign chip; a commitment must be to domestic chips.") % {"code": chip.code},
             code="commitment_chip_not_domestic",
             fields={"chip": [chip.code]},
         )
@@ -155,17 +167,19 @@ def commitment_record(
     unit_price_usd = _check_price(unit_price_usd, "unit_price_usd")
     currency = (currency or "").strip().upper()
     if len(currency) != 3 or not currency.isalpha():
-        raise DomainError("The currency must be a three-letter ISO code.", code="invalid_currency")
+        raise DomainError(gettext("The currency must be a three-letter ISO code."), code="invalid_currency")
     if status not in (CommitmentStatus.PLEDGED, CommitmentStatus.CONTRACTED):
         raise DomainError(
-            "A commitment is recorded as pledged or contracted.", code="invalid_status", fields={"status": [status]}
+            gettext("A commitment is recorded as pledged or contracted."),
+            code="invalid_status",
+            fields={"status": [status]},
         )
     if status == CommitmentStatus.CONTRACTED:
         if contracted_on is None:
-            raise DomainError("A contracted commitment needs its contract date.", code="invalid_date")
+            raise DomainError(gettext("A contracted commitment needs its contract date."), code="invalid_date")
         _check_not_before(contracted_on, pledged_on, "pledged")
     elif contracted_on is not None:
-        raise DomainError("A pledged commitment has no contract date yet.", code="invalid_date")
+        raise DomainError(gettext("A pledged commitment has no contract date yet."), code="invalid_date")
     commitment = DomesticCommitment.objects.create(
         company=company,
         chip=chip,
@@ -242,8 +256,12 @@ def commitment_deliver(
     delivered = commitment.delivered_quantity + quantity
     if delivered > commitment.quantity:
         raise Conflict(
-            f"Commitment {commitment.pk} has {commitment.quantity - commitment.delivered_quantity:,} chips left "
-            f"to deliver; {quantity:,} reported.",
+            gettext("Commitment %(pk)s has %(delivered_quantity)s chips left to deliver; %(quantity)s reported.")
+            % {
+                "pk": commitment.pk,
+                "delivered_quantity": f"{commitment.quantity - commitment.delivered_quantity:,}",
+                "quantity": f"{quantity:,}",
+            },
             code="over_delivery",
         )
     commitment.delivered_quantity = delivered

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from common.errors import Conflict, DomainError
 from quotas.models import QuotaPolicy
@@ -61,7 +62,8 @@ UNSET: Final = _Unset()
 def _check_policy_transition(policy: QuotaPolicy, target: str) -> None:
     if target not in POLICY_TRANSITIONS[policy.status]:
         raise Conflict(
-            f"Policy {policy.name} v{policy.version} is {policy.status}; it cannot become {target}.",
+            gettext("Policy %(name)s v%(version)s is %(status)s; it cannot become %(target)s.")
+            % {"name": policy.name, "version": policy.version, "status": policy.status, "target": target},
             code="invalid_transition",
         )
 
@@ -77,24 +79,30 @@ def _check_policy_terms(
 ) -> None:
     # A float ratio is refused outright: 0.3 as a float is not 0.3.
     if isinstance(ratio, bool) or not isinstance(ratio, Decimal | int):
-        raise DomainError("The ratio must be a Decimal, e.g. Decimal('0.3000').", code="invalid_ratio")
+        raise DomainError(gettext("The ratio must be a Decimal, e.g. Decimal('0.3000')."), code="invalid_ratio")
     ratio = Decimal(ratio)
     if not ratio.is_finite() or not 0 <= ratio <= 100 or ratio != ratio.quantize(RATIO_QUANTUM):
         raise DomainError(
-            "The ratio must be between 0 and 100 with at most four decimal places.",
+            gettext("The ratio must be between 0 and 100 with at most four decimal places."),
             code="invalid_ratio",
             fields={"ratio": [str(ratio)]},
         )
     if basis not in QuotaPolicy.Basis.values:
-        raise DomainError(f"Unknown basis {basis!r}.", code="invalid_basis", fields={"basis": [basis]})
+        raise DomainError(
+            gettext("Unknown basis %(basis)s.") % {"basis": f"{basis!r}"},
+            code="invalid_basis",
+            fields={"basis": [basis]},
+        )
     if measured_on not in QuotaPolicy.MeasuredOn.values:
         raise DomainError(
-            f"Unknown measure {measured_on!r}.", code="invalid_measured_on", fields={"measured_on": [measured_on]}
+            gettext("Unknown measure %(measured_on)s.") % {"measured_on": f"{measured_on!r}"},
+            code="invalid_measured_on",
+            fields={"measured_on": [measured_on]},
         )
     if isinstance(grace_days, bool) or not isinstance(grace_days, int) or grace_days < 0:
-        raise DomainError("Grace days must be a whole number, zero or more.", code="invalid_grace_days")
+        raise DomainError(gettext("Grace days must be a whole number, zero or more."), code="invalid_grace_days")
     if effective_until is not None and effective_until < effective_from:
-        raise DomainError("effective_until must not be before effective_from.", code="invalid_window")
+        raise DomainError(gettext("effective_until must not be before effective_from."), code="invalid_window")
 
 
 def _windows_overlap(a: QuotaPolicy, b: QuotaPolicy) -> bool:
@@ -105,10 +113,21 @@ def _windows_overlap(a: QuotaPolicy, b: QuotaPolicy) -> bool:
 
 
 def _policy_overlap(policy: QuotaPolicy, other: QuotaPolicy) -> Conflict:
-    until = other.effective_until or "open-ended"
+    until = other.effective_until or gettext("open-ended")
     return Conflict(
-        f"Policy {policy.name} v{policy.version} would overlap {other.name} v{other.version} "
-        f"({other.status}, {other.effective_from} to {until}): at most one policy is in force on any date.",
+        gettext(
+            "Policy %(name)s v%(version)s would overlap %(name2)s v%(version2)s (%(status)s, "
+            "%(effective_from)s to %(until)s): at most one policy is in force on any date."
+        )
+        % {
+            "name": policy.name,
+            "version": policy.version,
+            "name2": other.name,
+            "version2": other.version,
+            "status": other.status,
+            "effective_from": other.effective_from,
+            "until": until,
+        },
         code="policy_overlap",
         fields={"overlaps": [other.pk]},
     )
@@ -168,7 +187,8 @@ def policy_create(
             )
     except IntegrityError as error:
         raise Conflict(
-            f"Another version of {name!r} was created at the same time; try again.", code="policy_version_conflict"
+            gettext("Another version of %(name)s was created at the same time; try again.") % {"name": f"{name!r}"},
+            code="policy_version_conflict",
         ) from error
 
 
@@ -217,8 +237,16 @@ def policy_update(
     )
     if changed_terms and policy.status != PolicyStatus.DRAFT:
         raise Conflict(
-            f"Policy {policy.name} v{policy.version} is {policy.status}: its terms are history and cannot be "
-            f"edited ({', '.join(changed_terms)}). Create a new version instead.",
+            gettext(
+                "Policy %(name)s v%(version)s is %(status)s: its terms are history and cannot be "
+                "edited (%(join_changed_terms)s). Create a new version instead."
+            )
+            % {
+                "name": policy.name,
+                "version": policy.version,
+                "status": policy.status,
+                "join_changed_terms": ", ".join(changed_terms),
+            },
             code="policy_immutable",
             fields={field: ["immutable"] for field in changed_terms},
         )
@@ -293,7 +321,9 @@ def policy_activate(*, policy: QuotaPolicy) -> QuotaPolicy:
             policy.save(update_fields=["status"])
     except IntegrityError as error:  # the PostgreSQL exclusion constraint
         raise Conflict(
-            f"Policy {policy.name} v{policy.version} would overlap a policy already in force.", code="policy_overlap"
+            gettext("Policy %(name)s v%(version)s would overlap a policy already in force.")
+            % {"name": policy.name, "version": policy.version},
+            code="policy_overlap",
         ) from error
     return policy
 
@@ -310,8 +340,14 @@ def policy_retire(*, policy: QuotaPolicy, last_day: dt.date) -> QuotaPolicy:
     _check_policy_transition(policy, PolicyStatus.RETIRED)
     if last_day < policy.effective_from or (policy.effective_until is not None and last_day > policy.effective_until):
         raise DomainError(
-            f"The last day must fall within the policy's window ({policy.effective_from} to "
-            f"{policy.effective_until or 'open-ended'}).",
+            gettext(
+                "The last day must fall within the policy's window (%(effective_from)s to "
+                "%(effective_until_or_open_ended)s)."
+            )
+            % {
+                "effective_from": policy.effective_from,
+                "effective_until_or_open_ended": policy.effective_until or gettext("open-ended"),
+            },
             code="invalid_window",
         )
     policy.status = PolicyStatus.RETIRED

@@ -63,8 +63,8 @@ def test_company_page_shows_licences_shipments_commitments_attestations_and_quot
 def test_company_page_history_says_what_each_change_changed(demo, analyst_client):
     page = analyst_client.get(reverse("cockpit:company", args=["deepseek"])).content.decode()
     assert "Change history" in page
-    assert "status: applied &rarr; rejected" in page
-    assert "status: approved &rarr; suspended" in page
+    assert "status: Applied &rarr; Rejected" in page  # choice labels, in the language
+    assert "status: Approved &rarr; Suspended" in page
 
 
 def test_company_page_what_if_shows_the_hypothetical_position(demo, analyst_client):
