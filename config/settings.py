@@ -155,7 +155,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # catalogues live with their owner: <app>/locale/ and, for the project-wide ones, LOCALE_PATHS.
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
-LOCALE_PATHS: list[Path] = []  # project-wide catalogues, if any; the apps carry their own
+LOCALE_PATHS: list[Path] = [BASE_DIR / "api" / "locale"]  # packages that are not apps; the apps carry their own
 # The language of an alert whose recipient has not chosen one (a model default: a constant,
 # not an environment setting, so the migrations stay what the models say).
 ALERT_DEFAULT_LANGUAGE = "zh-hans"
@@ -251,7 +251,9 @@ SPECTACULAR_SETTINGS = {
         "conditions. Authenticate with `Authorization: Api-Key <key>`: a company key sees and "
         "writes only its own company's records; customs, regulator and analyst principals see "
         "every company (docs/principals.md). Errors are "
-        '`{"code", "detail", "errors"}` with a stable `code`. POSTs accept an `Idempotency-Key` header.'
+        '`{"code", "detail", "errors"}` with a stable `code`. POSTs accept an `Idempotency-Key` header. '
+        "Languages: `detail` and the field messages follow `Accept-Language` (`en` by default, or `zh-hans`); "
+        "`code`, field names and enum values never change."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 from django_filters import FilterSet, IsoDateTimeFilter, NumberFilter
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
@@ -73,7 +74,9 @@ class BoundedIsoDateTimeField(IsoDateTimeField):  # type: ignore[misc] # django-
         if parsed is None:
             return None
         if not MIN_DATE <= parsed.date() <= MAX_DATE:
-            raise ValidationError(f"Must be between {MIN_DATE} and {MAX_DATE}.", code="invalid")
+            raise ValidationError(
+                gettext("Must be between %(min)s and %(max)s.") % {"min": MIN_DATE, "max": MAX_DATE}, code="invalid"
+            )
         return parsed.astimezone(dt.UTC)
 
 
@@ -105,7 +108,9 @@ class IdField(forms.IntegerField):
             return None
         text = str(value).strip()
         if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
-            raise ValidationError(f"Must be a whole number from 0 to {MAX_ID}.", code="invalid")
+            raise ValidationError(
+                gettext("Must be a whole number from 0 to %(max)d.") % {"max": MAX_ID}, code="invalid"
+            )
         return super().to_python(text)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import django_filters
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -90,7 +91,7 @@ class CompanyOwnedSerializer(StrictSerializer):
         principal = self.context["principal"]
         if "company" not in attrs:
             if principal.company is None:
-                raise serializers.ValidationError({"company": ["This field is required."]})
+                raise serializers.ValidationError({"company": [gettext("This field is required.")]})
             attrs["company"] = principal.company
         return attrs
 
