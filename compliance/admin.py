@@ -9,6 +9,8 @@ The dashboard, company page and policy-impact page are in ``cockpit.views``.
 
 from __future__ import annotations
 
+from typing import cast  # lazy translations where the admin helpers are typed str
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -102,7 +104,7 @@ def _submitted(attestation: SecurityAttestation) -> bool:
 ATTESTATION_DECISIONS = (
     Decision(
         name="accept",
-        label=_("Accept"),
+        label=cast(str, _("Accept")),
         form_class=AcceptForm,
         perform=lambda request, attestation, data: services.attestation_review(
             attestation=attestation,
@@ -112,17 +114,17 @@ ATTESTATION_DECISIONS = (
             note=data["note"],
         ),
         applies_to=_submitted,
-        done=_("accepted"),
+        done=cast(str, _("accepted")),
     ),
     Decision(
         name="reject",
-        label=_("Reject"),
+        label=cast(str, _("Reject")),
         form_class=ReasonForm,
         perform=lambda request, attestation, data: services.attestation_review(
             attestation=attestation, accept=False, reviewer=acting_user(request), note=data["reason"]
         ),
         applies_to=_submitted,
-        done=_("rejected"),
+        done=cast(str, _("rejected")),
         danger=True,
     ),
 )
@@ -135,14 +137,14 @@ def _active(finding: Finding) -> bool:
 FINDING_DECISIONS = (
     Decision(
         name="resolve",
-        label=_("Resolve"),
+        label=cast(str, _("Resolve")),
         form_class=ReasonForm,
         perform=lambda request, finding, data: services.finding_resolve(
             finding=finding, note=data["reason"], user=acting_user(request)
         ),
         applies_to=_active,
-        done=_("resolved"),
-        help_text=_("The next compliance sweep re-opens the finding if its condition still holds."),
+        done=cast(str, _("resolved")),
+        help_text=cast(str, _("The next compliance sweep re-opens the finding if its condition still holds.")),
     ),
 )
 
@@ -158,8 +160,8 @@ class SecurityRequirementAdmin(SimpleHistoryAdmin):
 class SecurityAttestationAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     decisions = ATTESTATION_DECISIONS
     actions = [
-        decision_action("accept", _("Accept selected attestations (with expiry)")),
-        decision_action("reject", _("Reject selected attestations")),
+        decision_action("accept", cast(str, _("Accept selected attestations (with expiry)"))),
+        decision_action("reject", cast(str, _("Reject selected attestations"))),
     ]
     list_display = ("company", "requirement", "shipment", "status", "attested_on", "expires_on", "reviewed_at")
     list_filter = ("status", "requirement")
@@ -185,7 +187,7 @@ class FindingAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixi
     decisions = FINDING_DECISIONS
     resource_classes = [FindingResource]
     actions = [
-        decision_action("resolve", _("Resolve selected findings")),
+        decision_action("resolve", cast(str, _("Resolve selected findings"))),
     ]
     list_display = ("summary", "rule", "severity", "company", "status", "first_seen_at", "last_seen_at")
     list_filter = ("status", "severity", "rule")

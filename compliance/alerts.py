@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -221,7 +222,10 @@ def send_reminders(*, on: dt.date | None = None) -> int:
 
 # --- The daily digest ----------------------------------------------------------------------------
 
-STATUS_TITLES = {ComplianceStatus.NON_COMPLIANT: _("Non-compliant:"), ComplianceStatus.AT_RISK: _("At risk:")}
+STATUS_TITLES: dict[str, Any] = {
+    ComplianceStatus.NON_COMPLIANT: _("Non-compliant:"),
+    ComplianceStatus.AT_RISK: _("At risk:"),
+}
 
 
 def _finding_line(finding: Finding) -> str:

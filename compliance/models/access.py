@@ -46,8 +46,9 @@ class CompanyAPIKey(AbstractAPIKey):
     last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = _("API key")
-        verbose_name_plural = _("API keys")
+        # The library's Meta says str; a lazy translation is one where it is used.
+        verbose_name = _("API key")  # type: ignore[assignment]
+        verbose_name_plural = _("API keys")  # type: ignore[assignment]
         constraints = [
             # A regulator key without a user can only be a revoked legacy key (migration 0010).
             models.CheckConstraint(
