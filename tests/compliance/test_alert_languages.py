@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import json
 from pathlib import Path
 
 import pytest
@@ -158,8 +157,8 @@ def test_the_daily_digest_in_each_language(mail_dir, regulators, travel):
         "",
         "存在风险：",
         "* 阿里巴巴 (alibaba)",
-        "  - [警告] 许可证即将到期且尚有未使用数量：阿里巴巴的许可证 LIC-ALI-1 将于 2026年3月31日到期，尚有 400 片未使用"
-        "（自 2026年3月1日起）",
+        "  - [警告] 许可证即将到期且尚有未使用数量：阿里巴巴的许可证 LIC-ALI-1 将于 2026年3月31日到期，"
+        "尚有 400 片未使用（自 2026年3月1日起）",
     ]
     [chinese] = inbox[CHINESE_REGULATOR]
     assert subject(chinese) == "[合规] 每日汇总 2026年3月2日"
