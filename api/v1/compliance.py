@@ -357,6 +357,7 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
             "name",
             "url",
             "event_types",
+            "language",
             "secret",
             "is_active",
             "consecutive_failures",

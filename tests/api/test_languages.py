@@ -160,3 +160,18 @@ def test_the_schema_documents_accept_language(tmp_path) -> None:
     envelope = schema["components"]["schemas"]["ErrorEnvelope"]["properties"]
     assert "the same in every language" in envelope["code"]["description"]
     assert "Accept-Language" in envelope["detail"]["description"]
+
+
+def test_a_webhook_subscription_chooses_the_language_of_its_summaries(world: World) -> None:
+    company = world.client("a")
+    body = {"name": "erp", "url": "https://hooks.example.com/erp", "secret": "s" * 32}
+    status, created = answer(company, "post", f"{API}/webhooks/", None, body)
+    assert (status, created["language"]) == (201, "zh-hans")  # the model's default
+    status, changed = answer(company, "patch", f"{API}/webhooks/{created['id']}/", None, {"language": "en"})
+    assert (status, changed["language"]) == (200, "en")
+    status, refused = answer(company, "patch", f"{API}/webhooks/{created['id']}/", "zh-hans", {"language": "fr"})
+    assert (status, refused["code"], refused["errors"]) == (
+        400,
+        "validation_error",
+        {"language": ["“fr” 不是合法选项。"]},
+    )

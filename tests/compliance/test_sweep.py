@@ -394,7 +394,7 @@ def test_compliance_sweep_command_prints_a_summary(travel, world):
     out = StringIO()
     call_command("compliance_sweep", "--company", "tencent", stdout=out)
     assert out.getvalue().splitlines() == [
-        "1 companies swept: 0 opened, 2 still open, 0 escalated, 0 resolved",
+        "1 company swept: 0 opened, 2 still open, 0 escalated, 0 resolved",
         "  customs_hold_overdue: 0 opened, 2 still open, 0 escalated, 0 resolved",
     ]
 
