@@ -57,15 +57,15 @@ class BatchIdReused(IdempotencyKeyReused):
 
 
 class AcceptedItemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position of the item in `items` (from 0).")
+    index = serializers.IntegerField(help_text=_("Position of the item in `items` (from 0)."))
     declaration_number = serializers.CharField()
-    status = serializers.CharField(help_text="The shipment's customs status after the item.")
+    status = serializers.CharField(help_text=_("The shipment's customs status after the item."))
 
 
 class RefusedItemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position of the item in `items` (from 0).")
+    index = serializers.IntegerField(help_text=_("Position of the item in `items` (from 0)."))
     declaration_number = serializers.CharField(allow_null=True)
-    code = serializers.CharField(help_text="The single endpoint's error code, e.g. licence_exhausted.")
+    code = serializers.CharField(help_text=_("The single endpoint's error code, e.g. licence_exhausted."))
     detail = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 

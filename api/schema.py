@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -56,7 +57,7 @@ WRITE_ERRORS = ("409", "413", "415", "422")
 
 
 #: What the language of an answer follows, and what never changes with it.
-LANGUAGE_NOTE = (
+LANGUAGE_NOTE = _(
     "The human messages of an answer (an error's `detail` and its per-field messages in `errors`) "
     "follow the request's `Accept-Language` header: `en` (English, the default, also for a language "
     "the service does not speak) or `zh-hans` (Simplified Chinese). The error `code`, field names and "

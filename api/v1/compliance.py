@@ -10,6 +10,7 @@ import django_filters
 from django.conf import settings
 from django.core.validators import URLValidator
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -115,9 +116,9 @@ class AttestationSubmitSerializer(CompanyOwnedSerializer):
         company_from="company",  # declaration numbers are unique within a company only
         required=False,
         allow_null=True,
-        help_text="The declaration number of one of the attestation's company's shipments.",
+        help_text=_("The declaration number of one of the attestation's company's shipments."),
     )
-    attested_on = EventDateField(help_text="Not after today.")
+    attested_on = EventDateField(help_text=_("Not after today."))
     evidence_reference = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     evidence_file = serializers.FileField(required=False, allow_null=True, max_length=100)
 
@@ -281,8 +282,8 @@ class CompanyComplianceSerializer(serializers.Serializer):
 
     company = serializers.CharField()
     status = serializers.ChoiceField(choices=["compliant", "at_risk", "non_compliant"])
-    high = serializers.IntegerField(help_text="Active high-severity (or critical) findings.")
-    warning = serializers.IntegerField(help_text="Active warnings.")
+    high = serializers.IntegerField(help_text=_("Active high-severity (or critical) findings."))
+    warning = serializers.IntegerField(help_text=_("Active warnings."))
     findings = FindingSerializer(many=True)
 
 
@@ -336,13 +337,17 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
         company_field="pk",
         required=False,
         allow_null=True,
-        help_text="Regulator only: the company whose findings it receives; null for every company. Fixed once created.",
+        help_text=_(
+            "Regulator only: the company whose findings it receives; null for every company. Fixed once created."
+        ),
     )
     url = serializers.CharField(
         max_length=500,
         validators=[webhook_url_scheme],
-        help_text="https only; its host must resolve to public internet addresses (checked again at every "
-        "delivery), else 400 webhook_url_forbidden.",
+        help_text=_(
+            "https only; its host must resolve to public internet addresses (checked again at every "
+            "delivery), else 400 webhook_url_forbidden."
+        ),
     )
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(EVENT_TYPES.values())), required=False, max_length=10

@@ -61,13 +61,15 @@ class ErrorEnvelopeSerializer(serializers.Serializer[Any]):
     """The body of every error response (documents the envelope in the OpenAPI schema)."""
 
     code = serializers.CharField(
-        help_text="Stable machine-readable error code, e.g. licence_exhausted; the same in every language."
+        help_text=_("Stable machine-readable error code, e.g. licence_exhausted; the same in every language.")
     )
-    detail = serializers.CharField(help_text="A human-readable message, in the language of Accept-Language.")
+    detail = serializers.CharField(help_text=_("A human-readable message, in the language of Accept-Language."))
     errors = serializers.DictField(  # type: ignore[assignment] # the envelope's field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
-        help_text="Messages per offending field (dotted path for nested input; field names never translated), "
-        "in the language of Accept-Language; empty when none.",
+        help_text=_(
+            "Messages per offending field (dotted path for nested input; field names never translated), "
+            "in the language of Accept-Language; empty when none."
+        ),
     )
 
 

@@ -4,16 +4,27 @@ the field names and enum values never change."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import yaml
+from django.conf import settings
 from django.core.management import call_command
+from django.utils import translation
 
 from compliance.models import Finding
 from tests.api.conftest import API, World, client_for
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """LocaleMiddleware leaves the last request's language active in the thread: put English
+    back, so a Chinese request here never changes what a later test (or command) reads."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def answer(client, method: str, path: str, language: str | None, data: Any = None) -> tuple[int, dict[str, Any]]:
@@ -175,3 +186,16 @@ def test_a_webhook_subscription_chooses_the_language_of_its_summaries(world: Wor
         "validation_error",
         {"language": ["“fr” 不是合法选项。"]},
     )
+
+
+def test_the_schema_itself_reads_in_the_asked_language(client) -> None:
+    def envelope_code(language: str) -> str:
+        response = client.get("/api/schema/", {"format": "json"}, HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200
+        schema = json.loads(response.content)
+        return schema["components"]["schemas"]["ErrorEnvelope"]["properties"]["code"]["description"]
+
+    assert envelope_code("en") == (
+        "Stable machine-readable error code, e.g. licence_exhausted; the same in every language."
+    )
+    assert envelope_code("zh-hans") == "稳定的机器可读错误代码，例如 licence_exhausted；在任何语言下都相同。"

@@ -7,6 +7,7 @@ from typing import Any
 
 import django_filters
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -43,7 +44,7 @@ class LicenceSerializer(LeanRepresentationMixin, serializers.ModelSerializer):
     company = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     chip = serializers.SlugRelatedField(slug_field="code", read_only=True)
     round = serializers.PrimaryKeyRelatedField(read_only=True)
-    remaining_quantity = serializers.IntegerField(read_only=True, help_text="granted - reserved - used")
+    remaining_quantity = serializers.IntegerField(read_only=True, help_text=_("granted - reserved - used"))
     granted_value_usd = serializers.DecimalField(max_digits=24, decimal_places=2, read_only=True)
 
     lean_plan_shared = True  # its fields never depend on the request
@@ -84,7 +85,7 @@ class CompanyOwnedSerializer(StrictSerializer):
         queryset=Company.objects.all(),
         company_field="pk",
         required=False,
-        help_text="The company's slug. Company keys may omit it (their own); the regulator must give it.",
+        help_text=_("The company's slug. Company keys may omit it (their own); the regulator must give it."),
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -100,15 +101,15 @@ class LicenceApplySerializer(CompanyOwnedSerializer):
     """An application for an import licence."""
 
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
-    round = ScopedIdRelatedField(queryset=AllocationRound.objects.all(), company_field=None, help_text="Round id.")
+    round = ScopedIdRelatedField(queryset=AllocationRound.objects.all(), company_field=None, help_text=_("Round id."))
     requested_quantity = QuantityField()
-    unit_value_usd = MoneyField(required=False, help_text="Defaults to the catalogue value.")
+    unit_value_usd = MoneyField(required=False, help_text=_("Defaults to the catalogue value."))
     number = serializers.CharField(
-        max_length=64, required=False, validators=[REFERENCE], help_text="Optional; generated when omitted."
+        max_length=64, required=False, validators=[REFERENCE], help_text=_("Optional; generated when omitted.")
     )
 
 
-EFFECTIVE_ON_HELP = (
+EFFECTIVE_ON_HELP = _(
     "The day the decision took effect (valid time), in Asia/Shanghai; defaults to today. Never after today "
     "(400 future_effective_date), never before the application (400 effective_before_application) nor before "
     "the licence's latest decision (409 effective_before_last_decision). More than LICENCE_LATE_ENTRY_DAYS "
@@ -123,7 +124,7 @@ class ApproveSerializer(StrictSerializer):
     valid_until = BoundedDateField()
     effective_on = BoundedDateField(required=False, help_text=EFFECTIVE_ON_HELP)
     reason = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, default="", help_text="Needed only for a late entry."
+        max_length=2000, required=False, allow_blank=True, default="", help_text=_("Needed only for a late entry.")
     )
 
 
