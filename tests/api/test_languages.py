@@ -9,22 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
-from django.conf import settings
 from django.core.management import call_command
-from django.utils import translation
 
 from compliance.models import Finding
 from tests.api.conftest import API, World, client_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _english_after_each_test():
-    """LocaleMiddleware leaves the last request's language active in the thread: put English
-    back, so a Chinese request here never changes what a later test (or command) reads."""
-    yield
-    translation.activate(settings.LANGUAGE_CODE)
 
 
 def answer(client, method: str, path: str, language: str | None, data: Any = None) -> tuple[int, dict[str, Any]]:
