@@ -66,6 +66,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("licence", "suspend"): ONLY_REGULATOR,
     ("licence", "reinstate"): ONLY_REGULATOR,
     ("licence", "revoke"): ONLY_REGULATOR,
+    ("licence", "backfill"): ONLY_REGULATOR,  # back-entry of paper-era licences
     # Shipments: the company declares, customs records what happened at the border.
     ("shipment", "list"): EVERYONE,
     ("shipment", "retrieve"): EVERYONE,

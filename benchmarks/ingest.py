@@ -59,8 +59,8 @@ def ingest_licence() -> tuple[ImportLicence, str]:
     now = timezone.now()
     licence, created = ImportLicence.objects.get_or_create(
         number="LIC-bench-ingest",
-        defaults={"company": company, "chip": h20, "round": wave, "requested_quantity": 10**15,
-                  "granted_quantity": 10**15, "unit_value_usd": h20.reference_unit_value_usd,
+        defaults={"company": company, "chip": h20, "round": wave, "requested_quantity": 10**11,
+                  "granted_quantity": 10**11, "unit_value_usd": h20.reference_unit_value_usd,
                   "valid_from": now.date() - dt.timedelta(days=30), "valid_until": now.date() + dt.timedelta(days=365),
                   "status": ImportLicence.Status.APPROVED, "applied_at": now - dt.timedelta(days=40),
                   "approved_at": now - dt.timedelta(days=35)},

@@ -101,15 +101,18 @@ def attestation_review(
     expires_on: dt.date | None = None,
     note: str = "",
     recorded_by: str = "",
+    at: dt.datetime | None = None,
 ) -> SecurityAttestation:
     """Accept (with an expiry, by default the requirement's validity) or reject a submission.
 
-    The review is also appended to the ``attestation_reviews`` ledger (hash-chained).
+    The review is also appended to the ``attestation_reviews`` ledger (hash-chained). It is
+    recorded at ``at`` (default: now; only code replaying history, the demo world and tests,
+    passes it: the API and the admin never do).
     """
     attestation = SecurityAttestation.objects.select_for_update().select_related("requirement").get(pk=attestation.pk)
     if attestation.status != AttestationStatus.SUBMITTED:
         raise Conflict(_attestation_already(attestation.status), code="invalid_transition")
-    now = timezone.now()
+    now = at or timezone.now()
     if accept:
         expires_on = expires_on or attestation.attested_on + dt.timedelta(days=attestation.requirement.validity_days)
         if expires_on < attestation.attested_on:

@@ -332,6 +332,10 @@ API_MULTIPART_MAX_BYTES = env.int("API_MULTIPART_MAX_BYTES", default=3 * 1024 * 
 # batch, and the JSON body cap for those two endpoints only (other writes stay at 256 KiB).
 API_BATCH_MAX_ITEMS = env.int("API_BATCH_MAX_ITEMS", default=5000)
 API_BATCH_MAX_BODY_BYTES = env.int("API_BATCH_MAX_BODY_BYTES", default=8 * 1024 * 1024)
+# Back-entry of paper-era licences (POST /api/v1/licences/backfill/): rows per request, and the
+# cap on its JSON body or uploaded file (413 beyond either; larger loads: manage.py backfill_licences).
+API_BACKFILL_MAX_ROWS = env.int("API_BACKFILL_MAX_ROWS", default=2000)
+API_BACKFILL_MAX_BYTES = env.int("API_BACKFILL_MAX_BYTES", default=2 * 1024 * 1024)
 # Client-supplied event times (occurred_at, declared_at, pledged_on, ...) may lie at most this
 # many seconds past the server's clock (a client clock a little ahead); later is refused
 # with future_event_time. Dates may not be after today in TIME_ZONE.

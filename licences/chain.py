@@ -9,7 +9,8 @@
   chain queue and can never fork it (a unique ``(key, chain_seq)`` constraint on each
   ledger backs this up), while appends to other companies' chains do not wait.
 - :func:`insert_rows`, the bulk path: rows as tuples, chained in Python after locking the
-  heads of every chain involved (one statement), written by ``COPY`` on PostgreSQL.
+  heads of every chain involved (one statement), written by ``COPY`` on PostgreSQL;
+  :func:`insert_objects` the same for unsaved model objects.
 - :func:`verify` / :func:`verify_all`: recompute every chain, streaming the rows in key and
   ``seq`` order through the unique index, in one consistent snapshot.
 
@@ -155,6 +156,34 @@ def insert_rows(stream: Stream, rows: Sequence[Sequence[Any]]) -> int:
     return len(chained)
 
 
+def insert_objects(objs: Sequence[ChainedRecord]) -> int:
+    """Append unsaved rows of one chained model in bulk, as :func:`insert_rows` does (one ``COPY``
+    on PostgreSQL): their stream's fields read off them as the database will give them back,
+    chained, written. The objects themselves are left as they were (no primary key, no chain
+    columns). Call inside a transaction."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    stream = stream_of(model)
+    by_attname = {field.attname: field for field in model._meta.concrete_fields}
+    fields = [by_attname[name] for name in stream.fields]
+    rows = []
+    for obj in objs:
+        obj.prepare_chain()
+        rows.append(tuple(_plain(field.to_python(getattr(obj, field.attname))) for field in fields))
+    return insert_rows(stream, rows)
+
+
+def _plain(value: Any) -> Any:
+    """A choice (``Kind.EXPIRE``, a ``str`` or ``int`` subclass) as the plain value ``COPY`` writes."""
+    kind = type(value)
+    if kind is not str and isinstance(value, str):
+        return str.__str__(value)
+    if kind is not int and kind is not bool and isinstance(value, int):
+        return int(value)
+    return value
+
+
 def lock_heads(stream: Stream, keys: Iterable[int], *, using: str | None = None) -> dict[int, tuple[int, str]]:
     """Lock the heads of ``stream``'s chains for ``keys`` (creating missing ones), in key order: ``{key: (seq, hash)}``.
 
@@ -281,6 +310,7 @@ __all__ = [
     "chain_objects",
     "chain_values",
     "heads_of",
+    "insert_objects",
     "insert_rows",
     "lock_heads",
     "snapshot",

@@ -37,7 +37,10 @@ class Company(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     name_zh = models.CharField(
-        max_length=200, blank=True, help_text="The company's Chinese name, shown when the language is Chinese."
+        max_length=200,
+        blank=True,
+        db_default="",
+        help_text="The company's Chinese name, shown when the language is Chinese.",
     )
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
     compliance_contact_emails = models.TextField(
@@ -47,6 +50,7 @@ class Company(models.Model):
         max_length=8,
         choices=settings.LANGUAGES,
         default=settings.ALERT_DEFAULT_LANGUAGE,
+        db_default=settings.ALERT_DEFAULT_LANGUAGE,
         help_text="Language of the alert e-mails and digests sent to the compliance contacts.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -218,7 +222,7 @@ class ImportLicence(models.Model):
         return self.unit_value_usd * self.granted_quantity
 
 
-class LicenceDecision(models.Model):
+class LicenceDecision(ChainedRecord):
     """One row of a licence's decision ledger: append-only, never edited or deleted.
 
     Every service that changes a licence's status or grant (apply, approve, reject,
@@ -231,6 +235,9 @@ class LicenceDecision(models.Model):
     *transaction time*, when the service learned it. ``status``, ``granted_quantity`` and
     the validity window are the licence's as they stood after the decision, so the ledger
     alone answers "was this licence in force on D, as known at K".
+
+    Hash-chained per company (stream ``licence_decisions``, ``licences.chain``): ``company``
+    is the licence's, copied so that each company's chain has its own key and lock.
     """
 
     class Kind(models.TextChoices):
@@ -247,6 +254,8 @@ class LicenceDecision(models.Model):
 
     # No index of its own: the (licence, effective_on, id) index below serves every look-up by licence.
     licence = models.ForeignKey(ImportLicence, on_delete=models.PROTECT, related_name="decisions", db_index=False)
+    # The chain's key; the unique (company, chain_seq) constraint below indexes it.
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False, editable=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(
         max_length=16, choices=ImportLicence.Status.choices, help_text="The licence's status after this decision."
@@ -309,6 +318,7 @@ class LicenceDecision(models.Model):
                 | (~Q(kind="release") & Q(released_quantity=0)),
                 name="licence_decision_release_has_quantity",
             ),
+            models.UniqueConstraint(fields=["company", "chain_seq"], name="licence_decision_chain_seq_unique"),
         ]
 
     def __str__(self) -> str:
@@ -321,6 +331,24 @@ class LicenceDecision(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Licence decisions are append-only: a recorded row is never deleted.")
+
+    def prepare_chain(self) -> None:
+        if self.company_id is None:
+            self.company_id = self.licence.company_id
+
+
+#: Every column a licence decision is written with is hashed (``common.chain``).
+LICENCE_DECISIONS = chain.register(
+    chain.Stream(
+        name="licence_decisions",
+        model=LicenceDecision,
+        fields=(
+            "company_id", "licence_id", "kind", "status", "effective_on", "recorded_at", "recorded_by_id", "actor",
+            "reason", "late_entry", "granted_quantity", "valid_from", "valid_until", "released_quantity",
+        ),
+        label="licence decisions",
+    )
+)  # fmt: skip
 
 
 class Shipment(models.Model):

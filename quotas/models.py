@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from common import chain
+from licences.chain import ChainedRecord
 from licences.models import ChipModel, Company
 
 
@@ -144,7 +146,7 @@ class DomesticCommitment(models.Model):
         return self.unit_price_usd * self.quantity
 
 
-class CommitmentChange(models.Model):
+class CommitmentChange(ChainedRecord):
     """One row of a commitment's change ledger: append-only, never edited or deleted.
 
     Every commitment service (record, contract, deliver, cancel) writes its rows in the
@@ -154,6 +156,9 @@ class CommitmentChange(models.Model):
     transaction time; ``status``, ``quantity``, ``delivered_quantity`` and ``unit_price_usd``
     are the commitment's after the change. Positions "as known at" a moment read it
     (``quotas.selectors.as_of``).
+
+    Hash-chained per company (stream ``commitment_changes``, ``licences.chain``): ``company``
+    is the commitment's, copied so that each company's chain has its own key and lock.
     """
 
     class Kind(models.TextChoices):
@@ -166,6 +171,8 @@ class CommitmentChange(models.Model):
 
     # No index of its own: the (commitment, effective_on, id) index below serves every look-up.
     commitment = models.ForeignKey(DomesticCommitment, on_delete=models.PROTECT, related_name="changes", db_index=False)
+    # The chain's key; the unique (company, chain_seq) constraint below indexes it.
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False, editable=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(
         max_length=16,
@@ -202,6 +209,7 @@ class CommitmentChange(models.Model):
             models.CheckConstraint(
                 condition=Q(delivered_quantity__lte=F("quantity")), name="commitment_change_delivered_within_quantity"
             ),
+            models.UniqueConstraint(fields=["company", "chain_seq"], name="commitment_change_chain_seq_unique"),
         ]
 
     def __str__(self) -> str:
@@ -214,3 +222,21 @@ class CommitmentChange(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Commitment changes are append-only: a recorded row is never deleted.")
+
+    def prepare_chain(self) -> None:
+        if self.company_id is None:
+            self.company_id = self.commitment.company_id
+
+
+#: Every column a commitment change is written with is hashed (``common.chain``).
+COMMITMENT_CHANGES = chain.register(
+    chain.Stream(
+        name="commitment_changes",
+        model=CommitmentChange,
+        fields=(
+            "company_id", "commitment_id", "kind", "status", "effective_on", "recorded_at", "recorded_by_id", "actor",
+            "note", "quantity", "delivered_quantity", "unit_price_usd",
+        ),
+        label="commitment changes",
+    )
+)  # fmt: skip

@@ -79,8 +79,10 @@ class AllocationRoundFactory(factory.django.DjangoModelFactory):
 class ImportLicenceFactory(factory.django.DjangoModelFactory):
     """An *applied* licence. Use ``licence_approve`` (or ``ApprovedLicenceFactory``) to grant.
 
-    Written directly, it gets the decision ledger rows its timestamps imply (as migration
-    ``licences.0008`` backfilled them), so positions, which read the ledger, see it.
+    Written directly, it gets what the services would have left (``record_implied_decisions``):
+    the decision ledger rows its timestamps imply (as migration ``licences.0008`` backfilled
+    them), appended to its company's hash chain, so positions, which read the ledger, see it;
+    and, decided, its grant counted in its round's totals, as ``licence_approve`` draws it.
     """
 
     class Meta:
@@ -102,7 +104,7 @@ class ImportLicenceFactory(factory.django.DjangoModelFactory):
 
 
 class ApprovedLicenceFactory(ImportLicenceFactory):
-    """An approved licence written directly (no round accounting): for read-side tests."""
+    """An approved licence written directly (its grant counted in its round): for read-side tests."""
 
     status = ImportLicence.Status.APPROVED
     granted_quantity = factory.LazyAttribute(lambda o: o.requested_quantity)

@@ -44,6 +44,14 @@ class BatchJSONParser(BoundedJSONParser):
         return int(settings.API_BATCH_MAX_BODY_BYTES)
 
 
+class BackfillJSONParser(BoundedJSONParser):
+    """The bounded parser with the cap of a back-entry of paper-era licences (``API_BACKFILL_MAX_BYTES``)."""
+
+    @property
+    def max_bytes(self) -> int:  # type: ignore[override]
+        return int(settings.API_BACKFILL_MAX_BYTES)
+
+
 class BoundedMultiPartParser(parsers.MultiPartParser):
     """Multipart (evidence uploads) of at most ``API_MULTIPART_MAX_BYTES`` in all: 413 beyond.
 

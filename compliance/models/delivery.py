@@ -39,6 +39,7 @@ class WebhookSubscription(models.Model):
         max_length=8,
         choices=settings.LANGUAGES,
         default=settings.ALERT_DEFAULT_LANGUAGE,
+        db_default=settings.ALERT_DEFAULT_LANGUAGE,
         help_text=_("Language of the human summary in each payload; the machine fields never change."),
         verbose_name=_("language"),
     )

@@ -18,6 +18,7 @@ class StaffProfile(models.Model):
         max_length=8,
         choices=settings.LANGUAGES,
         blank=True,
+        db_default="",
         help_text=_("Empty: follow the browser in the admin; alerts use the service's default language."),
         verbose_name=_("language"),
     )

@@ -45,8 +45,8 @@ from licences.services.licences import (
     licence_revoke,
     licence_suspend,
     release_remainder,
-    round_release,
 )
+from licences.services.rounds import round_draw, round_release
 from licences.services.shipments import (
     CUSTOMS_TRANSITIONS,
     CustomsStatus,
@@ -93,6 +93,7 @@ __all__ = [
     "plan_customs_events",
     "record_implied_decisions",
     "release_remainder",
+    "round_draw",
     "round_release",
     "shipment_declare",
     "shipment_refusal",

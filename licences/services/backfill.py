@@ -13,7 +13,8 @@ approve, suspend, reinstate, revoke with ``effective_on``, recorded now), so the
 round's counters and the releases are what the services make them. All or nothing: any
 error, static or refused by a service, and nothing is written; every error is reported with
 its row number (1 is the first data row) and a stable code. ``dry_run`` replays and rolls
-back, reporting what would change.
+back, reporting what would change. The same service answers ``manage.py backfill_licences`` and
+``POST /api/v1/licences/backfill/`` (``api.v1.licences.backfill``).
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from common.errors import DomainError
+from common.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
+from common.errors import DomainError, safe_text
 from licences.models import AllocationRound, ChipModel, Company, ImportLicence
 from licences.services import licences as lifecycle
 
@@ -43,6 +47,12 @@ DATES = ("applied_on", "approved_on", "valid_from", "valid_until", "suspended_on
 APPROVAL = ("approved_on", "granted_quantity", "valid_from", "valid_until")
 DEFAULT_REASON = "Back-entry of a paper-era record"
 ACTOR = "back-entry"
+#: A licence number as the API accepts one (``api.v1.licences.REFERENCE``), at most 64 characters.
+NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/]{0,63}")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DIGITS = re.compile(r"[0-9]{1,19}")
+AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # ImportLicence.unit_value_usd: 14 digits, 2 decimals
+MAX_TEXT = 2000  # a reason, as the decision endpoints accept it
 
 
 class BackfillRefused(DomainError):
@@ -52,9 +62,17 @@ class BackfillRefused(DomainError):
         super().__init__(
             f"{len(errors)} error(s) in the back-entry file; nothing was written.",
             code="backfill_invalid",
-            fields={f"row {error.row}": [f"{error.code}: {error.message}"] for error in errors},
+            fields=_by_row(errors),
         )
         self.errors = errors
+
+
+def _by_row(errors: list[RowError]) -> dict[str, list[str]]:
+    """``{"row 3": ["unknown_chip: no chip 'B200'", ...]}``: every error of every row."""
+    fields: dict[str, list[str]] = {}
+    for error in errors:
+        fields.setdefault(f"row {error.row}", []).append(f"{error.code}: {error.message}")
+    return fields
 
 
 @dataclass(frozen=True)
@@ -62,9 +80,23 @@ class RowError:
     row: int
     code: str
     message: str
+    field: str | None = None  # the column at fault, when there is one
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "code": self.code, "message": self.message}
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class BackfillEntry:
+    """One row's licence and the decisions replayed for it (``apply 2026-01-10``, ...)."""
+
+    row: int
+    company: str
+    number: str
+    decisions: list[str]
 
 
 @dataclass
@@ -73,21 +105,39 @@ class BackfillReport:
 
     dry_run: bool
     lines: list[str] = field(default_factory=list)
+    entries: list[BackfillEntry] = field(default_factory=list)
     licences: int = 0
     decisions: int = 0
 
 
 def read_rows(name: str, content: str) -> list[dict[str, Any]]:
-    """The rows of a ``.csv`` or ``.json`` file's text."""
+    """The rows of a ``.csv`` or ``.json`` file's text; ``backfill_bad_file`` when it cannot be read."""
     if name.lower().endswith(".json"):
-        data = json.loads(content)
+        try:
+            data = json.loads(content)
+        except (ValueError, RecursionError) as error:
+            raise DomainError(
+                f"The JSON back-entry file cannot be parsed: {error}", code="backfill_bad_file"
+            ) from error
         rows = data.get("licences") if isinstance(data, dict) else data
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise DomainError("A JSON back-entry file is a list of objects.", code="backfill_bad_file")
         return rows
     if name.lower().endswith(".csv"):
-        return list(csv.DictReader(io.StringIO(content)))
+        try:
+            return list(csv.DictReader(io.StringIO(content)))
+        except csv.Error as error:
+            raise DomainError(f"The CSV back-entry file cannot be parsed: {error}", code="backfill_bad_file") from error
     raise DomainError("A back-entry file is .csv or .json.", code="backfill_bad_file")
+
+
+def read_file(name: str, data: bytes) -> list[dict[str, Any]]:
+    """:func:`read_rows` of a file's bytes, UTF-8 (a leading byte-order mark is ignored)."""
+    try:
+        content = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DomainError("A back-entry file is UTF-8 text.", code="backfill_bad_file") from error
+    return read_rows(name, content)
 
 
 def _blank(value: Any) -> bool:
@@ -100,45 +150,86 @@ def _validate(
     """A row's clean values, or ``None`` after appending its errors."""
     found: list[RowError] = []
 
-    def fail(code: str, message: str) -> None:
-        found.append(RowError(number, code, message))
+    def fail(code: str, message: str, column: str | None = None) -> None:
+        found.append(RowError(number, code, safe_text(message), column))
 
-    unknown = sorted(set(raw) - set(COLUMNS))
+    # A CSV line with more values than the header puts the extra ones under the key None.
+    unknown = sorted(safe_text(str(name)) for name in set(raw) - set(COLUMNS) if name is not None)
     if unknown:
-        fail("unknown_column", f"unknown column(s): {', '.join(unknown)}")
-    row = {name: (None if _blank(raw.get(name)) else str(raw[name]).strip()) for name in COLUMNS}
+        fail("unknown_column", f"unknown column(s): {', '.join(unknown)}", unknown[0] if len(unknown) == 1 else None)
+    if None in raw:
+        fail("unknown_column", "more values than the header has columns")
+    row: dict[str, str | None] = {}
+    for name in COLUMNS:
+        value = raw.get(name)
+        if isinstance(value, dict | list | bool):
+            fail("invalid_value", f"{name} must be text or a number, not {type(value).__name__}", name)
+            value = None
+        text = None if _blank(value) else str(value).strip()
+        if text is not None and (text != safe_text(text) or len(text) > MAX_TEXT):
+            fail("invalid_value", f"{name} must be text of at most {MAX_TEXT} characters without NUL", name)
+            text = None
+        row[name] = text
     for name in REQUIRED:
+        if row[name] is None and name in raw and not _blank(raw.get(name)):
+            continue  # refused above for its value
         if row[name] is None:
-            fail("missing_field", f"{name} is required")
+            fail("missing_field", f"{name} is required", name)
+    if row["number"] is not None and not NUMBER.fullmatch(row["number"]):
+        fail(
+            "invalid_number",
+            "number: 1 to 64 letters, digits, '-', '_' and '/', starting with a letter or digit",
+            "number",
+        )
     clean: dict[str, Any] = dict(row)
     for name in DATES:
         text = row[name]
         if text is not None:
             try:
+                if not ISO_DATE.fullmatch(text):
+                    raise ValueError
                 clean[name] = dt.date.fromisoformat(text)
+                if not MIN_DATE <= clean[name] <= MAX_DATE:
+                    raise ValueError
             except ValueError:
-                fail("invalid_date", f"{name} is not a date (YYYY-MM-DD): {row[name]!r}")
+                fail(
+                    "invalid_date",
+                    f"{name} is not a date (YYYY-MM-DD) between {MIN_DATE} and {MAX_DATE}: {text!r}",
+                    name,
+                )
                 clean[name] = None
     for name in ("requested_quantity", "granted_quantity"):
         text = row[name]
         if text is not None:
             try:
+                if not DIGITS.fullmatch(text):
+                    raise ValueError
                 clean[name] = int(text)
-                if clean[name] <= 0:
+                if not 0 < clean[name] <= MAX_QUANTITY:
                     raise ValueError
             except ValueError:
-                fail("invalid_quantity", f"{name} must be a positive whole number: {row[name]!r}")
+                fail("invalid_quantity", f"{name} must be a whole number from 1 to {MAX_QUANTITY:,}: {text!r}", name)
                 clean[name] = None
     if row["unit_value_usd"] is not None:
+        text = row["unit_value_usd"]
         try:
-            clean["unit_value_usd"] = Decimal(row["unit_value_usd"])
+            if not AMOUNT.fullmatch(text):
+                raise InvalidOperation
+            clean["unit_value_usd"] = Decimal(text)
         except InvalidOperation:
-            fail("invalid_amount", f"unit_value_usd is not a number: {row['unit_value_usd']!r}")
+            fail(
+                "invalid_amount",
+                f"unit_value_usd must be an amount in USD (digits, at most 12 before the point and 2 after): {text!r}",
+                "unit_value_usd",
+            )
     for name, table in (("company", "companies"), ("chip", "chips"), ("round", "rounds")):
         key = row[name]
         if key is not None and key not in known[table]:
-            fail(f"unknown_{name}", f"no {name} {key!r}")
+            fail(f"unknown_{name}", f"no {name} {key!r}", name)
         clean[name] = known[table].get(key) if key is not None else None
+    today = timezone.localdate()
+    if isinstance(clean["applied_on"], dt.date) and clean["applied_on"] > today:
+        fail("future_effective_date", f"applied_on {clean['applied_on']} is after today ({today})", "applied_on")
     approval = [row[name] is not None for name in APPROVAL]
     if any(approval) and not all(approval):
         fail("incomplete_approval", "an approval needs approved_on, granted_quantity, valid_from and valid_until")
@@ -154,21 +245,21 @@ def _validate(
     return None if found else clean
 
 
-def _replay(clean: dict[str, Any], now: dt.datetime) -> list[str]:
-    """Write one row through the services; what was done, for the report."""
+def _replay(clean: dict[str, Any], now: dt.datetime, who: dict[str, Any]) -> list[str]:
+    """Write one row through the services as ``who`` (``actor``, ``recorded_by``); what was done, for the report."""
     reason = clean["reason"] or DEFAULT_REASON
     applied_at = timezone.make_aware(dt.datetime.combine(clean["applied_on"], dt.time(12)))
     licence = lifecycle.licence_apply(
         company=clean["company"], chip=clean["chip"], round=clean["round"], number=clean["number"],
         requested_quantity=clean["requested_quantity"], unit_value_usd=clean["unit_value_usd"],
-        applied_at=applied_at, recorded_at=now, actor=ACTOR,
+        applied_at=applied_at, recorded_at=now, **who,
     )  # fmt: skip
     done = [f"apply {clean['applied_on']}"]
     if clean["approved_on"] is None:
         return done
     licence = lifecycle.licence_approve(
         licence=licence, granted_quantity=clean["granted_quantity"], valid_from=clean["valid_from"],
-        valid_until=clean["valid_until"], effective_on=clean["approved_on"], reason=reason, actor=ACTOR, at=now,
+        valid_until=clean["valid_until"], effective_on=clean["approved_on"], reason=reason, at=now, **who,
     )  # fmt: skip
     window = f"{clean['valid_from']}..{clean['valid_until']}"
     done.append(f"approve {clean['approved_on']} {clean['granted_quantity']:,} units {window}")
@@ -178,9 +269,7 @@ def _replay(clean: dict[str, Any], now: dt.datetime) -> list[str]:
         ("revoked_on", "revoke_reason", lifecycle.licence_revoke, "revoke"),
     ):
         if clean[day] is not None:
-            licence = service(
-                licence=licence, reason=clean[text] or reason, effective_on=clean[day], actor=ACTOR, at=now
-            )
+            licence = service(licence=licence, reason=clean[text] or reason, effective_on=clean[day], at=now, **who)
             done.append(f"{verb} {clean[day]}")
     return done
 
@@ -189,8 +278,18 @@ class _RollBack(Exception):
     pass
 
 
-def backfill_licences(rows: list[dict[str, Any]], *, dry_run: bool = False) -> BackfillReport:
-    """Validate and write ``rows`` all or nothing (see the module docstring); raises :class:`BackfillRefused`."""
+def backfill_licences(
+    rows: list[dict[str, Any]],
+    *,
+    dry_run: bool = False,
+    actor: str = ACTOR,
+    recorded_by: AbstractBaseUser | None = None,
+) -> BackfillReport:
+    """Validate and write ``rows`` all or nothing (see the module docstring); raises :class:`BackfillRefused`.
+
+    Every decision is recorded now by ``actor`` (default ``back-entry``) and ``recorded_by``.
+    """
+    who: dict[str, Any] = {"actor": actor[:150], "recorded_by": recorded_by}
     known: dict[str, dict[str, Any]] = {
         "companies": {company.slug: company for company in Company.objects.all()},
         "chips": {chip.code: chip for chip in ChipModel.objects.all()},
@@ -220,13 +319,14 @@ def backfill_licences(rows: list[dict[str, Any]], *, dry_run: bool = False) -> B
             for number, clean in cleaned:
                 try:
                     with transaction.atomic():
-                        done = _replay(clean, now)
+                        done = _replay(clean, now, who)
                 except DomainError as refused:
                     errors.append(RowError(number, refused.code, refused.message))
                     continue
                 report.licences += 1
                 report.decisions += len(done)
                 report.lines.append(f"row {number}: {clean['company'].slug} {clean['number']}: {', '.join(done)}")
+                report.entries.append(BackfillEntry(number, clean["company"].slug, clean["number"], done))
             if errors:
                 raise BackfillRefused(errors)
             if dry_run:

@@ -8,11 +8,12 @@ the number of licences:
 1. the due licences are read and locked (``FOR UPDATE`` on PostgreSQL);
 2. one conditional ``UPDATE`` moves them to ``expired`` (only rows still approved or
    suspended and past their window: a licence decided meanwhile is left alone);
-3. one bulk insert writes their ledger rows: an ``expire`` row each, effective the day after
+3. one ``UPDATE`` returns the released units and value (below) to the rounds, summed per round;
+4. one bulk insert (``COPY`` on PostgreSQL) appends their ledger rows to their companies' hash
+   chains (``licences.chain.insert_objects``): an ``expire`` row each, effective the day after
    ``valid_until`` (or on the licence's latest decision's day, if that is later: a ledger
    runs forward), recorded now, by ``system: expiry job``; and a ``release`` row for each
    licence with an unused remainder (granted less used less reserved);
-4. one ``UPDATE`` returns the released units and value to the rounds, summed per round;
 5. one bulk insert of the licences' history rows.
 
 Running it again changes nothing and writes nothing: no licence is still due. Positions do
@@ -34,8 +35,9 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from common import bulk
+from licences import chain
 from licences.models import ImportLicence, LicenceDecision
-from licences.services.licences import round_release
+from licences.services.rounds import round_release
 
 EXPIRY_ACTOR = "system: expiry job"
 LicenceStatus = ImportLicence.Status
@@ -99,6 +101,7 @@ def licences_expire_due(*, on: dt.date | None = None, now: dt.datetime | None = 
             late = (on - day).days > settings.LICENCE_LATE_ENTRY_DAYS
             common = {
                 "licence_id": pk,
+                "company_id": company_id,
                 "status": LicenceStatus.EXPIRED,
                 "effective_on": day,
                 "recorded_at": now,
@@ -126,8 +129,10 @@ def licences_expire_due(*, on: dt.date | None = None, now: dt.datetime | None = 
                 ExpiredLicence(pk, company_id, company, number, round_id, until, day, granted, used, reserved,
                                remainder, value)
             )  # fmt: skip
-        LicenceDecision.objects.bulk_create(rows, batch_size=5000)
         round_release({pk: (units, value) for pk, (units, value) in per_round.items()})
+        # Appended to each company's chain, its head locked last (after the rounds): no deadlock
+        # with a decision that moves a round and then appends.
+        chain.insert_objects(rows)
         states = ImportLicence.objects.filter(bulk.one_of(ImportLicence, "pk", ids)).order_by("pk")
         bulk.record_history(
             ImportLicence,

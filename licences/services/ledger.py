@@ -7,17 +7,23 @@ never count it. The rows are the same as migration ``licences.0008`` backfilled 
 licences recorded before the ledger existed: an application, then one row for each of
 ``approved_at``, ``rejected_at``, ``suspended_at``, ``revoked_at`` and ``expired_at`` that is
 set, in time order, each effective on its timestamp's day in the service time zone and
-recorded at the timestamp (the application never after the first decision).
+recorded at the timestamp (the application never after the first decision). A decided
+licence's grant is counted in its round's totals too, as ``licence_approve`` would have drawn it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
+from licences import chain
 from licences.models import ImportLicence, LicenceDecision
+from licences.services.rounds import round_draw
 
 _STAMPS = (
     ("approved_at", LicenceDecision.Kind.APPROVE, ImportLicence.Status.APPROVED),
@@ -26,6 +32,7 @@ _STAMPS = (
     ("revoked_at", LicenceDecision.Kind.REVOKE, ImportLicence.Status.REVOKED),
     ("expired_at", LicenceDecision.Kind.EXPIRE, ImportLicence.Status.EXPIRED),
 )
+_UNDECIDED = (ImportLicence.Status.APPLIED, ImportLicence.Status.REJECTED)
 _TAKES_REASON = {LicenceDecision.Kind.REJECT, LicenceDecision.Kind.SUSPEND, LicenceDecision.Kind.REVOKE}
 IMPLIED_ACTOR = "implied by the licence's timestamps"
 
@@ -48,6 +55,7 @@ def decisions_implied_by(licence: ImportLicence) -> list[LicenceDecision]:
         rows.append(
             LicenceDecision(
                 licence_id=licence.pk,
+                company_id=licence.company_id,
                 kind=kind,
                 status=status,
                 effective_on=day,
@@ -63,7 +71,17 @@ def decisions_implied_by(licence: ImportLicence) -> list[LicenceDecision]:
 
 
 def record_implied_decisions(licences: Iterable[ImportLicence]) -> int:
-    """Write the rows :func:`decisions_implied_by` gives for each licence (saved already); their count."""
+    """What licences written without the services (saved already) imply, as the services would
+    have left it: the rows :func:`decisions_implied_by` gives, appended to their companies'
+    chains in bulk, and each decided licence's grant counted in its round's totals (see
+    :func:`round_draw`). Returns the rows' count."""
+    licences = list(licences)
     rows = [row for licence in licences for row in decisions_implied_by(licence)]
-    LicenceDecision.objects.bulk_create(rows, batch_size=5000)
-    return len(rows)
+    drawn: dict[int, list[Any]] = {}
+    for licence in licences:
+        if licence.status not in _UNDECIDED and licence.granted_quantity:
+            units, value = drawn.setdefault(licence.round_id, [0, Decimal("0")])
+            drawn[licence.round_id] = [units + licence.granted_quantity, value + licence.granted_value_usd]
+    with transaction.atomic():
+        round_draw({pk: (units, value) for pk, (units, value) in drawn.items()})
+        return chain.insert_objects(rows)

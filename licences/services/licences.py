@@ -18,6 +18,10 @@ A revocation or an expiry releases the licence's unused remainder (granted less 
 reserved: shipments in flight keep their reservation, nothing is cancelled) back to its round,
 as a second ledger row of kind ``release`` recording the quantity (:func:`release_remainder`).
 
+Each ledger row is appended to its company's hash chain (``licences.chain``, stream
+``licence_decisions``) in the same transaction; the chain's head is locked last, after the
+licence and the round, so appending adds no deadlock.
+
 Counters that must never run past a limit (a round's cap, a licence's grant) move only
 through conditional ``UPDATE ... WHERE counter + n <= limit`` statements inside a
 transaction, backed by check constraints: correct under concurrency on PostgreSQL and
@@ -33,8 +37,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
-from django.db.models.functions import Least
+from django.db.models import F
 from django.utils import timezone
 
 from common.errors import Conflict, DomainError
@@ -45,6 +48,7 @@ from licences.models import (
     ImportLicence,
     LicenceDecision,
 )
+from licences.services.rounds import round_release
 
 LicenceStatus = ImportLicence.Status
 DecisionKind = LicenceDecision.Kind
@@ -148,6 +152,7 @@ def _record_decision(
     decided = licence.status not in (LicenceStatus.APPLIED, LicenceStatus.REJECTED)
     return LicenceDecision.objects.create(
         licence=licence,
+        company_id=licence.company_id,
         kind=kind,
         status=licence.status,
         effective_on=effective_on,
@@ -308,6 +313,8 @@ def _decide(
     _check_transition(licence, action)
     reason = _require_reason(reason) if reason_required else (reason or "").strip()
     day, late = _effective_day(licence, effective_on=effective_on, reason=reason, recorded_at=recorded_at)
+    # The round moves before any ledger row is appended: a chain's head is locked last.
+    released = _release_to_round(licence) if release else 0
     licence.status = status
     if reason_required:
         licence.status_reason = reason
@@ -326,34 +333,12 @@ def _decide(
         recorded_by=recorded_by,
         actor=actor,
     )
-    if release:
-        release_remainder(
-            licence, effective_on=day, recorded_at=recorded_at, late_entry=late, recorded_by=recorded_by, actor=actor
-        )
+    if released:
+        _record_release(
+            licence, released, effective_on=day, recorded_at=recorded_at, late_entry=late, recorded_by=recorded_by,
+            actor=actor,
+        )  # fmt: skip
     return licence
-
-
-def round_release(released: dict[int, tuple[int, Decimal]]) -> int:
-    """Return units and value to their rounds: ``{round id: (units, value)}``, in one ``UPDATE``.
-
-    Each round's ``granted_units`` / ``granted_value_usd`` go down by the amounts, never below
-    zero (a licence written outside the services, e.g. by a fixture, was never counted in its
-    round), so the rounds' check constraints keep holding. Returns the rounds updated.
-    """
-    released = {pk: amounts for pk, amounts in released.items() if amounts[0] > 0}
-    if not released:
-        return 0
-
-    units = Case(*[When(pk=pk, then=Value(n)) for pk, (n, _) in released.items()], default=Value(0))
-    value = Case(
-        *[When(pk=pk, then=Value(v)) for pk, (_, v) in released.items()],
-        default=Value(Decimal("0")),
-        output_field=AllocationRound._meta.get_field("granted_value_usd"),
-    )
-    return AllocationRound.objects.filter(pk__in=list(released)).update(
-        granted_units=F("granted_units") - Least(F("granted_units"), units),
-        granted_value_usd=F("granted_value_usd") - Least(F("granted_value_usd"), value),
-    )
 
 
 def release_remainder(
@@ -372,11 +357,36 @@ def release_remainder(
     The remainder is granted less used less reserved: a shipment in flight keeps its
     reservation (it may still clear) and nothing is cancelled.
     """
+    remainder = _release_to_round(licence)
+    if not remainder:
+        return None
+    return _record_release(
+        licence, remainder, effective_on=effective_on, recorded_at=recorded_at, late_entry=late_entry,
+        recorded_by=recorded_by, actor=actor,
+    )  # fmt: skip
+
+
+def _release_to_round(licence: ImportLicence) -> int:
+    """Return the licence's unused remainder (granted less used less reserved) to its round; the units returned."""
     remainder = licence.granted_quantity - licence.used_quantity - licence.reserved_quantity
     if remainder <= 0:
-        return None
+        return 0
     round_release({licence.round_id: (remainder, licence.unit_value_usd * remainder)})
-    row = _record_decision(
+    return remainder
+
+
+def _record_release(
+    licence: ImportLicence,
+    remainder: int,
+    *,
+    effective_on: dt.date,
+    recorded_at: dt.datetime,
+    late_entry: bool,
+    recorded_by: AbstractBaseUser | None,
+    actor: str,
+) -> LicenceDecision:
+    """The ``release`` ledger row of ``remainder`` units returned to the licence's round."""
+    return _record_decision(
         licence,
         kind=DecisionKind.RELEASE,
         effective_on=effective_on,
@@ -387,7 +397,6 @@ def release_remainder(
         actor=actor,
         released_quantity=remainder,
     )
-    return row
 
 
 @transaction.atomic

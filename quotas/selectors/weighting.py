@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
 from django.db.models import BigIntegerField, F, Model, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Round
 
@@ -236,6 +238,24 @@ def _commitment_sums(
     return _Sums([_grouped(queryset, "quantity", rule, COMMITMENTS)], rule, places)
 
 
+def _plain_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a ``values_list`` queryset whose columns are all integers, as the driver gives them.
+
+    Django's iteration runs an ``int()`` converter over every integer expression of every
+    row; the drivers already return ``int`` for these columns (``bigint`` on PostgreSQL,
+    ``INTEGER`` on SQLite), so the compiled statement is run on the cursor directly: the same
+    SQL, a third less time for a few thousand rows.
+    """
+    try:
+        sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:  # e.g. a scope of no companies: nothing to read
+        return []
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
+
+
 def imported_and_committed_totals(
     policy: QuotaPolicy,
     on: dt.date,
@@ -255,10 +275,10 @@ def imported_and_committed_totals(
     imports = _import_sums(policy, on, scope, as_known_at)
     commitments = _commitment_sums(policy, on, scope, as_known_at)
     parts = imports.parts + commitments.parts
-    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     widths = (_key_count(imports.rule), _key_count(commitments.rule))
     tagged: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] = ([], [])
-    for tag, *keys, total in rows:
+    for tag, *keys, total in _plain_rows(union):
         tagged[tag].append((*keys[: widths[tag]], total))  # the padding dropped: the untagged row
     return (
         _weigh(tagged[IMPORTS], imports.rule, weights, imports.places),

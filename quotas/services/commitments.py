@@ -104,6 +104,7 @@ def _record_change(
     """The ledger row of a change just applied to ``commitment`` (its terms as they now stand)."""
     return CommitmentChange.objects.create(
         commitment=commitment,
+        company_id=commitment.company_id,
         kind=kind,
         status=status or commitment.status,
         effective_on=effective_on,

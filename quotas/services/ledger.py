@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.db import transaction
 from django.utils import timezone
 
+from licences import chain
 from quotas.models import CommitmentChange, DomesticCommitment
 
 _STAGES = (
@@ -46,6 +48,7 @@ def changes_implied_by(
         rows.append(
             CommitmentChange(
                 commitment_id=commitment.pk,
+                company_id=commitment.company_id,
                 kind=kind,
                 status=status,
                 effective_on=day,
@@ -61,7 +64,8 @@ def changes_implied_by(
 
 
 def record_implied_changes(commitments: Iterable[DomesticCommitment], recorded_at: dt.datetime | None = None) -> int:
-    """Write the rows :func:`changes_implied_by` gives for each commitment (saved already); their count."""
+    """Append the rows :func:`changes_implied_by` gives for each commitment (saved already) to
+    their companies' chains, in bulk; their count."""
     rows = [row for commitment in commitments for row in changes_implied_by(commitment, recorded_at)]
-    CommitmentChange.objects.bulk_create(rows, batch_size=5000)
-    return len(rows)
+    with transaction.atomic():
+        return chain.insert_objects(rows)

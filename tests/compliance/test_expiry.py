@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from compliance import tasks
 from compliance.expiry import run_expiry
 from compliance.models import AlertEmail, Finding
 from compliance.sweep import run_sweep
-from licences import services
-from licences.models import AllocationRound, ImportLicence, LicenceDecision, Shipment
+from licences import chain, services
+from licences.models import LICENCE_DECISIONS, AllocationRound, ImportLicence, LicenceDecision, Shipment
 from tests.compliance.conftest import make_company
 from tests.factories import AllocationRoundFactory, ForeignChipFactory, ShipmentFactory, at
 
@@ -201,15 +202,61 @@ def test_a_fully_used_revoked_licence_releases_nothing(world):
     assert not licences["B"].decisions.filter(kind="release").exists()
 
 
-def test_the_round_never_goes_below_zero_for_a_licence_it_never_counted(travel):
-    """A licence written outside the services (a fixture, a bulk load) was never drawn from its
-    round: releasing it leaves the round at zero, within its check constraints."""
+def test_a_licence_written_directly_is_counted_in_its_round_and_released_exactly(travel):
+    """A licence written outside the services (a fixture, a bulk load) has its grant counted in
+    its round, as approving draws it: releasing it brings the round back to exactly zero."""
     from tests.factories import ApprovedLicenceFactory
 
     travel(TODAY)
     written = ApprovedLicenceFactory(number="LIC-X", valid_until=D(2026, 3, 31))
+    ApprovedLicenceFactory(number="LIC-Y", status="rejected", granted_quantity=0, valid_from=None, valid_until=None)
+    assert granted(written.round) == (1_000, 1_000 * UNIT)
     assert run_expiry().released_units == 1_000
     assert granted(written.round) == (0, Decimal("0.00"))
+
+
+def test_a_release_that_would_take_a_round_below_zero_raises_and_changes_nothing(world):
+    """Releasing never floors at zero: a round counting less than its licences hold is an
+    accounting bug, refused by the round's check constraints rather than hidden."""
+    wave, licences = world
+    AllocationRound.objects.filter(pk=wave.pk).update(granted_units=300, granted_value_usd=300 * UNIT)
+    before = (statuses(), LicenceDecision.objects.count(), chain.heads_of(LICENCE_DECISIONS))
+    with pytest.raises(IntegrityError):
+        services.licence_revoke(licence=licences["B"], reason="Diversion")  # would release 800 of 300
+    with pytest.raises(IntegrityError):
+        run_expiry()  # would release 900 of 300
+    assert (statuses(), LicenceDecision.objects.count(), chain.heads_of(LICENCE_DECISIONS)) == before
+    assert granted(wave) == (300, 300 * UNIT)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        services.round_release({wave.pk: (301, Decimal("0"))})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        services.round_release({wave.pk: (1, 300 * UNIT + Decimal("0.01"))})
+    assert services.round_release({wave.pk: (300, 300 * UNIT)}) == 1
+    assert granted(wave) == (0, Decimal("0.00"))
+
+
+def test_the_job_s_rows_are_appended_to_their_companies_chains_and_verify(world):
+    alibaba, tencent = (licences.company for licences in (world[1]["A"], world[1]["E"]))
+    heads = chain.heads_of(LICENCE_DECISIONS)
+    # Alibaba: LIC-A, B and C applied and approved, C suspended; Tencent: D and E applied and
+    # approved, D revoked and released.
+    assert {key: seq for key, (seq, _) in heads.items()} == {alibaba.pk: 7, tencent.pk: 6}
+    run_expiry()
+    appended = list(
+        LicenceDecision.objects.filter(actor="system: expiry job")
+        .order_by("company_id", "chain_seq")
+        .values_list("company_id", "chain_seq", "licence__number", "kind")
+    )
+    assert appended == [
+        (alibaba.pk, 8, "LIC-A", "expire"), (alibaba.pk, 9, "LIC-A", "release"),
+        (alibaba.pk, 10, "LIC-C", "expire"), (alibaba.pk, 11, "LIC-C", "release"),
+        (tencent.pk, 7, "LIC-E", "expire"),
+    ]  # fmt: skip
+    first = LicenceDecision.objects.get(company=alibaba, chain_seq=8)
+    assert first.prev_hash == heads[alibaba.pk][1]
+    out = StringIO()
+    call_command("verify_ledger", stdout=out)
+    assert "licence_decisions (licences.LicenceDecision): 18 rows in 2 chains: ok" in out.getvalue().splitlines()
 
 
 def test_the_job_costs_the_same_number_of_queries_for_more_licences(travel):

@@ -24,8 +24,9 @@ from compliance.models import (
     WebhookDelivery,
 )
 from licences import chain
-from licences.models import CustomsEvent, Shipment
+from licences.models import CustomsEvent, ImportLicence, LicenceDecision, Shipment
 from licences.services import customs_event_record
+from quotas.models import CommitmentChange, DomesticCommitment
 from tests.compliance.conftest import approved_licence, company_requirement, make_company, staff_reader, subscription
 from tests.factories import SecurityAttestationFactory, ShipmentFactory, at
 
@@ -148,7 +149,7 @@ def test_every_change_of_a_finding_is_a_transition_and_a_heartbeat_is_not(travel
     assert [kind for _, kind, *_ in transitions(alibaba)][2:] == ["acknowledged", "resolved", "reopened", "resolved"]
     lines, error = verify()
     assert error is None
-    assert lines[2] == "finding_transitions (compliance.FindingTransition): 6 rows in 1 chain: ok"
+    assert lines[3] == "finding_transitions (compliance.FindingTransition): 6 rows in 1 chain: ok"
 
 
 def test_the_backfill_migration_derives_the_transitions_from_the_history(travel):
@@ -185,8 +186,10 @@ def test_the_daily_job_raises_exactly_one_critical_ledger_tampered_finding(trave
     assert tasks.verify_ledgers() == {
         "streams": {
             "attestation_reviews": {"rows": 0, "chains": 0},
+            "commitment_changes": {"rows": 0, "chains": 0},
             "customs_events": {"rows": 2, "chains": 1},
             "finding_transitions": {"rows": 0, "chains": 0},
+            "licence_decisions": {"rows": 2, "chains": 1},  # the licence's application and approval
         },
         "broken": [],
     }
@@ -240,9 +243,14 @@ def test_verify_ledger_passes_on_the_demo_world():
     lines, error = verify()
     assert error is None
     assert lines == [
-        "attestation_reviews (compliance.AttestationReview): 0 rows in 0 chains: ok",
+        # Ten company attestations accepted and three lot tests; one submission awaits review.
+        "attestation_reviews (compliance.AttestationReview): 13 rows in 4 chains: ok",
+        # Six commitments: a pledge each, a contract for five, a delivery for one.
+        "commitment_changes (quotas.CommitmentChange): 12 rows in 4 chains: ok",
         "customs_events (licences.CustomsEvent): 20 rows in 3 chains: ok",
         f"finding_transitions (compliance.FindingTransition): {Finding.objects.count()} rows in 4 chains: ok",
+        # Seven applications, four approvals, a suspension and a rejection.
+        "licence_decisions (licences.LicenceDecision): 13 rows in 4 chains: ok",
     ]
 
 
@@ -257,9 +265,16 @@ def test_verify_ledger_passes_on_a_benchmark_world(travel):
     assert error is None
     companies_with_events = CustomsEvent.objects.values("company_id").distinct().count()
     assert (
-        lines[1]
+        lines[2]
         == f"customs_events (licences.CustomsEvent): {generated.events} rows in {companies_with_events} chains: ok"
     )
-    assert lines[2].endswith(
+    assert lines[3].endswith(
         f": {Finding.objects.count()} rows in {Finding.objects.values('company_id').distinct().count()} chains: ok"
     )
+    # Every licence and commitment of the world, with the rows their dates imply, in each company's chain.
+    decisions, changes = LicenceDecision.objects.count(), CommitmentChange.objects.count()
+    assert decisions > generated.licences and changes >= generated.commitments > 0
+    with_licences = ImportLicence.objects.values("company_id").distinct().count()
+    with_commitments = DomesticCommitment.objects.values("company_id").distinct().count()
+    assert lines[1] == f"commitment_changes (quotas.CommitmentChange): {changes} rows in {with_commitments} chains: ok"
+    assert lines[4] == f"licence_decisions (licences.LicenceDecision): {decisions} rows in {with_licences} chains: ok"

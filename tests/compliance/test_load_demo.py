@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.db.models import Count
+from django.utils import timezone
 
 from licences.models import AllocationRound, Company, ImportLicence, Shipment
 
@@ -56,3 +59,33 @@ def test_demo_companies_carry_their_chinese_names_and_languages():
         ("deepseek", "DeepSeek", "深度求索", "en"),
         ("tencent", "Tencent Holdings", "腾讯控股", "zh-hans"),
     ]
+
+
+def test_the_demo_s_attestations_are_reviewed_through_the_service_with_their_review_history():
+    from compliance.models import AttestationReview, SecurityAttestation
+    from licences import chain
+
+    call_command("load_demo", stdout=StringIO())
+    # Ten company attestations accepted (three each for Alibaba, Tencent and ByteDance, one for
+    # DeepSeek) and three lot tests for Alibaba; DeepSeek's end-user verification awaits review.
+    reviews = dict(
+        AttestationReview.objects.values_list("company__slug").annotate(count=Count("pk")).order_by("company__slug")
+    )
+    assert reviews == {"alibaba": 6, "bytedance": 3, "deepseek": 1, "tencent": 3}
+    assert AttestationReview.objects.count() == 13
+    assert set(AttestationReview.objects.values_list("decision", "reviewed_by").distinct()) == {("accepted", "demo")}
+    # Each review is the attestation's state, recorded on the day it was attested.
+    for review in AttestationReview.objects.select_related("attestation"):
+        attestation = review.attestation
+        assert (attestation.status, attestation.expires_on, attestation.reviewed_at) == (
+            "accepted", review.expires_on, review.reviewed_at,
+        )  # fmt: skip
+        assert timezone.localdate(review.reviewed_at) == attestation.attested_on
+    assert list(SecurityAttestation.objects.filter(status="submitted").values_list("company__slug", flat=True)) == [
+        "deepseek"
+    ]
+    tencent = SecurityAttestation.objects.get(
+        company__slug="tencent", requirement__code="recipient-security-procedures"
+    )
+    assert tencent.expires_on == timezone.localdate() + dt.timedelta(days=19)
+    assert chain.verify(chain.stream_of(AttestationReview)).ok

@@ -19,12 +19,29 @@ import time_machine
 from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.db.models import F
 
 from common import chain as hashing
 from licences import chain, services
-from licences.models import CUSTOMS_EVENTS, Company, CustomsEvent, ImportLicence, Shipment
+from licences.models import (
+    CUSTOMS_EVENTS,
+    LICENCE_DECISIONS,
+    Company,
+    CustomsEvent,
+    ImportLicence,
+    LicenceDecision,
+    Shipment,
+)
 from licences.services import CustomsEventLine, ShipmentLine
-from tests.factories import ApprovedLicenceFactory, CompanyFactory, CustomsDirectiveFactory, at
+from quotas import services as quota_services
+from quotas.models import COMMITMENT_CHANGES, CommitmentChange
+from tests.factories import (
+    ApprovedLicenceFactory,
+    CompanyFactory,
+    CustomsDirectiveFactory,
+    DomesticCommitmentFactory,
+    at,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -133,6 +150,20 @@ def test_the_migrations_frozen_hashing_is_the_live_one():
     )  # fmt: skip
     customs = importlib.import_module("licences.migrations.0010_customs_event_chain_backfill")
     assert customs._row_hash("a" * 64, 9, values) == CUSTOMS_EVENTS.link("a" * 64, 9, values)
+    decisions = importlib.import_module("licences.migrations.0015_licence_decision_chain_backfill")
+    decision = (
+        7, 42, "approve", "approved", dt.date(2026, 1, 23), dt.datetime(2026, 1, 23, 4, 0, tzinfo=SHANGHAI), None,
+        "regulator 中", "", True, 1000, dt.date(2026, 1, 23), dt.date(2026, 12, 31), 0,
+    )  # fmt: skip
+    assert (LICENCE_DECISIONS.name, LICENCE_DECISIONS.fields) == (decisions.STREAM, decisions.FIELDS)
+    assert decisions._row_hash("b" * 64, 3, decision) == LICENCE_DECISIONS.link("b" * 64, 3, decision)
+    changes = importlib.import_module("quotas.migrations.0007_commitment_change_chain_backfill")
+    change = (
+        7, 9, "deliver", "delivered", dt.date(2026, 4, 1), dt.datetime(2026, 4, 1, tzinfo=dt.UTC), 5, "officer",
+        "1,000 delivered", 1000, 1000, Decimal("12000.50"),
+    )  # fmt: skip
+    assert (COMMITMENT_CHANGES.name, COMMITMENT_CHANGES.fields) == (changes.STREAM, changes.FIELDS)
+    assert changes._row_hash(GENESIS, 4, change) == COMMITMENT_CHANGES.link(GENESIS, 4, change)
     ledgers = importlib.import_module("compliance.migrations.0015_ledgers_backfill")
     from compliance.models import ATTESTATION_REVIEWS, FINDING_TRANSITIONS
 
@@ -187,8 +218,10 @@ def test_every_write_path_appends_to_its_company_s_chain_and_verify_ledger_passe
     assert error is None
     assert lines == [
         "attestation_reviews (compliance.AttestationReview): 0 rows in 0 chains: ok",
+        "commitment_changes (quotas.CommitmentChange): 0 rows in 0 chains: ok",
         "customs_events (licences.CustomsEvent): 9 rows in 2 chains: ok",
         "finding_transitions (compliance.FindingTransition): 0 rows in 0 chains: ok",
+        "licence_decisions (licences.LicenceDecision): 4 rows in 2 chains: ok",  # each licence applied, approved
     ]
 
 
@@ -268,7 +301,7 @@ def test_an_event_edited_with_raw_sql_is_named_by_verify_ledger(world):
         f"1 broken chain(s); the first: customs_events (licences.CustomsEvent), {where}: "
         "its content does not give its row_hash: the row was changed"
     )
-    assert lines[1] == "customs_events (licences.CustomsEvent): 7 rows in 2 chains: BROKEN in 1 chain(s)"
+    assert lines[2] == "customs_events (licences.CustomsEvent): 7 rows in 2 chains: BROKEN in 1 chain(s)"
 
 
 def test_an_edited_time_or_a_recomputed_row_hash_alone_is_detected_too(world):
@@ -327,12 +360,18 @@ def test_print_heads_prints_every_head_and_one_anchor_over_them(world):
     out = StringIO()
     call_command("verify_ledger", "--print-heads", stdout=out)
     lines = out.getvalue().splitlines()
-    heads = sorted(chain.heads_of(CUSTOMS_EVENTS).items())
-    assert lines[3:] == [
-        *(f"head customs_events {key} {seq} {head}" for key, (seq, head) in heads),
-        f"anchor {chain.anchor([('customs_events', key, seq, head) for key, (seq, head) in heads])}",
+    heads = [
+        (stream.name, key, seq, head)
+        for stream in (CUSTOMS_EVENTS, LICENCE_DECISIONS)
+        for key, (seq, head) in sorted(chain.heads_of(stream).items())
     ]
-    assert [line.split()[3] for line in lines[3:5]] == ["6", "1"]
+    assert lines[5:] == [
+        *(f"head {stream} {key} {seq} {head}" for stream, key, seq, head in heads),
+        f"anchor {chain.anchor(heads)}",
+    ]
+    assert [line.split()[1:4:2] for line in lines[5:9]] == [
+        ["customs_events", "6"], ["customs_events", "1"], ["licence_decisions", "2"], ["licence_decisions", "2"],
+    ]  # fmt: skip
 
 
 # --- The migrations' backfill ---------------------------------------------------------------------
@@ -346,7 +385,7 @@ def test_the_backfill_migration_rebuilds_exactly_the_chains_the_service_appended
     # moved out of the way, the columns being required now).
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {_table()} SET chain_seq = chain_seq + 1000, prev_hash = '', row_hash = ''")
-    chain.LedgerHead.objects.all().delete()
+    chain.LedgerHead.objects.filter(stream=CUSTOMS_EVENTS.name).delete()
     backfill = importlib.import_module("licences.migrations.0010_customs_event_chain_backfill")
     backfill.chain_events(apps, SimpleNamespace(connection=connection))
     assert (
@@ -354,6 +393,146 @@ def test_the_backfill_migration_rebuilds_exactly_the_chains_the_service_appended
         == appended
     )
     assert chain.heads_of(CUSTOMS_EVENTS) == heads
+    assert verify()[1] is None
+
+
+# --- Licence decisions and commitment changes ------------------------------------------------------
+
+MARCH_2 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
+
+
+def ledger_chain(model: type, company: Company, *values: str) -> list[tuple]:
+    return list(model.objects.filter(company=company).order_by("chain_seq").values_list("chain_seq", *values))
+
+
+def _raw_update(model: type, column: str, value: object, pk: int) -> None:
+    table, column = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [value, pk])
+
+
+def test_every_licence_decision_and_commitment_change_is_appended_to_its_company_s_chain(world):
+    with time_machine.travel(MARCH_2, tick=False):
+        applied = services.licence_apply(
+            company=world.acme, chip=world.licence.chip, round=world.licence.round, requested_quantity=100
+        )
+        services.licence_approve(
+            licence=applied, granted_quantity=100, valid_from=dt.date(2026, 2, 1), valid_until=dt.date(2026, 2, 28)
+        )
+        services.licence_suspend(licence=world.licence, reason="Audit")
+        services.licence_revoke(licence=world.licence, reason="Diversion")
+        commitment = DomesticCommitmentFactory(company=world.acme)  # pledge and contract, in bulk
+        quota_services.commitment_deliver(commitment=commitment, quantity=1000, on=dt.date(2026, 3, 1))
+    # Fixture rows (apply, approve) first, then each service's, in the order they were written.
+    assert ledger_chain(LicenceDecision, world.acme, "licence__number", "kind") == [
+        (1, "LIC-1", "apply"), (2, "LIC-1", "approve"), (3, applied.number, "apply"), (4, applied.number, "approve"),
+        (5, "LIC-1", "suspend"), (6, "LIC-1", "revoke"), (7, "LIC-1", "release"),
+    ]  # fmt: skip
+    assert ledger_chain(CommitmentChange, world.acme, "kind") == [(1, "pledge"), (2, "contract"), (3, "deliver")]
+    rows = LicenceDecision.objects.filter(company=world.acme).order_by("chain_seq")
+    assert [row.prev_hash for row in rows] == [GENESIS, *(row.row_hash for row in rows)][:-1]
+    assert chain.heads_of(LICENCE_DECISIONS) == {
+        world.acme.pk: (7, rows.last().row_hash),
+        world.other.pk: (2, LicenceDecision.objects.filter(company=world.other).order_by("chain_seq").last().row_hash),
+    }
+    assert not LicenceDecision.objects.exclude(company_id=F("licence__company_id")).exists()
+    assert not CommitmentChange.objects.exclude(company_id=F("commitment__company_id")).exists()
+    lines, error = verify()
+    assert error is None
+    assert lines[1] == "commitment_changes (quotas.CommitmentChange): 3 rows in 1 chain: ok"
+    assert lines[4] == "licence_decisions (licences.LicenceDecision): 9 rows in 2 chains: ok"
+
+
+def test_a_licence_decision_edited_with_raw_sql_is_named_by_verify_ledger(world):
+    with time_machine.travel(MARCH_2, tick=False):
+        services.licence_suspend(licence=world.licence, reason="Audit")
+    target = LicenceDecision.objects.get(licence=world.licence, kind="suspend")
+    assert target.chain_seq == 3
+    assert verify()[1] is None
+    # Back-dating the suspension by hand: the row no longer gives its hash.
+    _raw_update(LicenceDecision, "effective_on", dt.date(2026, 2, 1), target.pk)
+    lines, error = verify()
+    assert error == (
+        f"1 broken chain(s); the first: licence_decisions (licences.LicenceDecision), "
+        f"chain company_id={world.acme.pk}: row pk={target.pk} (seq 3): "
+        "its content does not give its row_hash: the row was changed"
+    )
+    assert lines[4] == "licence_decisions (licences.LicenceDecision): 5 rows in 2 chains: BROKEN in 1 chain(s)"
+
+
+def test_a_commitment_change_edited_with_raw_sql_is_named_by_verify_ledger(world):
+    commitment = DomesticCommitmentFactory(company=world.acme)
+    with time_machine.travel(MARCH_2, tick=False):
+        quota_services.commitment_deliver(commitment=commitment, quantity=400, on=dt.date(2026, 3, 1))
+    DomesticCommitmentFactory(company=world.other, status="pledged", contracted_on=None)
+    target = CommitmentChange.objects.get(commitment=commitment, kind="deliver")
+    assert target.chain_seq == 3
+    assert verify()[1] is None
+    # Inflating a delivery by hand: the row no longer gives its hash.
+    _raw_update(CommitmentChange, "delivered_quantity", 1000, target.pk)
+    lines, error = verify()
+    assert error == (
+        f"1 broken chain(s); the first: commitment_changes (quotas.CommitmentChange), "
+        f"chain company_id={world.acme.pk}: row pk={target.pk} (seq 3): "
+        "its content does not give its row_hash: the row was changed"
+    )
+    assert lines[1] == "commitment_changes (quotas.CommitmentChange): 4 rows in 2 chains: BROKEN in 1 chain(s)"
+
+
+def test_the_bulk_path_gives_the_hashes_the_single_path_gives_for_the_same_decisions(world):
+    licence = world.licence
+    common = {
+        "licence_id": licence.pk, "status": "suspended", "effective_on": dt.date(2026, 3, 1), "actor": "officer",
+        "granted_quantity": licence.granted_quantity, "valid_from": licence.valid_from,
+        "valid_until": licence.valid_until, "recorded_at": dt.datetime(2026, 3, 1, 9, 0, 0, 7, tzinfo=SHANGHAI),
+    }  # fmt: skip
+    rows = [LicenceDecision(kind="suspend", reason="Audit 中", **common), LicenceDecision(kind="revoke", **common)]
+
+    def acme_chain() -> list[tuple]:
+        return list(
+            LicenceDecision.objects.filter(company=world.acme)
+            .order_by("chain_seq")
+            .values_list("chain_seq", "kind", "prev_hash", "row_hash")
+        )
+
+    savepoint = transaction.savepoint()
+    for row in rows:
+        LicenceDecision.objects.create(**{field: getattr(row, field) for field in LICENCE_DECISIONS.fields[1:]})
+    single = acme_chain()
+    transaction.savepoint_rollback(savepoint)
+    assert len(acme_chain()) == 2
+    assert chain.insert_objects(rows) == 2
+    assert acme_chain() == single and len(single) == 4
+    assert verify()[1] is None
+
+
+def test_the_backfill_migrations_rebuild_exactly_the_chains_the_services_appended(world):
+    with time_machine.travel(MARCH_2, tick=False):
+        services.licence_suspend(licence=world.licence, reason="Audit")
+        services.licence_revoke(licence=world.licence, reason="Diversion")
+        commitment = DomesticCommitmentFactory(company=world.acme)
+        quota_services.commitment_deliver(commitment=commitment, quantity=100, on=dt.date(2026, 3, 1))
+        DomesticCommitmentFactory(company=world.other, status="pledged", contracted_on=None)
+    for model, stream, module, function in (
+        (LicenceDecision, LICENCE_DECISIONS, "licences.migrations.0015_licence_decision_chain_backfill",
+         "chain_decisions"),
+        (CommitmentChange, COMMITMENT_CHANGES, "quotas.migrations.0007_commitment_change_chain_backfill",
+         "chain_changes"),
+    ):  # fmt: skip
+        columns = ("company_id", "chain_seq", "prev_hash", "row_hash")
+        appended = list(model.objects.order_by("pk").values_list(*columns))
+        heads = chain.heads_of(stream)
+        assert len(heads) == 2
+        # As before the migrations: no position, no hashes, no heads (the positions moved out of
+        # the way, the columns being required now).
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET chain_seq = chain_seq + 1000, prev_hash = '', row_hash = ''")
+        chain.LedgerHead.objects.filter(stream=stream.name).delete()
+        backfill = importlib.import_module(module)
+        getattr(backfill, function)(apps, SimpleNamespace(connection=connection))
+        assert list(model.objects.order_by("pk").values_list(*columns)) == appended
+        assert chain.heads_of(stream) == heads
     assert verify()[1] is None
 
 
@@ -415,3 +594,43 @@ def test_concurrent_appends_to_one_chain_queue_and_never_fork_it(monkeypatch):
     lines, error = verify()
     assert error is None
     assert f"customs_events (licences.CustomsEvent): {total} rows in 1 chain: ok" in lines
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_decisions_and_the_expiry_job_queue_on_one_chain_and_never_fork_it(monkeypatch):
+    from licences.services.expiry import licences_expire_due
+
+    monkeypatch.setattr("compliance.signals.enqueue_recheck", lambda company_id: None)
+    acme = CompanyFactory(slug="acme")
+    held = [ApprovedLicenceFactory(number=f"LIC-S{number}", company=acme) for number in range(8)]
+    for number in range(4):
+        ApprovedLicenceFactory(number=f"LIC-E{number}", company=acme, valid_until=dt.date(2026, 2, 28))
+    commitments = [DomesticCommitmentFactory(company=acme) for _ in range(2)]
+    calls: list[Callable[[], None]] = []
+    for licence in held:  # eight single appends at once
+
+        def suspend(licence: ImportLicence = licence) -> None:
+            services.licence_suspend(licence=licence, reason="Audit", at=MARCH_2)
+
+        calls.append(suspend)
+    for commitment in commitments:
+
+        def deliver(commitment=commitment) -> None:
+            quota_services.commitment_deliver(commitment=commitment, quantity=10, on=dt.date(2026, 3, 1), at=MARCH_2)
+
+        calls.append(deliver)
+
+    def expire() -> None:  # and the job's bulk append: four expiries, four releases
+        assert len(licences_expire_due(on=MARCH_2.date(), now=MARCH_2)) == 4
+
+    calls.append(expire)
+    assert _run_at_once(calls) == [None] * len(calls)
+    total = 12 * 2 + 8 + 4 * 2
+    assert [seq for (seq,) in ledger_chain(LicenceDecision, acme)] == list(range(1, total + 1))
+    assert [seq for (seq,) in ledger_chain(CommitmentChange, acme)] == list(range(1, 2 * 2 + 2 + 1))
+    assert chain.heads_of(LICENCE_DECISIONS)[acme.pk][0] == total
+    lines, error = verify()
+    assert error is None
+    assert f"licence_decisions (licences.LicenceDecision): {total} rows in 1 chain: ok" in lines
+    assert "commitment_changes (quotas.CommitmentChange): 6 rows in 1 chain: ok" in lines

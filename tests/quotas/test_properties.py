@@ -19,6 +19,7 @@ from licences.models import ChipModel, Company, ImportLicence
 from quotas.models import DomesticCommitment, QuotaPolicy
 from quotas.selectors import headroom, quota_positions
 from tests.factories import (
+    AllocationRoundFactory,
     ApprovedLicenceFactory,
     CompanyFactory,
     DomesticChipFactory,
@@ -96,10 +97,13 @@ def build(world: dict) -> tuple[list[Company], dict[str, ChipModel], QuotaPolicy
     for code, (compute, value) in DOMESTIC.items():
         chips[code] = DomesticChipFactory(code=code, compute_index=compute, reference_unit_value_usd=value)
     companies = [CompanyFactory(slug=f"company-{index}", name=f"Company {index}") for index in range(3)]
+    # Roomy enough for every grant drawn (a round's totals count its licences' grants).
+    wave = AllocationRoundFactory(name="Property wave", unit_cap=10**9, value_cap_usd=Decimal("1000000000000000.00"))
     for spec in world["licences"]:
         common = {
             "company": companies[spec["company"]],
             "chip": chips[spec["chip"]],
+            "round": wave,
             # Never over-drawn (a database constraint): the grant covers the shipments drawn on it.
             "requested_quantity": max(spec["quantity"], sum(quantity for quantity, _ in spec["shipments"])),
             "unit_value_usd": spec["unit_value"],

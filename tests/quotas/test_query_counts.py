@@ -90,7 +90,8 @@ def queries_for_positions(**kwargs) -> tuple[int, list]:
 )
 def test_quota_positions_uses_the_same_queries_at_5_and_500_companies(h200, ascend, basis, measured_on):
     make_policy(status=QuotaPolicy.Status.ACTIVE, basis=basis, measured_on=measured_on)
-    wave = AllocationRoundFactory()
+    # 1,500,000 units granted in all (counted in the round): a round roomy enough.
+    wave = AllocationRoundFactory(unit_cap=10**7, value_cap_usd=D("100000000000.00"))
     populate(5, h200, ascend, wave)
     small, positions = queries_for_positions()
     assert len(positions) == 5

@@ -50,6 +50,9 @@ CORPUS: dict[str, list[Any]] = {
     "bool": ["maybe", 2, -1, 1.5, "\ud800", "\x00", ""],
     "list": [{"a": 1}, "finding.opened", [[[]]], [None], [{"chip": "\ud800", "quantity": 1}], [1] * 1000],
 }  # fmt: skip
+# The back-entry's cells: a blank one is "not given", so the hostile values are the others.
+CORPUS["cell_int"] = [value for value in CORPUS["int"] if value not in ("", None)]
+CORPUS["cell_decimal"] = [value for value in CORPUS["decimal"] if value not in ("", None)]
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Write:
     method: str = "post"
     setup: Callable[[World], None] | None = None
     batch: bool = False  # the body is one item of a batch
+    rows: bool = False  # the body is one row of a back-entry ({"rows": [body]})
     created: tuple[int, ...] = (200, 201)
 
 
@@ -95,6 +99,11 @@ DECLARATION_FIELDS = {
     "declared_at": "event_datetime",
     "company": "ref",
 }
+BACKFILL_ROW = {
+    "company": "alibaba", "chip": "H200", "round": "Wave 1", "number": "LIC-PAPER-1", "requested_quantity": 100,
+    "applied_on": "2026-01-10", "approved_on": "2026-01-23", "granted_quantity": 100,
+    "valid_from": "2026-01-23", "valid_until": "2026-12-31",
+}  # fmt: skip
 EVENT = {"status": "inspecting", "occurred_at": "2026-03-02T10:00:00+08:00", "note": "x"}
 EVENT_FIELDS = {"status": "choice", "occurred_at": "event_datetime", "note": "text"}
 COMMITMENT = {
@@ -126,6 +135,11 @@ WRITES = [
     Write("licence approve", lambda w: f"{API}/licences/LIC-A-APPLIED/approve/",
           lambda w: {"granted_quantity": 400, "valid_from": "2026-02-01", "valid_until": "2026-12-31"},
           {"granted_quantity": "int", "valid_from": "date", "valid_until": "date"}, role="regulator"),
+    Write("licence backfill", lambda w: f"{API}/licences/backfill/", lambda w: BACKFILL_ROW,
+          {"company": "ref", "chip": "ref", "round": "text", "number": "text", "requested_quantity": "cell_int",
+           "unit_value_usd": "cell_decimal", "applied_on": "event_date", "approved_on": "event_date",
+           "granted_quantity": "cell_int", "valid_from": "date", "valid_until": "date", "suspended_on": "event_date",
+           "suspend_reason": "text", "reason": "text"}, role="regulator", rows=True),
     Write("licence suspend", lambda w: f"{API}/licences/LIC-A-1/suspend/", lambda w: {"reason": "audit"},
           {"reason": "text"}, role="regulator"),
     Write("shipment declare", lambda w: f"{API}/shipments/", lambda w: DECLARATION, DECLARATION_FIELDS),
@@ -218,6 +232,8 @@ def client_for(world: World, role: str) -> APIClient:
 def send(client: APIClient, write: Write, world: World, body: dict[str, Any], batch_id: str):
     if write.batch:
         body = {"batch_id": batch_id, "items": [body]}
+    if write.rows:
+        body = {"rows": [body]}
     raw = json.dumps(body, allow_nan=True)  # NaN and Infinity as Python's parser reads them
     return client.generic(write.method.upper(), write.path(world), raw, content_type="application/json")
 

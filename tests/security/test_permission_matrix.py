@@ -68,6 +68,11 @@ DECLARATION = {
     "declared_value_usd": "320000.00", "port_of_entry": "Shanghai", "declared_at": "2026-03-01T10:00:00+08:00",
 }  # fmt: skip
 EVENT = {"status": "inspecting", "occurred_at": "2026-02-02T10:00:00+08:00"}
+BACKFILL_ROW = {
+    "company": "alibaba", "chip": "H200", "round": "Wave 1", "number": "LIC-PAPER-1", "requested_quantity": 100,
+    "applied_on": "2026-01-10", "approved_on": "2026-01-23", "granted_quantity": 100,
+    "valid_from": "2026-01-23", "valid_until": "2026-12-31",
+}  # fmt: skip
 
 #                    anon  own  other reg  cust regS anal sup  staff dead
 CASES = [
@@ -135,6 +140,9 @@ CASES = [
     Case("licence revoke", "licence", "revoke", "post", lambda w: f"{API}/licences/LIC-A-1/revoke/",
          (401, 403, 403, 200, 403, 200, 403, 200, 403, 401),
          body=lambda w: {"reason": "diversion"}),
+    Case("licence backfill", "licence", "backfill", "post", lambda w: f"{API}/licences/backfill/",
+         (401, 403, 403, 201, 403, 201, 403, 201, 403, 401),
+         body=lambda w: {"rows": [BACKFILL_ROW]}),
     # Shipments: the company declares, customs records the border's outcomes
     Case("shipments list", "shipment", "list", "get", lambda w: f"{API}/shipments/",
          (401, 200, 200, 200, 200, 200, 200, 200, 403, 401)),

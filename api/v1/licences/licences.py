@@ -25,6 +25,7 @@ from api.base import (
     StrictSerializer,
     documents_company_parameter,
 )
+from api.v1.licences import backfill as back_entry
 from api.v1.licences.catalogue import (
     REFERENCE,
 )
@@ -152,7 +153,8 @@ class LicenceFilter(django_filters.FilterSet):
 
 @documents_company_parameter("retrieve", "approve", "reject", "suspend", "reinstate", "revoke")
 class LicenceViewSet(CreateReadApiViewSet):
-    """Import licences. A company POST is an application; the decisions are the regulator's."""
+    """Import licences. A company POST is an application; the decisions are the regulator's, and so is
+    the back-entry of paper-era licences (``backfill/``)."""
 
     queryset = ImportLicence.objects.select_related("company", "chip")
     serializer_class = LicenceSerializer
@@ -187,6 +189,24 @@ class LicenceViewSet(CreateReadApiViewSet):
             actor=self.principal.label,
         )
         return self.render(licence, status=status.HTTP_201_CREATED)
+
+    @back_entry.BACKFILL_SCHEMA
+    @action(detail=False, methods=["post"], url_path="backfill", parser_classes=back_entry.BACKFILL_PARSERS)
+    def backfill(self, request: Request) -> Response:
+        """Back-enter paper-era licences with their real decision dates, all or nothing (the regulator's).
+
+        JSON ``{"rows": [...], "dry_run": false}`` or a multipart upload of a ``.csv`` / ``.json``
+        file (field ``file``). Each row is replayed through the licence services (apply, approve,
+        suspend, reinstate, revoke, effective on its own day and recorded now), so the decision
+        ledger and the round's counters are the services' own. ``?dry_run=true`` (or the body's
+        ``dry_run``): 200 with what would be written, nothing written. Any bad row: 400
+        ``backfill_invalid`` with every error in ``rows`` (``row``, ``field``, ``code``,
+        ``message``) and nothing written. A number the company already has is ``duplicate_number``,
+        so posting the same rows again creates nothing (an ``Idempotency-Key`` replays the first
+        answer instead). Over ``API_BACKFILL_MAX_BYTES``: 413 ``request_too_large``; over
+        ``API_BACKFILL_MAX_ROWS`` rows: 413 ``backfill_too_many_rows``.
+        """
+        return back_entry.backfill(self, request)
 
     def decide(self, service: Callable[..., ImportLicence], serializer_class: type[StrictSerializer]) -> Response:
         """Run a decision service on the licence in the URL, recording who decided."""

@@ -21,7 +21,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.models import SecurityAttestation, SecurityRequirement
+from compliance import services as compliance_services
+from compliance.models import SecurityRequirement
 from licences import services as licence_services
 from licences.models import AllocationRound, ChipModel, Company, CustomsDirective, Shipment
 from quotas import services as quota_services
@@ -308,35 +309,34 @@ class Command(BaseCommand):
                 code=code, title=title, scope=scope, description=description, mandatory=True, validity_days=365
             )
 
-        A = SecurityAttestation.Status
-
-        def attest(slug, code, attested, expires, status=A.ACCEPTED, shipment=None):
-            SecurityAttestation.objects.create(
+        def attest(slug, code, attested, expires, *, reviewed=True, shipment=None):
+            # Submitted and accepted (on the day attested) through the services, as a company
+            # and the regulator would: each review is a row of the attestation-review ledger.
+            submitted = compliance_services.attestation_submit(
                 company=companies[slug],
                 requirement=requirements[code],
                 shipment=shipment,
-                status=status,
                 evidence_reference=f"{slug.upper()}-{code.upper()}-{attested:%Y%m%d}",
                 attested_on=attested,
-                expires_on=expires if status == A.ACCEPTED else None,
-                reviewed_at=at(attested) if status != A.SUBMITTED else None,
             )
+            if reviewed:
+                compliance_services.attestation_review(
+                    attestation=submitted, accept=True, expires_on=expires, recorded_by="demo", at=at(attested)
+                )
 
         year = dt.timedelta(days=365)
         for code in ("recipient-security-procedures", "end-user-verification", "no-military-end-use"):
             attest("alibaba", code, day(2026, 1, 12), day(2026, 1, 12) + year)
-            attest("tencent", code, day(2026, 1, 14), day(2026, 1, 14) + year)
+            # Tencent's security procedures expire in under three weeks.
+            tencent_expires = ahead(19) if code == "recipient-security-procedures" else day(2026, 1, 14) + year
+            attest("tencent", code, day(2026, 1, 14), tencent_expires)
         # ByteDance: end-user verification lapsed last month.
         attest("bytedance", "recipient-security-procedures", day(2026, 1, 11), day(2026, 1, 11) + year)
         attest("bytedance", "no-military-end-use", day(2026, 1, 11), day(2026, 1, 11) + year)
         attest("bytedance", "end-user-verification", day(2025, 11, 1), ago(27))
-        # Tencent's security procedures expire in under three weeks.
-        SecurityAttestation.objects.filter(
-            company=companies["tencent"], requirement=requirements["recipient-security-procedures"]
-        ).update(expires_on=ahead(19))
         # DeepSeek: no "no military end use" undertaking at all; a submission awaits review.
         attest("deepseek", "recipient-security-procedures", ago(60), ahead(305))
-        attest("deepseek", "end-user-verification", ago(2), None, status=A.SUBMITTED)
+        attest("deepseek", "end-user-verification", ago(2), None, reviewed=False)
         # Lot testing for Alibaba's cleared shipments; the held one has none.
         for ship in lot_tested:
             attest(

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from common.errors import DomainError
-from licences.services.backfill import COLUMNS, BackfillRefused, backfill_licences, read_rows
+from licences.services.backfill import COLUMNS, BackfillRefused, backfill_licences, read_file
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         path = Path(options["file"])
         try:
-            rows = read_rows(path.name, path.read_text(encoding="utf-8"))
+            rows = read_file(path.name, path.read_bytes())
             report = backfill_licences(rows, dry_run=options["dry_run"])
         except BackfillRefused as refused:
             for error in refused.errors:

@@ -1,0 +1,88 @@
+# Chain the licence decisions recorded before 0013: each company's decisions, in the order they
+# were inserted (id, the order the services appended them), become its chain, and its head is
+# recorded. The hashing is common/chain.py's as of this migration, copied (frozen): a migration
+# imports nothing from the apps' live code.
+
+import datetime as dt
+import hashlib
+import json
+from decimal import Decimal
+
+from django.db import migrations
+
+STREAM = "licence_decisions"
+FIELDS = (
+    "company_id", "licence_id", "kind", "status", "effective_on", "recorded_at", "recorded_by_id", "actor",
+    "reason", "late_entry", "granted_quantity", "valid_from", "valid_until", "released_quantity",
+)  # fmt: skip
+GENESIS = "0" * 64
+CHUNK = 5000
+
+
+def _encode(value):
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is Decimal:
+        return format(value.normalize(), "f")
+    if type(value) is dt.datetime:
+        if value.tzinfo is None:
+            raise TypeError(f"A chained datetime needs a time zone: {value!r}")
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if type(value) is dt.date:
+        return value.isoformat()
+    raise TypeError(f"Cannot hash a {type(value).__name__} in a chained row: {value!r}")
+
+
+def _row_hash(prev_hash, seq, values):
+    row = {name: _encode(value) for name, value in sorted(zip(FIELDS, values, strict=True))}
+    text = json.dumps({"row": row, "seq": seq, "stream": STREAM}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(prev_hash.encode("ascii") + text.encode("ascii")).hexdigest()
+
+
+def chain_decisions(apps, schema_editor):
+    LicenceDecision = apps.get_model("licences", "LicenceDecision")
+    LedgerHead = apps.get_model("licences", "LedgerHead")
+    connection = schema_editor.connection
+    quote = connection.ops.quote_name
+    decisions = quote(LicenceDecision._meta.db_table)
+    licences = quote(apps.get_model("licences", "ImportLicence")._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {decisions} SET company_id = "
+            f"(SELECT l.company_id FROM {licences} l WHERE l.id = {decisions}.licence_id)"
+        )
+    heads = {}  # company id: (seq, hash) of its chain so far
+    last = 0
+    while True:
+        rows = list(LicenceDecision.objects.filter(pk__gt=last).order_by("pk").values_list("pk", *FIELDS)[:CHUNK])
+        if not rows:
+            break
+        updates = []
+        for pk, *values in rows:
+            seq, prev = heads.get(values[0], (0, GENESIS))
+            seq += 1
+            row_hash = _row_hash(prev, seq, values)
+            heads[values[0]] = (seq, row_hash)
+            updates.append((seq, prev, row_hash, pk))
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {decisions} SET chain_seq = %s, prev_hash = %s, row_hash = %s WHERE id = %s", updates
+            )
+        last = rows[-1][0]
+    LedgerHead.objects.filter(stream=STREAM).delete()
+    LedgerHead.objects.bulk_create(
+        [LedgerHead(stream=STREAM, key=key, seq=seq, hash=head) for key, (seq, head) in sorted(heads.items())],
+        batch_size=CHUNK,
+    )
+
+
+def unchain_decisions(apps, schema_editor):
+    apps.get_model("licences", "LedgerHead").objects.filter(stream=STREAM).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("licences", "0014_licence_decision_chain_columns"),
+    ]
+
+    operations = [migrations.RunPython(chain_decisions, unchain_decisions)]
