@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework_api_key.permissions import KeyParser
@@ -55,7 +56,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             else None
         )
         if api_key is None or api_key.has_expired or not api_key.is_valid(key) or not key_owner_may_act(api_key):
-            raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
+            raise exceptions.AuthenticationFailed(gettext("Invalid, revoked or expired API key."))
         self._record_use(api_key, write=request.method not in SAFE_METHODS)
         return ApiKeyUser(api_key), api_key
 

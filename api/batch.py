@@ -29,6 +29,8 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MinLengthValidator, ProhibitNullCharactersValidator
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import ISO_8601, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -48,22 +50,22 @@ MAX_BATCH_ID_LENGTH = 200
 
 
 class BatchIdReused(IdempotencyKeyReused):
-    default_detail = "This batch_id was already used with a different batch."
+    default_detail = _("This batch_id was already used with a different batch.")
 
 
 # --- Schema documentation --------------------------------------------------------------------
 
 
 class AcceptedItemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position of the item in `items` (from 0).")
+    index = serializers.IntegerField(help_text=_("Position of the item in `items` (from 0)."))
     declaration_number = serializers.CharField()
-    status = serializers.CharField(help_text="The shipment's customs status after the item.")
+    status = serializers.CharField(help_text=_("The shipment's customs status after the item."))
 
 
 class RefusedItemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position of the item in `items` (from 0).")
+    index = serializers.IntegerField(help_text=_("Position of the item in `items` (from 0)."))
     declaration_number = serializers.CharField(allow_null=True)
-    code = serializers.CharField(help_text="The single endpoint's error code, e.g. licence_exhausted.")
+    code = serializers.CharField(help_text=_("The single endpoint's error code, e.g. licence_exhausted."))
     detail = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
@@ -102,24 +104,29 @@ def batch_request_serializer(name: str, item_serializer: type[serializers.Serial
 def parse_envelope(data: Any) -> tuple[str, list[Any]]:
     """``(batch_id, items)`` from the request body, or a 400 ``ValidationError``."""
     if not isinstance(data, Mapping):
-        raise ValidationError({"non_field_errors": ["Expected an object with batch_id and items."]})
+        raise ValidationError({"non_field_errors": [gettext("Expected an object with batch_id and items.")]})
     errors: dict[str, list[str]] = {}
     unknown = sorted(str(name) for name in data if name not in ("batch_id", "items"))
     for name in unknown:
-        errors[name] = ["Unknown or read-only field."]
+        errors[name] = [gettext("Unknown or read-only field.")]
     batch_id = data.get("batch_id")
     if batch_id is None:
-        errors["batch_id"] = ["This field is required."]
+        errors["batch_id"] = [gettext("This field is required.")]
     elif not isinstance(batch_id, str) or not 0 < len(batch_id) <= MAX_BATCH_ID_LENGTH or not batch_id.isprintable():
-        errors["batch_id"] = [f"Must be a string of 1 to {MAX_BATCH_ID_LENGTH} printable characters."]
+        errors["batch_id"] = [
+            gettext("Must be a string of 1 to %(max)d printable characters.") % {"max": MAX_BATCH_ID_LENGTH}
+        ]
     items = data.get("items")
     limit = settings.API_BATCH_MAX_ITEMS
     if items is None:
-        errors["items"] = ["This field is required."]
+        errors["items"] = [gettext("This field is required.")]
     elif not isinstance(items, list):
-        errors["items"] = ["Expected a list of items."]
+        errors["items"] = [gettext("Expected a list of items.")]
     elif not 0 < len(items) <= limit:
-        errors["items"] = [f"A batch holds 1 to {limit} items; this one has {len(items)}."]
+        errors["items"] = [
+            gettext("A batch holds 1 to %(limit)d items; this one has %(count)d.")
+            % {"limit": limit, "count": len(items)}
+        ]
     if errors:
         raise ValidationError(errors)
     return batch_id, items  # type: ignore[return-value]
@@ -150,10 +157,15 @@ class StoredAnswer(Exception):
         if not self.batch.response_body:
             # The answer was pruned (settings.RETENTION["BATCH_ANSWER_DAYS"]); the batch ran once.
             batch = self.batch
-            detail = (
-                f"Batch {batch.batch_id!r} was processed at {batch.created_at.isoformat()} "
-                f"({batch.accepted} accepted, {batch.refused} refused); its stored answer has expired."
-            )
+            detail = gettext(
+                "Batch %(batch)s was processed at %(at)s (%(accepted)d accepted, %(refused)d refused); "
+                "its stored answer has expired."
+            ) % {
+                "batch": repr(batch.batch_id),
+                "at": batch.created_at.isoformat(),
+                "accepted": batch.accepted,
+                "refused": batch.refused,
+            }
             return Response(envelope("batch_answer_expired", detail), status=status.HTTP_409_CONFLICT)
         return Response(
             json.loads(self.batch.response_body),
@@ -321,7 +333,7 @@ def item_validator(serializer: serializers.Serializer) -> Callable[[Mapping[str,
         return serializer.run_validation
     writable = {field.field_name for field in fields}
     plan = [(field.field_name, field.source, field, _fast_path(field)) for field in fields]
-    unknown_message = "Unknown or read-only field."  # StrictSerializerMixin's refusal
+    unknown_message = gettext("Unknown or read-only field.")  # StrictSerializerMixin's refusal
     empty = serializers.empty
     undecided = _UNDECIDED
 
@@ -385,7 +397,7 @@ class BatchIngestionMixin:
         for index, raw in enumerate(items):
             number = raw.get("declaration_number") if isinstance(raw, Mapping) else None
             if not isinstance(raw, Mapping):
-                body = validation_error_body({"non_field_errors": ["Expected an object."]})
+                body = validation_error_body({"non_field_errors": [gettext("Expected an object.")]})
                 refused.append(batch_refusal(index, body["code"], body["detail"], body["errors"], number))
                 continue
             try:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions
 
 from api.principal import ANALYST, COMPANY, CUSTOMS, REGULATOR, principal_of
@@ -115,8 +117,10 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
 #: Actions a company is refused with a code of their own rather than ``permission_denied``.
 CUSTOMS_OUTCOME_FORBIDDEN = (
     "customs_outcome_forbidden",
-    "Customs outcomes (inspecting, held, cleared, rejected) are recorded by the customs authority, "
-    "never by the importing company.",
+    gettext_noop(
+        "Customs outcomes (inspecting, held, cleared, rejected) are recorded by the customs authority, "
+        "never by the importing company."
+    ),
 )
 COMPANY_REFUSALS: dict[tuple[str, str], tuple[str, str]] = {
     ("shipment", "events"): CUSTOMS_OUTCOME_FORBIDDEN,
@@ -152,7 +156,7 @@ class MatrixPermission(permissions.BasePermission):
     No principal: 401 (no credentials) or 403 (a staff session with no rights in the domain).
     """
 
-    message = "You do not have permission to perform this action."
+    message: Any = _("You do not have permission to perform this action.")
     code = "permission_denied"
 
     def has_permission(self, request: Any, view: Any) -> bool:
@@ -163,5 +167,6 @@ class MatrixPermission(permissions.BasePermission):
         if allowed(principal.kind, resource, action):
             return True
         if principal.kind == COMPANY and (resource, action) in COMPANY_REFUSALS:
-            self.code, self.message = COMPANY_REFUSALS[(resource, action)]
+            self.code, message = COMPANY_REFUSALS[(resource, action)]
+            self.message = gettext(message)
         return False

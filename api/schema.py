@@ -1,11 +1,15 @@
-"""OpenAPI: the API-key security scheme, and the error envelope on every operation."""
+"""OpenAPI: the API-key security scheme, the error envelope and the ``Accept-Language`` header on
+every operation."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 from common.api.errors import ErrorEnvelopeSerializer
 
@@ -52,8 +56,29 @@ COMMON_ERRORS = ("400", "401", "403", "404", "429")
 WRITE_ERRORS = ("409", "413", "415", "422")
 
 
+#: What the language of an answer follows, and what never changes with it.
+LANGUAGE_NOTE = _(
+    "The human messages of an answer (an error's `detail` and its per-field messages in `errors`) "
+    "follow the request's `Accept-Language` header: `en` (English, the default, also for a language "
+    "the service does not speak) or `zh-hans` (Simplified Chinese). The error `code`, field names and "
+    "enum values never change with the language: act on `code`, never on `detail`."
+)
+
+ACCEPT_LANGUAGE = OpenApiParameter(
+    "Accept-Language",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=LANGUAGE_NOTE,
+)
+
+
 class ApiAutoSchema(AutoSchema):
-    """Adds the error envelope for the 4xx answers every operation can give."""
+    """Adds the error envelope for the 4xx answers every operation can give, and documents
+    ``Accept-Language`` on every operation."""
+
+    def get_override_parameters(self) -> list[Any]:
+        return [*super().get_override_parameters(), ACCEPT_LANGUAGE]
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -59,7 +60,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 
 class TooManyFailedAuthentications(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_detail = "Too many failed authentications from this address; try again later."
+    default_detail = _("Too many failed authentications from this address; try again later.")
     default_code = "too_many_failed_authentications"
 
     def __init__(self, wait: int) -> None:

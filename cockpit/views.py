@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from cockpit import charts
 from cockpit.selectors import Dashboard, dashboard
 from common.errors import DomainError
+from compliance import finding_text
 from compliance.models import Finding, SecurityAttestation
 from compliance.selectors import company_compliance_statuses
 from licences.exports import SafeCSV, SafeXLSX
@@ -254,7 +255,7 @@ HISTORY_SOURCES: list[tuple[type, str, Callable[[Any], str]]] = [
     (Shipment, "company_id", lambda row: row.declaration_number),
     (DomesticCommitment, "company_id", lambda row: f"#{row.id} {row.contract_reference}".strip()),
     (SecurityAttestation, "company_id", lambda row: f"#{row.id}"),
-    (Finding, "company_id", lambda row: row.summary),
+    (Finding, "company_id", lambda row: finding_text.summary(row)),
 ]
 HISTORY_KIND = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
 
@@ -320,7 +321,9 @@ def company_history(company: Company, *, limit: int = 20) -> list[HistoryEntry]:
                     record=label(row),
                     url=reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[row.id]),
                     changes=changes,
-                    reason=row.history_change_reason or "",
+                    # The services' own reasons are stored in English and marked (gettext_noop): shown in
+                    # the page's language; what a person typed matches no message and shows as typed.
+                    reason=gettext(row.history_change_reason) if row.history_change_reason else "",
                 )
             )
     entries.sort(key=lambda entry: entry.at, reverse=True)
@@ -394,6 +397,7 @@ def company_view(request: HttpRequest, slug: str) -> TemplateResponse:
         finding_rows=[
             {
                 "finding": finding,
+                "summary": finding_text.summary(finding, company),
                 "rule": rule_label(finding.rule),
                 "decisions": finding_admin.available_decisions(request, finding),
             }

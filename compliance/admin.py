@@ -9,12 +9,16 @@ The dashboard, company page and policy-impact page are in ``cockpit.views``.
 
 from __future__ import annotations
 
+from typing import cast  # lazy translations where the admin helpers are typed str
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -65,15 +69,17 @@ class AttestationInline(admin.TabularInline):
 licences_admin.extra_company_inlines.append(AttestationInline)
 
 
-@admin.action(description="Run the compliance check now for selected companies", permissions=["change"])
+@admin.action(description=_("Run the compliance check now for selected companies"), permissions=["change"])
 def run_compliance_check(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Company]) -> None:
     """Sweep the selected companies against every rule now (the scheduled sweep's function)."""
     try:
         summary = run_sweep(company_ids=list(queryset.values_list("pk", flat=True)))
     except DomainError as error:
-        message_domain_error(request, error, subject="Compliance check")
+        message_domain_error(request, error, subject=gettext("Compliance check"))
         return
-    messages.success(request, "Compliance check done. " + " ".join(line.strip() + "." for line in summary.lines()))
+    messages.success(
+        request, gettext("Compliance check done.") + " " + " ".join(line.strip() + "." for line in summary.lines())
+    )
 
 
 licences_admin.extra_company_actions.append(run_compliance_check)
@@ -83,11 +89,12 @@ class AcceptForm(forms.Form):
     """Accept an attestation, with its expiry (default: the requirement's validity)."""
 
     expires_on = forms.DateField(
+        label=_("Expires on"),
         required=False,
         widget=IsoDateInput(),
-        help_text="Leave empty for the requirement's validity from the attestation date.",
+        help_text=_("Leave empty for the requirement's validity from the attestation date."),
     )
-    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
 
 
 def _submitted(attestation: SecurityAttestation) -> bool:
@@ -97,7 +104,7 @@ def _submitted(attestation: SecurityAttestation) -> bool:
 ATTESTATION_DECISIONS = (
     Decision(
         name="accept",
-        label="Accept",
+        label=cast(str, _("Accept")),
         form_class=AcceptForm,
         perform=lambda request, attestation, data: services.attestation_review(
             attestation=attestation,
@@ -107,17 +114,17 @@ ATTESTATION_DECISIONS = (
             note=data["note"],
         ),
         applies_to=_submitted,
-        done="accepted",
+        done=cast(str, _("accepted")),
     ),
     Decision(
         name="reject",
-        label="Reject",
+        label=cast(str, _("Reject")),
         form_class=ReasonForm,
         perform=lambda request, attestation, data: services.attestation_review(
             attestation=attestation, accept=False, reviewer=acting_user(request), note=data["reason"]
         ),
         applies_to=_submitted,
-        done="rejected",
+        done=cast(str, _("rejected")),
         danger=True,
     ),
 )
@@ -130,14 +137,14 @@ def _active(finding: Finding) -> bool:
 FINDING_DECISIONS = (
     Decision(
         name="resolve",
-        label="Resolve",
+        label=cast(str, _("Resolve")),
         form_class=ReasonForm,
         perform=lambda request, finding, data: services.finding_resolve(
             finding=finding, note=data["reason"], user=acting_user(request)
         ),
         applies_to=_active,
-        done="resolved",
-        help_text="The next compliance sweep re-opens the finding if its condition still holds.",
+        done=cast(str, _("resolved")),
+        help_text=cast(str, _("The next compliance sweep re-opens the finding if its condition still holds.")),
     ),
 )
 
@@ -153,8 +160,8 @@ class SecurityRequirementAdmin(SimpleHistoryAdmin):
 class SecurityAttestationAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdmin):
     decisions = ATTESTATION_DECISIONS
     actions = [
-        decision_action("accept", "Accept selected attestations (with expiry)"),
-        decision_action("reject", "Reject selected attestations"),
+        decision_action("accept", cast(str, _("Accept selected attestations (with expiry)"))),
+        decision_action("reject", cast(str, _("Reject selected attestations"))),
     ]
     list_display = ("company", "requirement", "shipment", "status", "attested_on", "expires_on", "reviewed_at")
     list_filter = ("status", "requirement")
@@ -180,7 +187,7 @@ class FindingAdmin(DecisionAdminMixin, ExportAdminMixin, ServiceOwnedHistoryMixi
     decisions = FINDING_DECISIONS
     resource_classes = [FindingResource]
     actions = [
-        decision_action("resolve", "Resolve selected findings"),
+        decision_action("resolve", cast(str, _("Resolve selected findings"))),
     ]
     list_display = ("summary", "rule", "severity", "company", "status", "first_seen_at", "last_seen_at")
     list_filter = ("status", "severity", "rule")
@@ -264,21 +271,23 @@ class CompanyAPIKeyForm(forms.ModelForm):
         company, user = data.get("company"), data.get("user")
         if kind == CompanyAPIKey.Kind.COMPANY:
             if company is None:
-                self.add_error("company", "A company key belongs to a company.")
+                self.add_error("company", gettext("A company key belongs to a company."))
             if user is not None:
-                self.add_error("user", "A company key belongs to no user.")
+                self.add_error("user", gettext("A company key belongs to no user."))
         elif kind == CompanyAPIKey.Kind.REGULATOR:
             if company is not None:
-                self.add_error("company", "A regulator key belongs to no company.")
+                self.add_error("company", gettext("A regulator key belongs to no company."))
             if user is None:
-                self.add_error("user", "A regulator key belongs to a user (it stops working with that user).")
+                self.add_error("user", gettext("A regulator key belongs to a user (it stops working with that user)."))
             elif not holds_regulator_rights(user):
-                self.add_error("user", "Only an active superuser or member of the Regulator group may hold one.")
+                self.add_error(
+                    "user", gettext("Only an active superuser or member of the Regulator group may hold one.")
+                )
         else:
             if company is not None:
-                self.add_error("company", "A customs key belongs to no company.")
+                self.add_error("company", gettext("A customs key belongs to no company."))
             if user is not None:
-                self.add_error("user", "A customs key belongs to no user.")
+                self.add_error("user", gettext("A customs key belongs to no user."))
         return data
 
 
@@ -320,7 +329,7 @@ class CompanyAPIKeyAdmin(APIKeyModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if obj.kind != CompanyAPIKey.Kind.COMPANY and not request.user.is_superuser:
-            raise PermissionDenied("Only a superuser may issue or change regulator and customs keys.")
+            raise PermissionDenied(gettext("Only a superuser may issue or change regulator and customs keys."))
         super().save_model(request, obj, form, change)
 
 
@@ -342,14 +351,16 @@ class WebhookSubscriptionForm(forms.ModelForm):
     only); the admin, seen by the regulator alone, says precisely why one is refused."""
 
     new_secret = forms.CharField(
-        label="Signing secret",
+        label=_("Signing secret"),
         required=False,
         min_length=16,
         max_length=128,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only: the current secret is never shown. Leave blank to keep it; type a new "
-        "one (16 to 128 characters) to rotate it, and give the same value to the receiver.",
+        help_text=_(
+            "Write-only: the current secret is never shown. Leave blank to keep it; type a new "
+            "one (16 to 128 characters) to rotate it, and give the same value to the receiver."
+        ),
     )
 
     class Meta:
@@ -361,6 +372,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
             "url",
             "new_secret",
             "event_types",
+            "language",
             "is_active",
             "consecutive_failures",
             "disabled_at",
@@ -371,7 +383,9 @@ class WebhookSubscriptionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None:
             self.fields["new_secret"].required = True
-            self.fields["new_secret"].help_text = "Write-only: shown nowhere after saving (16 to 128 characters)."
+            self.fields["new_secret"].help_text = gettext(
+                "Write-only: shown nowhere after saving (16 to 128 characters)."
+            )
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -407,7 +421,7 @@ class WebhookSubscriptionAdmin(SimpleHistoryAdmin):
         can_write = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
         return fields if can_write else [field for field in fields if field != "new_secret"]
 
-    @admin.display(description="Last delivery error (regulator only)")
+    @admin.display(description=_("Last delivery error (regulator only)"))
     def last_delivery_error(self, obj: WebhookSubscription) -> str:
         """The detailed error of the latest failed attempt: the company only ever sees
         "delivery failed" (``disabled_reason``), since the details would map its network."""

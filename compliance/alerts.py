@@ -5,6 +5,12 @@ Every e-mail is first recorded (``AlertEmail`` per finding, event and recipient;
 records: a re-run sweep or a re-delivered task finds the row already there, or already
 sent, and mails nobody twice. Recipients are the company's compliance contacts and
 ``settings.REGULATOR_ALERT_EMAILS``.
+
+Each e-mail is written in its recipient's language (:func:`recipient_language`): a company's
+contacts read ``Company.preferred_language``; a regulator address reads the language its
+staff user chose (``StaffProfile.language``), else ``settings.ALERT_DEFAULT_LANGUAGE``.
+Messages are rendered inside ``translation.override`` (:mod:`compliance.finding_text` writes
+the findings for people); one e-mail per recipient, as before.
 """
 
 from __future__ import annotations
@@ -13,14 +19,18 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from common import bulk
-from compliance.models import AlertEmail, DigestEmail, Finding
+from compliance import finding_text as text
+from compliance.models import AlertEmail, DigestEmail, Finding, StaffProfile
 from compliance.outcomes import FindingEvent
 from compliance.selectors import ACTIVE, ComplianceStatus, company_compliance_statuses, status_from_counts
 from licences.models import Company
@@ -28,7 +38,6 @@ from licences.models import Company
 logger = logging.getLogger(__name__)
 
 Event = AlertEmail.Event
-SUBJECT_PREFIX = "[Compliance]"
 # Rules whose findings carry ``details["expires_on"]`` and get reminders before it.
 REMINDER_RULES = ("security_expiring", "licence_expiring")
 SEVERITY_ORDER = {
@@ -54,6 +63,30 @@ def recipients_for(company: Company) -> list[str]:
     return _unique([*company.contact_emails, *settings.REGULATOR_ALERT_EMAILS])
 
 
+def staff_languages() -> dict[str, str]:
+    """The chosen language of each active staff user's e-mail address (lower case)."""
+    rows = (
+        StaffProfile.objects.exclude(language="")
+        .filter(user__is_active=True, user__is_staff=True)
+        .exclude(user__email="")
+        .order_by("pk")
+        .values_list("user__email", "language")
+    )
+    languages: dict[str, str] = {}
+    for email, language in rows:
+        languages.setdefault(email.lower(), language)
+    return languages
+
+
+def recipient_language(address: str, company: Company | None, staff: dict[str, str]) -> str:
+    """The language ``address`` reads alerts in: a regulator address its staff user's choice
+    (else ``ALERT_DEFAULT_LANGUAGE``), a company contact the company's preferred language."""
+    regulator = {a.lower() for a in settings.REGULATOR_ALERT_EMAILS}
+    if address.lower() in regulator or company is None:
+        return staff.get(address.lower(), settings.ALERT_DEFAULT_LANGUAGE)
+    return company.preferred_language or settings.ALERT_DEFAULT_LANGUAGE
+
+
 def _contacts(company_ids: Iterable[int]) -> dict[int, list[str]]:
     companies = Company.objects.filter(bulk.one_of(Company, "pk", set(company_ids))).only(
         "pk", "compliance_contact_emails"
@@ -75,40 +108,44 @@ def queue_emails(events: Sequence[FindingEvent]) -> int:
     return len(rows)
 
 
-def render_alert(alert: AlertEmail) -> EmailMessage:
-    """The e-mail for one outbox row."""
-    finding = alert.finding
-    company = finding.company
-    if alert.event == Event.OPENED:
-        headline = f"New {finding.severity} finding"
-    elif alert.event == Event.ESCALATED:
-        headline = f"Finding raised to {finding.severity}"
-    elif alert.event == Event.RESOLVED:
-        headline = "Finding resolved"
-    else:
-        days = alert.event_key.split("d:", 1)[0]
-        headline = f"Reminder, {days} days left"
-    lines = [
-        f"{headline}: {finding.summary}",
-        "",
-        f"Company:    {company.name} ({company.slug})",
-        f"Rule:       {finding.rule}",
-        f"Severity:   {finding.severity}",
-        f"Subject:    {finding.subject}",
-        f"Status:     {finding.status}",
-        f"First seen: {timezone.localtime(finding.first_seen_at):%Y-%m-%d %H:%M}",
-    ]
-    if alert.event == Event.RESOLVED and finding.resolution_note:
-        lines.append(f"Resolution: {finding.resolution_note}")
-    for name, value in sorted((finding.details or {}).items()):
-        lines.append(f"  {name}: {value}")
-    lines += ["", f"Finding #{finding.pk}. Alerts are not repeated while a finding stays open or acknowledged."]
-    return EmailMessage(
-        subject=f"{SUBJECT_PREFIX} {headline}: {finding.summary}"[:250],
-        body="\n".join(lines) + "\n",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[alert.recipient],
-    )
+def _line(label: str, value: object) -> str:
+    return f"{text.pad(label)}{value}"
+
+
+def render_alert(alert: AlertEmail, language: str | None = None) -> EmailMessage:
+    """The e-mail for one outbox row, in ``language`` (default: the active one)."""
+    with translation.override(language or translation.get_language()):
+        finding = alert.finding
+        company = finding.company
+        lines = [
+            text.event_summary(alert.event, finding, alert.event_key),
+            "",
+            _line(gettext("Company:"), f"{text.company_name(company)} ({company.slug})"),
+            _line(gettext("Rule:"), f"{text.rule_title(finding.rule)} ({finding.rule})"),
+            _line(gettext("Severity:"), text.severity_word(finding.severity)),
+            _line(gettext("Subject:"), finding.subject),
+            _line(gettext("Status:"), text.status_word(finding.status)),
+            _line(gettext("First seen:"), text.moment(finding.first_seen_at)),
+        ]
+        if alert.event == Event.RESOLVED and finding.resolution_note:
+            lines.append(_line(gettext("Resolution:"), finding.resolution_note))
+        for name, value in sorted((finding.details or {}).items()):
+            lines.append(f"  {name}: {value}")
+        lines += [
+            "",
+            gettext("Finding #%(id)s. Alerts are not repeated while a finding stays open or acknowledged.")
+            % {"id": finding.pk},
+        ]
+        subject = gettext("[Compliance] %(headline)s: %(summary)s") % {
+            "headline": text.headline(alert.event, finding, alert.event_key),
+            "summary": text.summary(finding),
+        }
+        return EmailMessage(
+            subject=subject[:250],
+            body="\n".join(lines) + "\n",
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[alert.recipient],
+        )
 
 
 def send_pending_emails(*, limit: int = 1000) -> int:
@@ -128,10 +165,12 @@ def send_pending_emails(*, limit: int = 1000) -> int:
         if not pending:
             return 0
         sent: list[int] = []
+        staff = staff_languages()
         with get_connection() as connection:
             for alert in pending:
+                language = recipient_language(alert.recipient, alert.finding.company, staff)
                 try:
-                    connection.send_messages([render_alert(alert)])
+                    connection.send_messages([render_alert(alert, language)])
                 except Exception:  # a refused message must not stop the others
                     logger.exception("Could not send alert e-mail %s to %s", alert.pk, alert.recipient)
                     continue
@@ -183,17 +222,45 @@ def send_reminders(*, on: dt.date | None = None) -> int:
 
 # --- The daily digest ----------------------------------------------------------------------------
 
-STATUS_TITLES = {ComplianceStatus.NON_COMPLIANT: "Non-compliant", ComplianceStatus.AT_RISK: "At risk"}
+STATUS_TITLES: dict[str, Any] = {
+    ComplianceStatus.NON_COMPLIANT: _("Non-compliant:"),
+    ComplianceStatus.AT_RISK: _("At risk:"),
+}
 
 
 def _finding_line(finding: Finding) -> str:
-    since = timezone.localdate(finding.first_seen_at)
-    acknowledged = ", acknowledged" if finding.status == Finding.Status.ACKNOWLEDGED else ""
-    return f"  - [{finding.severity}] {finding.rule}: {finding.summary} (since {since:%Y-%m-%d}{acknowledged})"
+    values = {
+        "severity": text.severity_word(finding.severity),
+        "rule": text.rule_title(finding.rule),
+        "summary": text.summary(finding),
+        "since": text.day(timezone.localdate(finding.first_seen_at)),
+    }
+    if finding.status == Finding.Status.ACKNOWLEDGED:
+        return gettext("  - [%(severity)s] %(rule)s: %(summary)s (since %(since)s, acknowledged)") % values
+    return gettext("  - [%(severity)s] %(rule)s: %(summary)s (since %(since)s)") % values
+
+
+def digest_title(on: dt.date, company: Company | None) -> str:
+    if company is None:
+        return gettext("Compliance digest for %(date)s") % {"date": text.day(on)}
+    return gettext("Compliance digest for %(date)s: %(company)s") % {
+        "date": text.day(on),
+        "company": text.company_name(company),
+    }
+
+
+def digest_subject(on: dt.date, company: Company | None) -> str:
+    if company is None:
+        return gettext("[Compliance] Daily digest %(date)s") % {"date": text.day(on)}
+    return gettext("[Compliance] Daily digest %(date)s: %(company)s") % {
+        "date": text.day(on),
+        "company": text.company_name(company),
+    }
 
 
 def digest_lines(*, on: dt.date, now: dt.datetime, company: Company | None = None) -> list[str]:
-    """The digest's text, line by line: the regulator's (every company) or one company's.
+    """The digest's text, line by line, in the active language: the regulator's (every company)
+    or one company's.
 
     Opened and resolved counts cover the 24 hours before ``now``.
     """
@@ -205,15 +272,25 @@ def digest_lines(*, on: dt.date, now: dt.datetime, company: Company | None = Non
     opened = findings.filter(first_seen_at__gte=since).count()
     resolved = findings.filter(status=Finding.Status.RESOLVED, resolved_at__gte=since).count()
 
-    lines = [f"Compliance digest for {on:%Y-%m-%d}" + (f": {company.name}" if company else "")]
+    lines = [digest_title(on, company)]
     if company is None:
         statuses = company_compliance_statuses()
         tally = {status: sum(1 for row in statuses if row.status == status) for status in ComplianceStatus.values}
         lines.append(
-            f"Companies: {len(statuses)} ({tally[ComplianceStatus.COMPLIANT]} compliant, "
-            f"{tally[ComplianceStatus.AT_RISK]} at risk, {tally[ComplianceStatus.NON_COMPLIANT]} non-compliant)"
+            gettext(
+                "Companies: %(total)d (%(compliant)d compliant, %(at_risk)d at risk, %(non_compliant)d non-compliant)"
+            )
+            % {
+                "total": len(statuses),
+                "compliant": tally[ComplianceStatus.COMPLIANT],
+                "at_risk": tally[ComplianceStatus.AT_RISK],
+                "non_compliant": tally[ComplianceStatus.NON_COMPLIANT],
+            }
         )
-    lines.append(f"Findings: {len(active)} open or acknowledged; last 24 hours: {opened} opened, {resolved} resolved")
+    lines.append(
+        gettext("Findings: %(active)d open or acknowledged; last 24 hours: %(opened)d opened, %(resolved)d resolved")
+        % {"active": len(active), "opened": opened, "resolved": resolved}
+    )
 
     by_company: dict[int, list[Finding]] = defaultdict(list)
     for finding in active:
@@ -227,14 +304,14 @@ def digest_lines(*, on: dt.date, now: dt.datetime, company: Company | None = Non
         if status not in sections:
             continue
         owner = company_findings[0].company
-        sections[status].append(f"* {owner.name} ({owner.slug})")
+        sections[status].append(f"* {text.company_name(owner)} ({owner.slug})")
         company_findings.sort(key=lambda finding: (SEVERITY_ORDER[finding.severity], finding.rule, finding.subject))
         sections[status] += [_finding_line(finding) for finding in company_findings]
     for status, section in sections.items():
         if section:
-            lines += ["", f"{STATUS_TITLES[status]}:", *section]
+            lines += ["", str(STATUS_TITLES[status]), *section]
     if not active:
-        lines += ["", "No open findings."]
+        lines += ["", gettext("No open findings.")]
     return lines
 
 
@@ -253,6 +330,8 @@ def send_daily_digest(*, on: dt.date | None = None, now: dt.datetime | None = No
     open or acknowledged findings its own part. Once per recipient per day; returns how many went out.
 
     A recipient who is both regulator staff and a company contact gets the regulator's digest only.
+    Each reads it in their language (:func:`recipient_language`); the body is written once per
+    audience and language.
     """
     now = now or timezone.now()
     on = on or timezone.localdate(now)
@@ -260,17 +339,23 @@ def send_daily_digest(*, on: dt.date | None = None, now: dt.datetime | None = No
     companies = Company.objects.filter(findings__status__in=ACTIVE).distinct().order_by("name", "slug")
     audiences += [(company, _unique(company.contact_emails)) for company in companies]
     sent = 0
+    staff = staff_languages()
     for company, recipients in audiences:
         if not recipients:
             continue
-        body: str | None = None
+        bodies: dict[str, tuple[str, str]] = {}
         for recipient in recipients:
             record = _claim_digest(on=on, recipient=recipient, company=company)
             if record is None:
                 continue
-            if body is None:
-                body = "\n".join(digest_lines(on=on, now=now, company=company)) + "\n"
-            title = f"{SUBJECT_PREFIX} Daily digest {on:%Y-%m-%d}" + (f": {company.name}" if company else "")
+            language = recipient_language(recipient, company, staff)
+            if language not in bodies:
+                with translation.override(language):
+                    bodies[language] = (
+                        digest_subject(on, company),
+                        "\n".join(digest_lines(on=on, now=now, company=company)) + "\n",
+                    )
+            title, body = bodies[language]
             try:
                 EmailMessage(title, body, settings.DEFAULT_FROM_EMAIL, [recipient]).send()
             except Exception:  # one refused address must not stop the rest

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext, ngettext
+
 from compliance.models import Finding
 
 
@@ -81,12 +83,21 @@ class SweepSummary:
     def total(self, name: str) -> int:
         return sum(getattr(self, name).values())
 
+    def _counts(self, count: Callable[[str], int]) -> str:
+        return gettext(
+            "%(opened)d opened, %(still_open)d still open, %(escalated)d escalated, %(resolved)d resolved"
+        ) % {name: count(name) for name in self.COUNTS}
+
     def lines(self) -> list[str]:
-        """A human summary: totals, then one line per rule that had any finding."""
-        totals = ", ".join(f"{self.total(name)} {name.replace('_', ' ')}" for name in self.COUNTS)
-        lines = [f"{self.companies} companies swept: {totals}"]
+        """A human summary in the active language: totals, then one line per rule that had any finding."""
+        lines = [
+            ngettext(
+                "%(companies)d company swept: %(counts)s", "%(companies)d companies swept: %(counts)s", self.companies
+            )
+            % {"companies": self.companies, "counts": self._counts(self.total)}
+        ]
         by_rule = sorted(set().union(*(getattr(self, name).keys() for name in self.COUNTS)))
         for rule in by_rule:
-            counts = ", ".join(f"{getattr(self, name)[rule]} {name.replace('_', ' ')}" for name in self.COUNTS)
-            lines.append(f"  {rule}: {counts}")
+            per_rule = {name: getattr(self, name)[rule] for name in self.COUNTS}
+            lines.append(f"  {rule}: {self._counts(per_rule.__getitem__)}")
         return lines

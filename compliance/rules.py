@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Exists, F, Max, Min, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from common import bulk
 from compliance.models import Finding, SecurityAttestation, SecurityRequirement
@@ -70,7 +71,7 @@ class Rule:
     name: str
     check: RuleFunction
     rules: tuple[str, ...]
-    description: str
+    description: Any  # a lazy translation: the rule's title for people
 
 
 def thresholds() -> dict[str, Any]:
@@ -459,20 +460,22 @@ def commitment_overdue(on: dt.date, company_ids: CompanyIds = None) -> list[Hit]
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("quota_shortfall", quota_shortfall, ("quota_shortfall", "quota_at_risk"), "Short of the domestic quota"),
-    Rule("security_gap", security_gap, ("security_gap",), "Missing or expired US security attestation"),
-    Rule("security_expiring", security_expiring, ("security_expiring",), "Security attestation expiring"),
+    Rule("quota_shortfall", quota_shortfall, ("quota_shortfall", "quota_at_risk"), _("Short of the domestic quota")),
+    Rule("security_gap", security_gap, ("security_gap",), _("Missing or expired US security attestation")),
+    Rule("security_expiring", security_expiring, ("security_expiring",), _("Security attestation expiring")),
     Rule(
         "shipment_condition_gap",
         shipment_condition_gap,
         ("shipment_condition_gap",),
-        "Shipment lacks a per-lot security condition",
+        _("Shipment lacks a per-lot security condition"),
     ),
-    Rule("licence_expiring", licence_expiring, ("licence_expiring",), "Licence expiring with quantity unused"),
-    Rule("licence_nearly_exhausted", licence_nearly_exhausted, ("licence_nearly_exhausted",), "Licence nearly used up"),
-    Rule("customs_hold_overdue", customs_hold_overdue, ("customs_hold_overdue",), "Shipment held too long"),
-    Rule("entry_block_shipment", entry_block_shipment, ("entry_block_shipment",), "Shipment during an entry block"),
-    Rule("commitment_overdue", commitment_overdue, ("commitment_overdue",), "Domestic commitment overdue"),
+    Rule("licence_expiring", licence_expiring, ("licence_expiring",), _("Licence expiring with quantity unused")),
+    Rule(
+        "licence_nearly_exhausted", licence_nearly_exhausted, ("licence_nearly_exhausted",), _("Licence nearly used up")
+    ),
+    Rule("customs_hold_overdue", customs_hold_overdue, ("customs_hold_overdue",), _("Shipment held too long")),
+    Rule("entry_block_shipment", entry_block_shipment, ("entry_block_shipment",), _("Shipment during an entry block")),
+    Rule("commitment_overdue", commitment_overdue, ("commitment_overdue",), _("Domestic commitment overdue")),
 )
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}
 # Every finding rule the sweep owns (and so may resolve automatically).

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet, TextChoices
+from django.utils.translation import gettext_lazy as _
 
 from compliance.models import Finding
 from licences.models import Company
@@ -14,9 +15,9 @@ ACTIVE = (Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED)
 
 
 class ComplianceStatus(TextChoices):
-    COMPLIANT = "compliant", "Compliant"
-    AT_RISK = "at_risk", "At risk"
-    NON_COMPLIANT = "non_compliant", "Non-compliant"
+    COMPLIANT = "compliant", _("Compliant")
+    AT_RISK = "at_risk", _("At risk")
+    NON_COMPLIANT = "non_compliant", _("Non-compliant")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from common.errors import Conflict, DomainError
 from compliance.models import (
@@ -30,6 +31,24 @@ def _actor(user: User | None, recorded_by: str) -> str:
     return user.get_username()[:150] if user is not None else ""
 
 
+def _attestation_already(status: str) -> str:
+    """The refusal of a second review, in the request's language (the status is a word in it)."""
+    if status == AttestationStatus.ACCEPTED:
+        return gettext("This attestation is already accepted.")
+    if status == AttestationStatus.REJECTED:
+        return gettext("This attestation is already rejected.")
+    return gettext("This attestation is already %(status)s.") % {"status": status}
+
+
+def _finding_not_open(status: str) -> str:
+    """The refusal to acknowledge a finding that is not open, in the request's language."""
+    if status == Finding.Status.ACKNOWLEDGED:
+        return gettext("This finding is acknowledged; only open findings can be acknowledged.")
+    if status == Finding.Status.RESOLVED:
+        return gettext("This finding is resolved; only open findings can be acknowledged.")
+    return gettext("This finding is %(status)s; only open findings can be acknowledged.") % {"status": status}
+
+
 def attestation_submit(
     *,
     company: Company,
@@ -42,16 +61,24 @@ def attestation_submit(
     """Record a company's attestation against a requirement (status ``submitted``)."""
     if not evidence_reference and not evidence_file:
         raise DomainError(
-            "Give an evidence file or an evidence reference.",
+            gettext("Give an evidence file or an evidence reference."),
             code="evidence_required",
-            fields={"evidence_reference": ["evidence file or reference required"]},
+            fields={"evidence_reference": [gettext("evidence file or reference required")]},
         )
     if requirement.scope == SecurityRequirement.Scope.SHIPMENT and shipment is None:
-        raise DomainError(f"{requirement.code} is attested per shipment: name the shipment.", code="shipment_required")
+        raise DomainError(
+            gettext("%(requirement)s is attested per shipment: name the shipment.") % {"requirement": requirement.code},
+            code="shipment_required",
+        )
     if requirement.scope == SecurityRequirement.Scope.COMPANY and shipment is not None:
-        raise DomainError(f"{requirement.code} is attested per company, not per shipment.", code="shipment_not_allowed")
+        raise DomainError(
+            gettext("%(requirement)s is attested per company, not per shipment.") % {"requirement": requirement.code},
+            code="shipment_not_allowed",
+        )
     if shipment is not None and shipment.company_id != company.pk:
-        raise DomainError("That shipment belongs to another company.", code="shipment_not_found", status_code=404)
+        raise DomainError(
+            gettext("That shipment belongs to another company."), code="shipment_not_found", status_code=404
+        )
     attestation = SecurityAttestation(
         company=company,
         requirement=requirement,
@@ -84,17 +111,17 @@ def attestation_review(
     """
     attestation = SecurityAttestation.objects.select_for_update().select_related("requirement").get(pk=attestation.pk)
     if attestation.status != AttestationStatus.SUBMITTED:
-        raise Conflict(f"This attestation is already {attestation.status}.", code="invalid_transition")
+        raise Conflict(_attestation_already(attestation.status), code="invalid_transition")
     now = at or timezone.now()
     if accept:
         expires_on = expires_on or attestation.attested_on + dt.timedelta(days=attestation.requirement.validity_days)
         if expires_on < attestation.attested_on:
-            raise DomainError("The expiry must not be before the attestation date.", code="invalid_expiry")
+            raise DomainError(gettext("The expiry must not be before the attestation date."), code="invalid_expiry")
         attestation.status = AttestationStatus.ACCEPTED
         attestation.expires_on = expires_on
     else:
         if not note.strip():
-            raise DomainError("Say why the attestation is rejected.", code="reason_required")
+            raise DomainError(gettext("Say why the attestation is rejected."), code="reason_required")
         attestation.status = AttestationStatus.REJECTED
     attestation.review_note = note
     attestation.reviewed_at = now
@@ -133,9 +160,7 @@ def finding_acknowledge(
     """An officer has seen the finding: it stays listed but is not alerted again unless it worsens."""
     finding = Finding.objects.select_for_update().get(pk=finding.pk)
     if finding.status != Finding.Status.OPEN:
-        raise Conflict(
-            f"This finding is {finding.status}; only open findings can be acknowledged.", code="invalid_transition"
-        )
+        raise Conflict(_finding_not_open(finding.status), code="invalid_transition")
     finding.status = Finding.Status.ACKNOWLEDGED
     finding.acknowledged_at = timezone.now()
     finding.acknowledged_by = user
@@ -151,9 +176,9 @@ def finding_resolve(*, finding: Finding, note: str, user: User | None = None, re
     """Close a finding by hand (a sweep re-opens it if the condition still holds)."""
     finding = Finding.objects.select_for_update().get(pk=finding.pk)
     if finding.status == Finding.Status.RESOLVED:
-        raise Conflict("This finding is already resolved.", code="invalid_transition")
+        raise Conflict(gettext("This finding is already resolved."), code="invalid_transition")
     if not note.strip():
-        raise DomainError("Say how the finding was resolved.", code="reason_required")
+        raise DomainError(gettext("Say how the finding was resolved."), code="reason_required")
     finding.status = Finding.Status.RESOLVED
     finding.resolved_at = timezone.now()
     finding.resolution_note = note

@@ -51,6 +51,7 @@ from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_update_with_history
 
 from common import bulk
@@ -82,7 +83,7 @@ TRANSITION_FIELDS = [
     "as_known_at",
 ]
 HEARTBEAT_FIELDS = ["rule", "severity", "summary", "details", "last_seen_at", "as_known_at"]
-OPENED_REASON = "Opened by the compliance sweep"
+OPENED_REASON = gettext_noop("Opened by the compliance sweep")  # stored in English, shown translated
 #: Who the ``finding_transitions`` ledger says made the sweep's transitions.
 SWEEP_ACTOR = "compliance sweep"
 Transition = FindingTransition.Kind
@@ -395,7 +396,7 @@ def upsert_findings(
         finding.resolution_note = (
             f"Resolved automatically by the compliance sweep on {on:%Y-%m-%d}: the condition no longer holds."
         )
-        finding._change_reason = "Resolved automatically: the condition no longer holds"
+        finding._change_reason = gettext_noop("Resolved automatically: the condition no longer holds")
         transitioned.append(finding)
         changed.append((finding, Transition.RESOLVED))
         events.append(FindingEvent(finding, event=Event.RESOLVED, key=key))

@@ -6,6 +6,10 @@ its moment (UUID 5), so queueing the same event twice creates one delivery. The 
 writes the outbox in the transaction that writes the findings (:mod:`compliance.sweep`);
 the attempts themselves are :mod:`compliance.webhooks`.
 
+Each payload carries the finding's machine fields unchanged and, beside them, a ``summary``
+for people in the subscription's language (``WebhookSubscription.language``): what happened
+and the finding's summary, as the alert e-mail's subject says it.
+
 This module sits below the sweep and the tasks and imports neither: the function handing a
 delivery to a worker is registered by :func:`compliance.tasks.register` when the app is
 ready (:func:`deliver_with`), so only ``compliance.tasks`` knows Celery.
@@ -19,11 +23,13 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from compliance.finding_text import event_summary
 from compliance.models import AlertEmail, Finding, WebhookDelivery, WebhookSubscription
 from compliance.outcomes import FindingEvent
 from licences.models import Company
@@ -70,6 +76,11 @@ def finding_payload(finding: Finding, company: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def company_payload(company: Company) -> dict[str, Any]:
+    """The company in a webhook body: its machine fields and its English name (as before)."""
+    return {"id": company.pk, "slug": company.slug, "name": company.name}
+
+
 def delivery_uuid(*, subscription_id: int, fingerprint: str, event: str, key: str) -> uuid.UUID:
     """The delivery id of an event for a subscription: stable, so a re-queue is a no-op."""
     return uuid.uuid5(DELIVERY_NAMESPACE, f"{subscription_id}|{fingerprint}|{event}|{key}")
@@ -92,9 +103,8 @@ def queue_deliveries(events: Sequence[FindingEvent], *, now: datetime.datetime) 
     )
     if not subscriptions:
         return []
-    companies = {
-        row["id"]: row for row in Company.objects.filter(pk__in=company_ids).values("id", "slug", "name")
-    }  # fmt: skip
+    found = Company.objects.filter(pk__in=company_ids).only("id", "slug", "name", "name_zh")
+    companies = {company.pk: company for company in found}
     rows = []
     for event in events:
         event_type = EVENT_TYPES.get(event.event)
@@ -107,11 +117,15 @@ def queue_deliveries(events: Sequence[FindingEvent], *, now: datetime.datetime) 
             delivery_id = delivery_uuid(
                 subscription_id=subscription.pk, fingerprint=finding.fingerprint, event=event.event, key=event.key
             )
+            with translation.override(subscription.language or settings.ALERT_DEFAULT_LANGUAGE):
+                summary = event_summary(event.event, finding, event.key, companies[finding.company_id])
             payload = {
                 "id": str(delivery_id),
                 "type": event_type,
                 "created_at": now.isoformat(),
-                "finding": finding_payload(finding, companies[finding.company_id]),
+                "language": subscription.language or settings.ALERT_DEFAULT_LANGUAGE,
+                "summary": summary,
+                "finding": finding_payload(finding, company_payload(companies[finding.company_id])),
             }
             rows.append(
                 WebhookDelivery(

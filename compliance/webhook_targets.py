@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 
 from common.errors import DomainError
 
@@ -45,7 +46,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # What a company is told: one message whatever the reason, so registration is no oracle for
 # which internal names exist or which addresses they point to.
-FORBIDDEN_MESSAGE = (
+FORBIDDEN_MESSAGE = gettext_noop(
     "The webhook URL is not allowed: it must be an https URL whose host name resolves to public "
     "internet addresses only."
 )
@@ -59,7 +60,8 @@ class WebhookUrlForbidden(DomainError):
     status_code = 400
 
     def __init__(self, reason: str) -> None:
-        super().__init__(FORBIDDEN_MESSAGE, fields={"url": [FORBIDDEN_MESSAGE]})
+        message = gettext(FORBIDDEN_MESSAGE)
+        super().__init__(message, fields={"url": [message]})
         self.reason = reason
 
 

@@ -258,7 +258,9 @@ SPECTACULAR_SETTINGS = {
         "conditions. Authenticate with `Authorization: Api-Key <key>`: a company key sees and "
         "writes only its own company's records; customs, regulator and analyst principals see "
         "every company (docs/principals.md). Errors are "
-        '`{"code", "detail", "errors"}` with a stable `code`. POSTs accept an `Idempotency-Key` header.'
+        '`{"code", "detail", "errors"}` with a stable `code`. POSTs accept an `Idempotency-Key` header. '
+        "Languages: `detail` and the field messages follow `Accept-Language` (`en` by default, or `zh-hans`); "
+        "`code`, field names and enum values never change."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

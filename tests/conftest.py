@@ -15,6 +15,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -43,6 +44,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _media_root(settings, tmp_path):
     """Uploaded evidence files go to a per-test folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """LocaleMiddleware leaves a request's language active in the thread: every test starts in
+    the default language, whatever language the previous test's last request asked for."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 # The demo world (``load_demo``) tells a story written as of its own day (``load_demo.DEMO_DAY``)

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from common.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
@@ -29,7 +31,7 @@ class StrictSerializerMixin:
             writable = {name for name, field in self.fields.items() if not field.read_only}  # type: ignore[attr-defined]
             unknown = sorted(str(name) for name in data if name not in writable)
             if unknown:
-                raise serializers.ValidationError({name: ["Unknown or read-only field."] for name in unknown})
+                raise serializers.ValidationError({name: [gettext("Unknown or read-only field.")] for name in unknown})
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
@@ -43,7 +45,9 @@ class BoundedDateField(serializers.DateField):
     def to_internal_value(self, value: Any) -> dt.date:
         parsed = super().to_internal_value(value)
         if not MIN_DATE <= parsed <= MAX_DATE:
-            raise serializers.ValidationError(f"Must be between {MIN_DATE} and {MAX_DATE}.")
+            raise serializers.ValidationError(
+                gettext("Must be between %(min)s and %(max)s.") % {"min": MIN_DATE, "max": MAX_DATE}
+            )
         return parsed
 
 
@@ -53,7 +57,9 @@ class BoundedDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value: Any) -> dt.datetime:
         parsed = super().to_internal_value(value)
         if not MIN_DATE <= parsed.date() <= MAX_DATE:
-            raise serializers.ValidationError(f"Must be between {MIN_DATE} and {MAX_DATE}.")
+            raise serializers.ValidationError(
+                gettext("Must be between %(min)s and %(max)s.") % {"min": MIN_DATE, "max": MAX_DATE}
+            )
         return parsed
 
 
@@ -81,8 +87,8 @@ class EventDateTimeField(BoundedDateTimeField):
     """
 
     default_error_messages = {
-        "naive_datetime": "A date and time without a time zone is ambiguous: give an offset (+08:00, Z).",
-        "future_event_time": "An event cannot be dated in the future (the latest accepted now is {latest}).",
+        "naive_datetime": _("A date and time without a time zone is ambiguous: give an offset (+08:00, Z)."),
+        "future_event_time": _("An event cannot be dated in the future (the latest accepted now is {latest})."),
     }
 
     def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
@@ -105,7 +111,7 @@ class EventDateField(BoundedDateField):
     """
 
     default_error_messages = {
-        "future_event_time": "An event cannot be dated in the future (the latest accepted today is {latest}).",
+        "future_event_time": _("An event cannot be dated in the future (the latest accepted today is {latest})."),
     }
 
     def to_internal_value(self, value: Any) -> dt.date:

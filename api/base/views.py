@@ -24,6 +24,8 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
@@ -71,7 +73,7 @@ def get_by_natural_key(
     if not found:
         raise Http404
     if len(found) > 1:
-        raise AmbiguousIdentifier(ambiguous_message(what, value), fields={"company": ["Required: ambiguous."]})
+        raise AmbiguousIdentifier(ambiguous_message(what, value), fields={"company": [gettext("Required: ambiguous.")]})
     return found[0]
 
 
@@ -79,7 +81,7 @@ COMPANY_PARAMETER = OpenApiParameter(
     "company",
     OpenApiTypes.STR,
     OpenApiParameter.QUERY,
-    description=(
+    description=_(
         "The company's slug. Numbers are unique within a company only: a caller who sees several "
         "companies gives it when the number is held by more than one (else 400 ambiguous_identifier)."
     ),

@@ -9,6 +9,8 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.core.validators import URLValidator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -114,9 +116,9 @@ class AttestationSubmitSerializer(CompanyOwnedSerializer):
         company_from="company",  # declaration numbers are unique within a company only
         required=False,
         allow_null=True,
-        help_text="The declaration number of one of the attestation's company's shipments.",
+        help_text=_("The declaration number of one of the attestation's company's shipments."),
     )
-    attested_on = EventDateField(help_text="Not after today.")
+    attested_on = EventDateField(help_text=_("Not after today."))
     evidence_reference = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     evidence_file = serializers.FileField(required=False, allow_null=True, max_length=100)
 
@@ -124,16 +126,21 @@ class AttestationSubmitSerializer(CompanyOwnedSerializer):
         if upload is None:
             return None
         if upload.size > settings.EVIDENCE_MAX_BYTES:
-            raise serializers.ValidationError(f"The file is larger than {settings.EVIDENCE_MAX_BYTES} bytes.")
+            raise serializers.ValidationError(
+                gettext("The file is larger than %(limit)d bytes.") % {"limit": settings.EVIDENCE_MAX_BYTES}
+            )
         extension = os.path.splitext(upload.name)[1].lower()
         allowed = EVIDENCE_TYPES.get(extension)
         content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
         if allowed is None or content_type not in allowed[0]:
-            raise serializers.ValidationError("Allowed evidence files: PDF, PNG, JPEG or plain text.")
+            raise serializers.ValidationError(gettext("Allowed evidence files: PDF, PNG, JPEG or plain text."))
         # The content decides, not the name or the declared type (an MZ executable named .pdf).
         head = filetypes.read_head(upload)
         if filetypes.sniff(head) != allowed[1]:
-            message = f"The file's content is {filetypes.describe(head)}, not {extension[1:].upper()} as named."
+            message = gettext("The file's content is %(found)s, not %(named)s as named.") % {
+                "found": filetypes.describe(head),
+                "named": extension[1:].upper(),
+            }
             raise DomainError(message, code="evidence_content_mismatch", fields={"evidence_file": [message]})
         return upload
 
@@ -141,7 +148,7 @@ class AttestationSubmitSerializer(CompanyOwnedSerializer):
         attrs = super().validate(attrs)
         shipment = attrs.get("shipment")
         if shipment is not None and shipment.company_id != attrs["company"].pk:
-            raise serializers.ValidationError({"shipment": ["That shipment belongs to another company."]})
+            raise serializers.ValidationError({"shipment": [gettext("That shipment belongs to another company.")]})
         return attrs
 
 
@@ -275,8 +282,8 @@ class CompanyComplianceSerializer(serializers.Serializer):
 
     company = serializers.CharField()
     status = serializers.ChoiceField(choices=["compliant", "at_risk", "non_compliant"])
-    high = serializers.IntegerField(help_text="Active high-severity (or critical) findings.")
-    warning = serializers.IntegerField(help_text="Active warnings.")
+    high = serializers.IntegerField(help_text=_("Active high-severity (or critical) findings."))
+    warning = serializers.IntegerField(help_text=_("Active warnings."))
     findings = FindingSerializer(many=True)
 
 
@@ -330,13 +337,17 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
         company_field="pk",
         required=False,
         allow_null=True,
-        help_text="Regulator only: the company whose findings it receives; null for every company. Fixed once created.",
+        help_text=_(
+            "Regulator only: the company whose findings it receives; null for every company. Fixed once created."
+        ),
     )
     url = serializers.CharField(
         max_length=500,
         validators=[webhook_url_scheme],
-        help_text="https only; its host must resolve to public internet addresses (checked again at every "
-        "delivery), else 400 webhook_url_forbidden.",
+        help_text=_(
+            "https only; its host must resolve to public internet addresses (checked again at every "
+            "delivery), else 400 webhook_url_forbidden."
+        ),
     )
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(EVENT_TYPES.values())), required=False, max_length=10
@@ -351,6 +362,7 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
             "name",
             "url",
             "event_types",
+            "language",
             "secret",
             "is_active",
             "consecutive_failures",
@@ -366,11 +378,17 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
             # A company's receiver, signed with its secret, must never start receiving other
             # companies' findings (nor a regulator-wide one become one company's).
             raise serializers.ValidationError(
-                {"company": ["A subscription's company is fixed when it is created: create a new subscription."]}
+                {
+                    "company": [
+                        gettext("A subscription's company is fixed when it is created: create a new subscription.")
+                    ]
+                }
             )
         if principal.company is not None:
             if "company" in attrs and attrs["company"] != principal.company:
-                raise serializers.ValidationError({"company": ["A company key subscribes for its own company."]})
+                raise serializers.ValidationError(
+                    {"company": [gettext("A company key subscribes for its own company.")]}
+                )
             attrs["company"] = principal.company
         company = attrs.get("company")
         if self.instance is None and company is not None:
@@ -379,7 +397,8 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
                 # Each one is a delivery per finding by the shared worker: no company may queue
                 # thousands of calls to a slow host ahead of everyone else's.
                 raise DomainError(
-                    f"A company may have at most {limit} webhook subscriptions: delete one first.",
+                    gettext("A company may have at most %(limit)d webhook subscriptions: delete one first.")
+                    % {"limit": limit},
                     code="webhook_limit_reached",
                 )
         if "url" in attrs:

@@ -13,6 +13,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
@@ -77,30 +78,30 @@ class CommitmentRecordSerializer(CompanyOwnedSerializer):
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
     quantity = QuantityField()
     unit_price = MoneyField()
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", default="USD", help_text="ISO 4217 code.")
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", default="USD", help_text=_("ISO 4217 code."))
     unit_price_usd = MoneyField()
-    pledged_on = EventDateField(help_text="Not after today.")
+    pledged_on = EventDateField(help_text=_("Not after today."))
     due_date = BoundedDateField(required=False, allow_null=True, default=None)
     contract_reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     status = serializers.ChoiceField(
         choices=[DomesticCommitment.Status.PLEDGED, DomesticCommitment.Status.CONTRACTED],
         default=DomesticCommitment.Status.PLEDGED,
     )
-    contracted_on = EventDateField(required=False, allow_null=True, default=None, help_text="Not after today.")
+    contracted_on = EventDateField(required=False, allow_null=True, default=None, help_text=_("Not after today."))
 
 
 class ContractSerializer(StrictSerializer):
-    on = EventDateField(help_text="The day the contract was signed; not after today.")
+    on = EventDateField(help_text=_("The day the contract was signed; not after today."))
     contract_reference = serializers.CharField(max_length=100)
 
 
 class DeliverSerializer(StrictSerializer):
     quantity = QuantityField()
-    on = EventDateField(help_text="The day of the delivery; not after today.")
+    on = EventDateField(help_text=_("The day of the delivery; not after today."))
 
 
 class CancelSerializer(StrictSerializer):
-    on = EventDateField(help_text="The day of the cancellation; not after today.")
+    on = EventDateField(help_text=_("The day of the cancellation; not after today."))
     reason = serializers.CharField(max_length=2000)
 
 
@@ -205,7 +206,7 @@ class PolicyCreateSerializer(StrictSerializer):
 
 
 class PolicyFilter(django_filters.FilterSet):
-    effective_on = django_filters.DateFilter(method="filter_effective_on", label="In its window on date")
+    effective_on = django_filters.DateFilter(method="filter_effective_on", label=_("In its window on date"))
 
     class Meta:
         model = QuotaPolicy
@@ -235,9 +236,9 @@ class PolicyTermsSerializer(serializers.Serializer):
 
 
 class HeadroomSerializer(serializers.Serializer):
-    chip = serializers.CharField(help_text="Foreign chip code.")
+    chip = serializers.CharField(help_text=_("Foreign chip code."))
     units = serializers.IntegerField(
-        allow_null=True, help_text="More units importable while covered; null = unlimited."
+        allow_null=True, help_text=_("More units importable while covered; null = unlimited.")
     )
 
 
@@ -251,10 +252,10 @@ class QuotaPositionSerializer(serializers.Serializer):
     committed = serializers.DecimalField(max_digits=None, decimal_places=None)
     required = serializers.DecimalField(max_digits=None, decimal_places=None)
     shortfall = serializers.DecimalField(max_digits=None, decimal_places=None)
-    coverage = serializers.DecimalField(max_digits=12, decimal_places=4, help_text="committed / required; 1 = 100 %")
+    coverage = serializers.DecimalField(max_digits=12, decimal_places=4, help_text=_("committed / required; 1 = 100 %"))
     is_short = serializers.BooleanField()
     as_known_at = serializers.DateTimeField(
-        allow_null=True, help_text="The moment whose records it was computed from; null: everything recorded so far."
+        allow_null=True, help_text=_("The moment whose records it was computed from; null: everything recorded so far.")
     )
 
 
@@ -269,7 +270,7 @@ class PolicyImpactRowSerializer(serializers.Serializer):
     newly_short = serializers.BooleanField()
 
 
-AS_KNOWN_AT_HELP = (
+AS_KNOWN_AT_HELP = _(
     "Transaction time: answer from what had been recorded by this moment (licence decisions, customs "
     "clearances, commitment changes, policies), so an earlier answer can be reproduced after back-dated "
     "corrections. An ISO 8601 date and time with an offset (in a query string, encode '+' as %2B); without "
@@ -288,7 +289,7 @@ class HypotheticalRowSerializer(StrictSerializer):
 class WhatIfSerializer(StrictSerializer):
     """Extra imports and/or commitments to try; nothing is written."""
 
-    on = BoundedDateField(required=False, help_text="Defaults to today.")
+    on = BoundedDateField(required=False, help_text=_("Defaults to today."))
     as_known_at = EventDateTimeField(required=False, help_text=AS_KNOWN_AT_HELP)
     imports = HypotheticalRowSerializer(many=True, required=False, max_length=100)
     commitments = HypotheticalRowSerializer(many=True, required=False, max_length=100)
@@ -318,7 +319,7 @@ class PolicyViewSet(CreateReadApiViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("on", OpenApiTypes.DATE, OpenApiParameter.QUERY, description="Defaults to today."),
+            OpenApiParameter("on", OpenApiTypes.DATE, OpenApiParameter.QUERY, description=_("Defaults to today.")),
             AS_KNOWN_AT_PARAMETER,
         ],
         responses=PolicyImpactRowSerializer(many=True),
@@ -341,7 +342,7 @@ class QuotaReportSerializer(QuotaPositionSerializer):
         return [{"chip": chip.code, "units": position.headroom(chip)} for chip in self.context["foreign_chips"]]
 
 
-ON_PARAMETER = OpenApiParameter("on", OpenApiTypes.DATE, OpenApiParameter.QUERY, description="Defaults to today.")
+ON_PARAMETER = OpenApiParameter("on", OpenApiTypes.DATE, OpenApiParameter.QUERY, description=_("Defaults to today."))
 
 
 class CompanyQuotaViewSet(ApiViewSetMixin, viewsets.GenericViewSet):

@@ -31,6 +31,6 @@ def compliance_status(value: str) -> str:
     from compliance.selectors import ComplianceStatus
 
     try:
-        return ComplianceStatus(value).label
+        return str(ComplianceStatus(value).label)
     except ValueError:
         return value

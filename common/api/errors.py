@@ -24,6 +24,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -40,30 +41,35 @@ SPECIFIC_CODES = frozenset({"future_event_time", "naive_datetime", "ambiguous_id
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = _("The request body is too large.")
     default_code = "request_too_large"
 
 
 class IdempotencyKeyReused(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_detail = "This Idempotency-Key was already used with a different request."
+    default_detail = _("This Idempotency-Key was already used with a different request.")
     default_code = "idempotency_key_reused"
 
 
 class InvalidIdempotencyKey(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The Idempotency-Key header must be 1 to 200 printable characters."
+    default_detail = _("The Idempotency-Key header must be 1 to 200 printable characters.")
     default_code = "invalid_idempotency_key"
 
 
 class ErrorEnvelopeSerializer(serializers.Serializer[Any]):
     """The body of every error response (documents the envelope in the OpenAPI schema)."""
 
-    code = serializers.CharField(help_text=_("Stable machine-readable error code, e.g. licence_exhausted."))
-    detail = serializers.CharField(help_text=_("A human-readable message."))
+    code = serializers.CharField(
+        help_text=_("Stable machine-readable error code, e.g. licence_exhausted; the same in every language.")
+    )
+    detail = serializers.CharField(help_text=_("A human-readable message, in the language of Accept-Language."))
     errors = serializers.DictField(  # type: ignore[assignment] # the envelope's field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
-        help_text=_("Messages per offending field (dotted path for nested input); empty when none."),
+        help_text=_(
+            "Messages per offending field (dotted path for nested input; field names never translated), "
+            "in the language of Accept-Language; empty when none."
+        ),
     )
 
 
@@ -116,10 +122,16 @@ def specific_code(detail: Any) -> str | None:
 
 def _validation_detail(errors: dict[str, list[str]]) -> str:
     if not errors:
-        return "The request is invalid."
+        return gettext("The request is invalid.")
     field, messages = next(iter(errors.items()))
-    more = f" (and {len(errors) - 1} more field(s))" if len(errors) > 1 else ""
-    return f"Invalid input: {field}: {messages[0]}{more}"
+    if len(errors) == 1:
+        return gettext("Invalid input: %(field)s: %(message)s") % {"field": field, "message": messages[0]}
+    more = len(errors) - 1
+    return ngettext(
+        "Invalid input: %(field)s: %(message)s (and %(more)d more field)",
+        "Invalid input: %(field)s: %(message)s (and %(more)d more fields)",
+        more,
+    ) % {"field": field, "message": messages[0], "more": more}
 
 
 def validation_error_body(detail: Any) -> dict[str, Any]:
@@ -152,16 +164,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response.data = validation_error_body(exc.detail)
         return response
     if isinstance(exc, Http404):
-        response.data = envelope("not_found", "Not found.")
+        response.data = envelope("not_found", gettext("Not found."))
         return response
     if isinstance(exc, exceptions.APIException):
-        detail = exc.detail if isinstance(exc.detail, str) else "Request refused."
+        detail = exc.detail if isinstance(exc.detail, str) else gettext("Request refused.")
         # A permission may refuse with a code of its own (``customs_outcome_forbidden``).
         code = getattr(exc.detail, "code", None) if isinstance(exc, exceptions.PermissionDenied) else None
         response.data = envelope(str(code or getattr(exc, "default_code", "error")), str(detail))
         return response
     # django.core.exceptions.PermissionDenied, converted by DRF.
-    response.data = envelope("permission_denied", "You do not have permission to perform this action.")
+    response.data = envelope("permission_denied", gettext("You do not have permission to perform this action."))
     return response
 
 
@@ -171,9 +183,9 @@ def is_api_path(request: HttpRequest) -> bool:
 
 def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse | None:
     """URL-level 404 inside ``/api/``: the envelope instead of an HTML page."""
-    return JsonResponse(envelope("not_found", "Not found."), status=404)
+    return JsonResponse(envelope("not_found", gettext("Not found.")), status=404)
 
 
 def api_server_error(request: HttpRequest) -> JsonResponse:
     """URL-level 500 inside ``/api/``: the envelope instead of an HTML page."""
-    return JsonResponse(envelope("server_error", "Internal server error."), status=500)
+    return JsonResponse(envelope("server_error", gettext("Internal server error.")), status=500)

@@ -109,7 +109,7 @@ class IdField(forms.IntegerField):
         text = str(value).strip()
         if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
             raise ValidationError(
-                gettext("Must be a whole number from 0 to %(max)s.") % {"max": MAX_ID}, code="invalid"
+                gettext("Must be a whole number from 0 to %(max)d.") % {"max": MAX_ID}, code="invalid"
             )
         return super().to_python(text)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -28,7 +29,7 @@ class BoundedJSONParser(parsers.JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         raw = stream.read(self.max_bytes + 1) if stream is not None else b""
         if len(raw) > self.max_bytes:
-            raise RequestTooLarge(f"The JSON body exceeds {self.max_bytes} bytes.")
+            raise RequestTooLarge(gettext("The JSON body exceeds %(limit)d bytes.") % {"limit": self.max_bytes})
         try:
             return super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError as error:
@@ -66,5 +67,7 @@ class BoundedMultiPartParser(parsers.MultiPartParser):
         except ValueError:
             length = 0
         if length > settings.API_MULTIPART_MAX_BYTES:
-            raise RequestTooLarge(f"The multipart body exceeds {settings.API_MULTIPART_MAX_BYTES} bytes.")
+            raise RequestTooLarge(
+                gettext("The multipart body exceeds %(limit)d bytes.") % {"limit": settings.API_MULTIPART_MAX_BYTES}
+            )
         return super().parse(stream, media_type, parser_context)

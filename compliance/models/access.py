@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
 from licences.models import Company
@@ -25,25 +26,29 @@ class CompanyAPIKey(AbstractAPIKey):
     """
 
     class Kind(models.TextChoices):
-        COMPANY = "company", "Company"
-        REGULATOR = "regulator", "Regulator"
-        CUSTOMS = "customs", "Customs"
+        COMPANY = "company", _("Company")
+        REGULATOR = "regulator", _("Regulator")
+        CUSTOMS = "customs", _("Customs")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.COMPANY)
-    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.COMPANY, verbose_name=_("kind"))
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("company")
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="api_keys",
-        help_text="Regulator keys only: the regulator user the key acts for (deactivate the user to stop it).",
+        help_text=_("Regulator keys only: the regulator user the key acts for (deactivate the user to stop it)."),
+        verbose_name=_("user"),
     )
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
 
     class Meta(AbstractAPIKey.Meta):
-        verbose_name = "API key"
-        verbose_name_plural = "API keys"
+        # The library's Meta says str; a lazy translation is one where it is used.
+        verbose_name = _("API key")  # type: ignore[assignment]
+        verbose_name_plural = _("API keys")  # type: ignore[assignment]
         constraints = [
             # A regulator key without a user can only be a revoked legacy key (migration 0010).
             models.CheckConstraint(
@@ -58,16 +63,18 @@ class CompanyAPIKey(AbstractAPIKey):
 class IdempotencyRecord(models.Model):
     """The first answer to a POST sent with an ``Idempotency-Key``: a retry gets it again."""
 
-    api_key = models.ForeignKey(CompanyAPIKey, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=200)
-    method = models.CharField(max_length=10)
-    path = models.CharField(max_length=500)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    api_key = models.ForeignKey(CompanyAPIKey, on_delete=models.CASCADE, related_name="+", verbose_name=_("api key"))
+    key = models.CharField(max_length=200, verbose_name=_("key"))
+    method = models.CharField(max_length=10, verbose_name=_("method"))
+    path = models.CharField(max_length=500, verbose_name=_("path"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    response_status = models.PositiveSmallIntegerField(verbose_name=_("response status"))
+    response_body = models.JSONField(null=True, verbose_name=_("response body"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [
             models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique_per_api_key"),
         ]
@@ -86,25 +93,38 @@ class IngestionBatch(models.Model):
     """
 
     class Kind(models.TextChoices):
-        SHIPMENTS = "shipments", "Shipments"
-        CUSTOMS_EVENTS = "customs_events", "Customs events"
+        SHIPMENTS = "shipments", _("Shipments")
+        CUSTOMS_EVENTS = "customs_events", _("Customs events")
 
-    api_key = models.ForeignKey(CompanyAPIKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    api_key = models.ForeignKey(
+        CompanyAPIKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("api key")
     )
-    batch_id = models.CharField(max_length=200)
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    request_hash = models.CharField(max_length=64)
-    received = models.PositiveIntegerField(default=0)
-    accepted = models.PositiveIntegerField(default=0)
-    refused = models.PositiveIntegerField(default=0)
-    response_status = models.PositiveSmallIntegerField(default=0, help_text="0 while the batch is running.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    batch_id = models.CharField(max_length=200, verbose_name=_("batch id"))
+    kind = models.CharField(max_length=32, choices=Kind.choices, verbose_name=_("kind"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    received = models.PositiveIntegerField(default=0, verbose_name=_("received"))
+    accepted = models.PositiveIntegerField(default=0, verbose_name=_("accepted"))
+    refused = models.PositiveIntegerField(default=0, verbose_name=_("refused"))
+    response_status = models.PositiveSmallIntegerField(
+        default=0, help_text=_("0 while the batch is running."), verbose_name=_("response status")
+    )
     # Text, not JSON: jsonb reorders keys, and a replay must answer byte for byte the same.
-    response_body = models.TextField(blank=True, help_text="The JSON answer as sent.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    response_body = models.TextField(
+        blank=True, help_text=_("The JSON answer as sent."), verbose_name=_("response body")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("ingestion batch")
+        verbose_name_plural = _("ingestion batches")
         ordering = ["-created_at", "batch_id"]
         constraints = [
             models.UniqueConstraint(

@@ -8,6 +8,7 @@ company (``licences.chain``): a silent edit or deletion is found by ``verify_led
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from common import chain
 from compliance.models.findings import Finding
@@ -20,19 +21,27 @@ class AttestationReview(ChainedRecord):
     """One review of a submitted attestation: accepted (until ``expires_on``) or rejected, by whom and why."""
 
     class Decision(models.TextChoices):
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
 
-    attestation = models.ForeignKey(SecurityAttestation, on_delete=models.PROTECT, related_name="reviews")
+    attestation = models.ForeignKey(
+        SecurityAttestation, on_delete=models.PROTECT, related_name="reviews", verbose_name=_("attestation")
+    )
     # The chain's key; the unique (company, chain_seq) constraint indexes it.
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False)
-    decision = models.CharField(max_length=16, choices=Decision.choices)
-    expires_on = models.DateField(null=True, blank=True)
-    note = models.TextField(blank=True)
-    reviewed_at = models.DateTimeField()
-    reviewed_by = models.CharField(max_length=150, blank=True, help_text="The reviewer (user name or API key).")
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("company")
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices, verbose_name=_("decision"))
+    expires_on = models.DateField(null=True, blank=True, verbose_name=_("expires on"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    reviewed_at = models.DateTimeField(verbose_name=_("reviewed at"))
+    reviewed_by = models.CharField(
+        max_length=150, blank=True, help_text=_("The reviewer (user name or API key)."), verbose_name=_("reviewed by")
+    )
 
     class Meta:
+        verbose_name = _("attestation review")
+        verbose_name_plural = _("attestation reviews")
         ordering = ["company_id", "chain_seq"]
         constraints = [
             models.UniqueConstraint(fields=["company", "chain_seq"], name="attestation_review_chain_seq_unique"),
@@ -51,23 +60,34 @@ class FindingTransition(ChainedRecord):
     """
 
     class Kind(models.TextChoices):
-        OPENED = "opened", "Opened"
-        REOPENED = "reopened", "Re-opened"
-        ESCALATED = "escalated", "Severity raised"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RESOLVED = "resolved", "Resolved"
+        OPENED = "opened", _("Opened")
+        REOPENED = "reopened", _("Re-opened")
+        ESCALATED = "escalated", _("Severity raised")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        RESOLVED = "resolved", _("Resolved")
 
-    finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="transitions")
+    finding = models.ForeignKey(
+        Finding, on_delete=models.PROTECT, related_name="transitions", verbose_name=_("finding")
+    )
     # The chain's key; the unique (company, chain_seq) constraint indexes it.
-    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="+", db_index=False)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    status = models.CharField(max_length=16, choices=Finding.Status.choices)
-    severity = models.CharField(max_length=16, choices=Finding.Severity.choices)
-    at = models.DateTimeField()
-    by = models.CharField(max_length=150, blank=True, help_text="Who made it: a user name, an API key or the sweep.")
-    note = models.TextField(blank=True)
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("company")
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    status = models.CharField(max_length=16, choices=Finding.Status.choices, verbose_name=_("status"))
+    severity = models.CharField(max_length=16, choices=Finding.Severity.choices, verbose_name=_("severity"))
+    at = models.DateTimeField(verbose_name=_("at"))
+    by = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text=_("Who made it: a user name, an API key or the sweep."),
+        verbose_name=_("by"),
+    )
+    note = models.TextField(blank=True, verbose_name=_("note"))
 
     class Meta:
+        verbose_name = _("finding transition")
+        verbose_name_plural = _("finding transitions")
         ordering = ["company_id", "chain_seq"]
         constraints = [
             models.UniqueConstraint(fields=["company", "chain_seq"], name="finding_transition_chain_seq_unique"),
@@ -82,7 +102,7 @@ ATTESTATION_REVIEWS = chain.register(
         name="attestation_reviews",
         model=AttestationReview,
         fields=("company_id", "attestation_id", "decision", "expires_on", "note", "reviewed_at", "reviewed_by"),
-        label="attestation reviews",
+        label=_("attestation reviews"),
     )
 )
 FINDING_TRANSITIONS = chain.register(
@@ -90,6 +110,6 @@ FINDING_TRANSITIONS = chain.register(
         name="finding_transitions",
         model=FindingTransition,
         fields=("company_id", "finding_id", "kind", "status", "severity", "at", "by", "note"),
-        label="finding transitions",
+        label=_("finding transitions"),
     )
 )

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from common import bulk
 from licences import chain
@@ -138,7 +139,7 @@ def licences_expire_due(*, on: dt.date | None = None, now: dt.datetime | None = 
             ImportLicence,
             [list(row) for row in states.values_list(*bulk.tracked_fields(ImportLicence))],
             history_type="~",
-            change_reason="Expired by the daily job: validity window ended",
+            change_reason=gettext_noop("Expired by the daily job: validity window ended"),
             date=now,
         )
     return expired

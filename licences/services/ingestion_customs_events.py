@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from common import bulk
 from licences.identifiers import AMBIGUOUS, AMBIGUOUS_IDENTIFIER, _Ambiguous, ambiguous_message, pick_in_company
@@ -165,7 +166,7 @@ def write_customs_events(plan: CustomsEventPlan, *, now: dt.datetime) -> None:
         list(ImportLicence.objects.filter(pk__in=plan.deltas).select_for_update().order_by("pk").values_list("pk"))
         _add_to_counters(plan.deltas)
     _update_shipment_states(list(plan.changed.values()))
-    _record_history(plan.history, history_type="~", change_reason="batch customs event")
+    _record_history(plan.history, history_type="~", change_reason=gettext_noop("batch customs event"))
     _insert_customs_events(plan.events, recorded_at=now)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from common import bulk
 from common.errors import Conflict
@@ -221,7 +221,7 @@ def _write_shipments(shipments: list[Shipment], deltas: dict[int, dict[str, int]
     # One INSERT for the shipments (their ids come back), one bulk write for their history rows.
     shipments = Shipment.objects.bulk_create(shipments)
     history = [_history_row(shipment) for shipment in shipments]
-    _record_history(history, history_type="+", change_reason="batch declaration")
+    _record_history(history, history_type="+", change_reason=gettext_noop("batch declaration"))
     events: list[tuple[Any, ...]] = []
     for shipment in shipments:
         company_id, at = shipment.company_id, shipment.declared_at

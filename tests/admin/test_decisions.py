@@ -256,7 +256,7 @@ def test_running_the_compliance_check_for_selected_companies(demo, regulator_cli
         {"action": "run_compliance_check", ACTION_CHECKBOX_NAME: [alibaba.pk]},
     )
     assert response.status_code == 302
-    assert messages_of(response)[0].startswith("Compliance check done. 1 companies swept:")
+    assert messages_of(response)[0].startswith("Compliance check done. 1 company swept:")
     assert Finding.objects.filter(company=alibaba, rule="quota_shortfall", status="open").count() == 1
     assert not Finding.objects.exclude(company=alibaba).exists()
 

@@ -393,4 +393,4 @@ def test_the_schema_documents_the_endpoint(tmp_path) -> None:
     assert operation["responses"]["400"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/BackfillRefusal"
     }
-    assert [parameter["name"] for parameter in operation["parameters"]] == ["dry_run"]
+    assert [parameter["name"] for parameter in operation["parameters"]] == ["Accept-Language", "dry_run"]

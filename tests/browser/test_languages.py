@@ -7,8 +7,8 @@ What "no string of the other language" means, precisely (:func:`foreign_text`):
 - The text checked is what the page shows people: every visible text node and the label of
   every button, except inside an element marked ``translate="no"`` (HTML's own marker for
   content not to be translated: names, codes and what people typed, such as a port of entry
-  or a reason) and the data the test world was loaded with (round, policy, requirement,
-  chip and user names: :func:`data_strings`), which is shown as it was entered.
+  or a reason) and the data the test world was loaded with (round, policy, requirement title
+  and code, chip and user names: :func:`data_strings`), which is shown as it was entered.
 - In Chinese, after that, no run of two or more Latin letters may remain, except tokens
   holding a digit (codes and numbers: ``LIC-2026-DSK-H200-001``, ``H20``, ``82.0``) and the
   names in :data:`ALLOWED_LATIN` (currency codes, file formats, brand names).
@@ -22,10 +22,8 @@ var/screenshots, or docs/screenshots with SCREENSHOTS_DIR=docs/screenshots).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from compliance.models import SecurityRequirement
@@ -69,6 +67,7 @@ def data_strings() -> list[str]:
         *AllocationRound.objects.values_list("name", flat=True),
         *QuotaPolicy.objects.values_list("name", flat=True),
         *SecurityRequirement.objects.values_list("title", flat=True),
+        *SecurityRequirement.objects.values_list("code", flat=True),
         *ChipModel.objects.values_list("name", flat=True),
         *ChipModel.objects.values_list("vendor", flat=True),
         *Shipment.objects.values_list("port_of_entry", flat=True),
@@ -84,9 +83,8 @@ def _without_data(text: str) -> str:
     return text
 
 
-def foreign_text(text: str, language: str, *, excused: tuple[str, ...] = ()) -> list[str]:
-    """The runs of the other language left in ``text`` (see the module docstring), leaving out
-    runs that are part of one of the ``excused`` texts where that text shows."""
+def foreign_text(text: str, language: str) -> list[str]:
+    """The runs of the other language left in ``text`` (see the module docstring)."""
     text = _without_data(text)
     if language == "en":
         return sorted({line.strip() for line in text.splitlines() if CJK.search(line)})
@@ -96,45 +94,15 @@ def foreign_text(text: str, language: str, *, excused: tuple[str, ...] = ()) -> 
             if re.search(r"\d", token):
                 continue  # a code or a number
             for run in LATIN_RUN.findall(token):
-                if run in ALLOWED_LATIN or any(run in owned and owned in line for owned in excused):
+                if run in ALLOWED_LATIN:
                     continue
                 found.add(f"{run!r} in {line.strip()!r}")
     return sorted(found)
 
 
-def compliance_texts() -> tuple[str, ...]:
-    """What compliance/ shows people (its app, models, field names, choices, decisions, findings'
-    summaries), in English: translated by the other half of issue 15 (the i18nmsg branch),
-    excused here only while compliance/ has no Chinese catalogue."""
-    from django.apps import apps
-    from django.contrib import admin
-    from django.utils.text import capfirst
-
-    from compliance.models import Finding
-    from compliance.selectors import ComplianceStatus
-
-    config = apps.get_app_config("compliance")
-    texts = {str(config.verbose_name), *(str(label) for label in ComplianceStatus.labels)}
-    for model in config.get_models():
-        texts |= {capfirst(str(model._meta.verbose_name)), capfirst(str(model._meta.verbose_name_plural))}
-        for field in model._meta.get_fields():
-            texts |= {str(label) for _value, label in getattr(field, "flatchoices", None) or ()}
-            if hasattr(field, "verbose_name"):
-                texts.add(str(field.verbose_name))
-        for decision in getattr(admin.site._registry.get(model), "decisions", ()):
-            texts.add(str(decision.label))
-    texts |= {_without_data(summary).strip() for summary in Finding.objects.values_list("summary", flat=True)}
-    return tuple(text for text in texts if text)
-
-
-def _compliance_is_translated() -> bool:
-    return (Path(settings.BASE_DIR) / "compliance" / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.mo").exists()
-
-
 def assert_in_language(page, language: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", language)
-    excused = compliance_texts() if language == "zh-hans" and not _compliance_is_translated() else ()
-    offending = foreign_text(page.evaluate(VISIBLE_TEXT), language, excused=excused)
+    offending = foreign_text(page.evaluate(VISIBLE_TEXT), language)
     assert offending == [], f"{page.url}: {offending}"
 
 

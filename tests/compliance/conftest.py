@@ -13,9 +13,10 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
-from compliance.models import SecurityRequirement, WebhookSubscription
+from compliance.models import SecurityRequirement, StaffProfile, WebhookSubscription
 from compliance.outcomes import SweepSummary
 from compliance.sweep import run_sweep
 from config import celery_app
@@ -77,9 +78,24 @@ def compliance_settings(settings):
 # --- Scenario builders --------------------------------------------------------------------------
 
 
-def make_company(slug: str, *, emails: tuple[str, ...] = (), name: str | None = None) -> Company:
-    """A company with compliance contacts."""
-    return CompanyFactory(slug=slug, name=name or slug.title(), compliance_contact_emails="\n".join(emails))
+def make_company(
+    slug: str, *, emails: tuple[str, ...] = (), name: str | None = None, language: str = "en", name_zh: str = ""
+) -> Company:
+    """A company with compliance contacts, who read alerts in ``language`` (English unless a test
+    asks otherwise: the model's default is Chinese)."""
+    return CompanyFactory(
+        slug=slug,
+        name=name or slug.title(),
+        name_zh=name_zh,
+        compliance_contact_emails="\n".join(emails),
+        preferred_language=language,
+    )
+
+
+def staff_reader(email: str, language: str) -> StaffProfile:
+    """A staff user receiving alerts at ``email`` (one of ``REGULATOR_ALERT_EMAILS``) in ``language``."""
+    user = User.objects.create_user(username=email, email=email, is_staff=True)
+    return StaffProfile.objects.create(user=user, language=language)
 
 
 def h200() -> ChipModel:

@@ -9,7 +9,7 @@ from django.core import mail
 
 from compliance.alerts import reminder_stage, send_daily_digest, send_reminders
 from compliance.models import AlertEmail, DigestEmail, Finding
-from tests.compliance.conftest import approved_licence, company_requirement, make_company
+from tests.compliance.conftest import approved_licence, company_requirement, make_company, staff_reader
 from tests.factories import FindingFactory, SecurityAttestationFactory, at
 
 pytestmark = pytest.mark.django_db
@@ -19,8 +19,10 @@ REGULATOR = "regulator@mofcom.example"
 
 
 @pytest.fixture(autouse=True)
-def _regulators(settings):
+def _regulators(settings, db):
+    """The regulator's address, read by a staff user who chose English."""
     settings.REGULATOR_ALERT_EMAILS = [REGULATOR]
+    staff_reader(REGULATOR, "en")
 
 
 @pytest.mark.parametrize(
@@ -58,15 +60,13 @@ def test_reminders_at_seven_and_one_days_each_sent_once(sweep_on, travel):
         send_reminders()
         sent_by_day[day] = [message.subject for message in mail.outbox]
         mail.outbox.clear()
-    subject = (
-        "[Compliance] Reminder, {} days left: Tencent's attestation of End user verification expires on 2026-03-31"
-    )
+    subject = "[Compliance] Reminder, {}: Tencent's attestation of End user verification expires on 2026-03-31"
     assert sent_by_day == {
         D(2026, 3, 2): [],
         D(2026, 3, 23): [],
-        D(2026, 3, 24): [subject.format(7)] * 2,
+        D(2026, 3, 24): [subject.format("7 days left")] * 2,
         D(2026, 3, 25): [],
-        D(2026, 3, 30): [subject.format(1)] * 2,
+        D(2026, 3, 30): [subject.format("1 day left")] * 2,
         D(2026, 3, 31): [],
     }
     assert sorted(
@@ -113,34 +113,34 @@ def test_daily_digest_content_for_the_regulator_and_each_company(travel, digest_
     by_recipient = {message.to[0]: message for message in mail.outbox}
     assert set(by_recipient) == {REGULATOR, "compliance@alibaba.example", "risk@bytedance.example"}
     regulator = by_recipient[REGULATOR]
-    assert regulator.subject == "[Compliance] Daily digest 2026-03-02"
+    assert regulator.subject == "[Compliance] Daily digest 2 Mar 2026"
     assert regulator.body.splitlines() == [
-        "Compliance digest for 2026-03-02",
+        "Compliance digest for 2 Mar 2026",
         "Companies: 4 (2 compliant, 1 at risk, 1 non-compliant)",
         "Findings: 3 open or acknowledged; last 24 hours: 2 opened, 1 resolved",
         "",
         "Non-compliant:",
         "* Alibaba (alibaba)",
-        "  - [high] quota_shortfall: Alibaba is short of the domestic-purchase quota by 20,000 chips "
-        "(since 2026-02-20)",
-        "  - [warning] licence_expiring: Alibaba's licence LIC-ALI-1 expires on 2026-03-31 (since 2026-03-01, "
-        "acknowledged)",
+        "  - [high] Short of the domestic-purchase quota: Alibaba is short of the domestic-purchase quota by "
+        "20,000 chips (since 20 Feb 2026)",
+        "  - [warning] Licence expiring with quantity unused: Alibaba's licence LIC-ALI-1 expires on 2026-03-31 "
+        "(since 1 Mar 2026, acknowledged)",
         "",
         "At risk:",
         "* ByteDance (bytedance)",
-        "  - [warning] customs_hold_overdue: ByteDance's shipment DEC-9 has been held at Shanghai Pudong since "
-        "2026-02-20 (9 days) (since 2026-03-01)",
+        "  - [warning] Shipment held too long at customs: ByteDance's shipment DEC-9 has been held at Shanghai "
+        "Pudong since 2026-02-20 (9 days) (since 1 Mar 2026)",
     ]
     bytedance = by_recipient["risk@bytedance.example"]
-    assert bytedance.subject == "[Compliance] Daily digest 2026-03-02: ByteDance"
+    assert bytedance.subject == "[Compliance] Daily digest 2 Mar 2026: ByteDance"
     assert bytedance.body.splitlines() == [
-        "Compliance digest for 2026-03-02: ByteDance",
+        "Compliance digest for 2 Mar 2026: ByteDance",
         "Findings: 1 open or acknowledged; last 24 hours: 1 opened, 0 resolved",
         "",
         "At risk:",
         "* ByteDance (bytedance)",
-        "  - [warning] customs_hold_overdue: ByteDance's shipment DEC-9 has been held at Shanghai Pudong since "
-        "2026-02-20 (9 days) (since 2026-03-01)",
+        "  - [warning] Shipment held too long at customs: ByteDance's shipment DEC-9 has been held at Shanghai "
+        "Pudong since 2026-02-20 (9 days) (since 1 Mar 2026)",
     ]
 
 
@@ -161,7 +161,7 @@ def test_digest_with_nothing_open(travel):
     send_daily_digest()
     [message] = mail.outbox
     assert message.body.splitlines() == [
-        "Compliance digest for 2026-03-02",
+        "Compliance digest for 2 Mar 2026",
         "Companies: 1 (1 compliant, 0 at risk, 0 non-compliant)",
         "Findings: 0 open or acknowledged; last 24 hours: 0 opened, 0 resolved",
         "",

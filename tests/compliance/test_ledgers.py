@@ -27,7 +27,7 @@ from licences import chain
 from licences.models import CustomsEvent, ImportLicence, LicenceDecision, Shipment
 from licences.services import customs_event_record
 from quotas.models import CommitmentChange, DomesticCommitment
-from tests.compliance.conftest import approved_licence, company_requirement, make_company, subscription
+from tests.compliance.conftest import approved_licence, company_requirement, make_company, staff_reader, subscription
 from tests.factories import SecurityAttestationFactory, ShipmentFactory, at
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +37,10 @@ REGULATOR = "regulator@mofcom.example"
 
 
 @pytest.fixture(autouse=True)
-def _regulators(settings):
+def _regulators(settings, db):
+    """The regulator's address, read by a staff user who chose English."""
     settings.REGULATOR_ALERT_EMAILS = [REGULATOR]
+    staff_reader(REGULATOR, "en")
 
 
 SETTLE_WAYS = ["decided in Python"]

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
 
-from licences.models import AllocationRound, ImportLicence, Shipment
+from licences.models import AllocationRound, Company, ImportLicence, Shipment
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_day")]
 
@@ -49,6 +49,16 @@ def test_demo_world_holds_the_domain_story():
     assert set(customs.values()) == {"declared", "inspecting", "held", "cleared", "rejected"}
     assert customs["DEC-2026-000301"] == "held"  # declared during the H20 entry block
     assert Shipment.objects.get(declaration_number="DEC-2026-000301").entry_block_directive.reference == "GACC-2026-017"
+
+
+def test_demo_companies_carry_their_chinese_names_and_languages():
+    call_command("load_demo", stdout=StringIO())
+    assert list(Company.objects.order_by("slug").values_list("slug", "name", "name_zh", "preferred_language")) == [
+        ("alibaba", "Alibaba Group", "阿里巴巴", "zh-hans"),
+        ("bytedance", "ByteDance", "字节跳动", "zh-hans"),
+        ("deepseek", "DeepSeek", "深度求索", "en"),
+        ("tencent", "Tencent Holdings", "腾讯控股", "zh-hans"),
+    ]
 
 
 def test_the_demo_s_attestations_are_reviewed_through_the_service_with_their_review_history():

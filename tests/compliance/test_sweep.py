@@ -24,6 +24,7 @@ from tests.compliance.conftest import (
     company_requirement,
     make_company,
     shipment_requirement,
+    staff_reader,
     subscription,
 )
 from tests.factories import (
@@ -42,8 +43,10 @@ REGULATOR = "regulator@mofcom.example"
 
 
 @pytest.fixture(autouse=True)
-def _regulators(settings):
+def _regulators(settings, db):
+    """The regulator's address, read by a staff user who chose English."""
     settings.REGULATOR_ALERT_EMAILS = [REGULATOR]
+    staff_reader(REGULATOR, "en")
 
 
 SETTLE_WAYS = ["decided in Python"]
@@ -103,7 +106,7 @@ def test_first_sweep_opens_and_alerts_once_per_finding_and_recipient(sweep_on, w
         "[Compliance] New warning finding: Alibaba's shipment DEC-alibaba-1 has been held at Shanghai Pudong "
         "since 2026-02-01 (8 days)"
     )
-    assert "Rule:       customs_hold_overdue\n" in message.body
+    assert "Rule:       Shipment held too long at customs (customs_hold_overdue)\n" in message.body
     assert set(WebhookDelivery.objects.values_list("event_type", "status")) == {("finding.opened", "pending")}
 
 
@@ -391,7 +394,7 @@ def test_compliance_sweep_command_prints_a_summary(travel, world):
     out = StringIO()
     call_command("compliance_sweep", "--company", "tencent", stdout=out)
     assert out.getvalue().splitlines() == [
-        "1 companies swept: 0 opened, 2 still open, 0 escalated, 0 resolved",
+        "1 company swept: 0 opened, 2 still open, 0 escalated, 0 resolved",
         "  customs_hold_overdue: 0 opened, 2 still open, 0 escalated, 0 resolved",
     ]
 

@@ -54,6 +54,7 @@ def form_data(**changes) -> dict:
         "url": "https://hooks.example.com/feed",
         "new_secret": "",
         "event_types": "[]",
+        "language": "zh-hans",  # the form's language select always posts a value
         "is_active": "on",
         "consecutive_failures": "0",
         "disabled_reason": "",

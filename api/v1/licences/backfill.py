@@ -19,6 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -37,16 +39,16 @@ from licences.services.backfill import BackfillRefused, BackfillReport, backfill
 class BackfillRowSerializer(serializers.Serializer):
     """One paper-era licence (documentation: rows are validated by the back-entry service)."""
 
-    company = serializers.CharField(help_text="The company's slug.")
-    chip = serializers.CharField(help_text="The chip's code.")
-    round = serializers.CharField(help_text="The allocation round's name.")
-    number = serializers.CharField(max_length=64, help_text="The licence number (unique within the company).")
+    company = serializers.CharField(help_text=_("The company's slug."))
+    chip = serializers.CharField(help_text=_("The chip's code."))
+    round = serializers.CharField(help_text=_("The allocation round's name."))
+    number = serializers.CharField(max_length=64, help_text=_("The licence number (unique within the company)."))
     requested_quantity = serializers.IntegerField(min_value=1)
     unit_value_usd = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, help_text="Defaults to the chip's reference value."
+        max_digits=14, decimal_places=2, required=False, help_text=_("Defaults to the chip's reference value.")
     )
     applied_on = serializers.DateField()
-    approved_on = serializers.DateField(required=False, help_text="With granted_quantity, valid_from, valid_until.")
+    approved_on = serializers.DateField(required=False, help_text=_("With granted_quantity, valid_from, valid_until."))
     granted_quantity = serializers.IntegerField(min_value=1, required=False)
     valid_from = serializers.DateField(required=False)
     valid_until = serializers.DateField(required=False)
@@ -58,7 +60,7 @@ class BackfillRowSerializer(serializers.Serializer):
     revoke_reason = serializers.CharField(required=False)
     reason = serializers.CharField(
         required=False,
-        help_text='The late-entry reason of every decision (default "Back-entry of a paper-era record").',
+        help_text=_('The late-entry reason of every decision (default "Back-entry of a paper-era record").'),
     )
 
 
@@ -68,9 +70,9 @@ class BackfillRequestSerializer(StrictSerializer):
     rows = serializers.ListField(
         child=serializers.DictField(),
         min_length=1,
-        help_text="One object per licence, with the columns of manage.py backfill_licences.",
+        help_text=_("One object per licence, with the columns of manage.py backfill_licences."),
     )
-    dry_run = serializers.BooleanField(default=False, help_text="Validate and report; write nothing.")
+    dry_run = serializers.BooleanField(default=False, help_text=_("Validate and report; write nothing."))
 
 
 class BackfillRequestDocSerializer(BackfillRequestSerializer):
@@ -85,19 +87,19 @@ class BackfillRequestDocSerializer(BackfillRequestSerializer):
 class BackfillUploadSerializer(StrictSerializer):
     """A back-entry as a file: a ``.csv`` with a header row, or a ``.json`` list (or ``{"licences": [...]}``)."""
 
-    file = serializers.FileField(max_length=200, help_text="A UTF-8 .csv (header row) or .json file.")
-    dry_run = serializers.BooleanField(default=False, help_text="Validate and report; write nothing.")
+    file = serializers.FileField(max_length=200, help_text=_("A UTF-8 .csv (header row) or .json file."))
+    dry_run = serializers.BooleanField(default=False, help_text=_("Validate and report; write nothing."))
 
 
 # --- Output -------------------------------------------------------------------------------------
 
 
 class BackfillEntrySerializer(serializers.Serializer):
-    row = serializers.IntegerField(help_text="The row (1 is the first data row).")
+    row = serializers.IntegerField(help_text=_("The row (1 is the first data row)."))
     company = serializers.CharField()
     number = serializers.CharField()
     decisions = serializers.ListField(
-        child=serializers.CharField(), help_text='What was replayed, in order: "apply 2026-01-10", "approve ...".'
+        child=serializers.CharField(), help_text=_('What was replayed, in order: "apply 2026-01-10", "approve ...".')
     )
 
 
@@ -105,15 +107,15 @@ class BackfillReportSerializer(serializers.Serializer):
     """What a back-entry wrote (201) or, in a dry run, would write (200)."""
 
     dry_run = serializers.BooleanField()
-    licences = serializers.IntegerField(help_text="Licences created (or that would be).")
-    decisions = serializers.IntegerField(help_text="Applications and decisions replayed (or that would be).")
+    licences = serializers.IntegerField(help_text=_("Licences created (or that would be)."))
+    decisions = serializers.IntegerField(help_text=_("Applications and decisions replayed (or that would be)."))
     rows = BackfillEntrySerializer(many=True)
 
 
 class BackfillErrorSerializer(serializers.Serializer):
-    row = serializers.IntegerField(help_text="The row (1 is the first data row).")
-    field = serializers.CharField(allow_null=True, help_text="The column at fault; null for a whole-row error.")
-    code = serializers.CharField(help_text="missing_field, invalid_date, unknown_round, duplicate_number, ...")
+    row = serializers.IntegerField(help_text=_("The row (1 is the first data row)."))
+    field = serializers.CharField(allow_null=True, help_text=_("The column at fault; null for a whole-row error."))
+    code = serializers.CharField(help_text=_("missing_field, invalid_date, unknown_round, duplicate_number, ..."))
     message = serializers.CharField()
 
 
@@ -142,7 +144,7 @@ DRY_RUN_PARAMETER = OpenApiParameter(
     "dry_run",
     OpenApiTypes.BOOL,
     OpenApiParameter.QUERY,
-    description="Validate and report what would be written (200); write nothing. Same as the body's dry_run.",
+    description=_("Validate and report what would be written (200); write nothing. Same as the body's dry_run."),
 )
 
 
@@ -165,17 +167,17 @@ def backfill(view: Any, request: Request) -> Response:
         upload = view.parse(BackfillUploadSerializer)
         limit = settings.API_BACKFILL_MAX_BYTES
         if upload["file"].size > limit:
-            raise RequestTooLarge(f"The back-entry file exceeds {limit} bytes.")
+            raise RequestTooLarge(gettext("The back-entry file exceeds %(limit)d bytes.") % {"limit": limit})
         rows = read_file(upload["file"].name, upload["file"].read())
         if not rows:
-            raise DomainError("The back-entry file has no rows.", code="backfill_bad_file")
+            raise DomainError(gettext("The back-entry file has no rows."), code="backfill_bad_file")
     else:
         upload = view.parse(BackfillRequestSerializer)
         rows = upload["rows"]
     if len(rows) > settings.API_BACKFILL_MAX_ROWS:
         raise DomainError(
-            f"{len(rows)} rows: at most {settings.API_BACKFILL_MAX_ROWS} per request "
-            "(larger loads: manage.py backfill_licences).",
+            gettext("%(count)d rows: at most %(limit)d per request (larger loads: manage.py backfill_licences).")
+            % {"count": len(rows), "limit": settings.API_BACKFILL_MAX_ROWS},
             code="backfill_too_many_rows",
             status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )

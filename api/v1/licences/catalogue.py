@@ -7,6 +7,8 @@ from typing import Any
 
 import django_filters
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -25,8 +27,8 @@ from licences.models import (
     Company,
 )
 
-REFERENCE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-/]*$", "Letters, digits, '-', '_' and '/' only.")
-CHIP_CODE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", "Letters, digits, '-' and '_' only.")
+REFERENCE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-/]*$", _("Letters, digits, '-', '_' and '/' only."))
+CHIP_CODE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", _("Letters, digits, '-' and '_' only."))
 
 
 # --- Companies, chips, rounds ------------------------------------------------------------
@@ -63,7 +65,7 @@ class ChipSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
     def validate_code(self, code: str) -> str:
         if ChipModel.objects.filter(code=code).exists():
-            raise serializers.ValidationError("A chip model with this code already exists.")
+            raise serializers.ValidationError(gettext("A chip model with this code already exists."))
         return code
 
 
@@ -102,7 +104,7 @@ class RoundSerializer(StrictSerializerMixin, serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["opens_on"] > attrs["closes_on"]:
-            raise serializers.ValidationError({"closes_on": ["Must not be before opens_on."]})
+            raise serializers.ValidationError({"closes_on": [gettext("Must not be before opens_on.")]})
         return attrs
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -57,13 +58,15 @@ class DirectiveIssueSerializer(StrictSerializer):
     reference = serializers.CharField(max_length=64, validators=[REFERENCE])
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
     blocked_from = BoundedDateField()
-    blocked_until = BoundedDateField(required=False, allow_null=True, default=None, help_text="Open-ended when null.")
+    blocked_until = BoundedDateField(
+        required=False, allow_null=True, default=None, help_text=_("Open-ended when null.")
+    )
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class DirectiveFilter(django_filters.FilterSet):
     chip = django_filters.CharFilter(field_name="chip__code")
-    in_force_on = django_filters.DateFilter(method="filter_in_force_on", label="In force on date")
+    in_force_on = django_filters.DateFilter(method="filter_in_force_on", label=_("In force on date"))
 
     class Meta:
         model = CustomsDirective

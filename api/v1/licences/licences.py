@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import django_filters
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -43,7 +45,7 @@ class LicenceSerializer(LeanRepresentationMixin, serializers.ModelSerializer):
     company = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     chip = serializers.SlugRelatedField(slug_field="code", read_only=True)
     round = serializers.PrimaryKeyRelatedField(read_only=True)
-    remaining_quantity = serializers.IntegerField(read_only=True, help_text="granted - reserved - used")
+    remaining_quantity = serializers.IntegerField(read_only=True, help_text=_("granted - reserved - used"))
     granted_value_usd = serializers.DecimalField(max_digits=24, decimal_places=2, read_only=True)
 
     lean_plan_shared = True  # its fields never depend on the request
@@ -84,14 +86,14 @@ class CompanyOwnedSerializer(StrictSerializer):
         queryset=Company.objects.all(),
         company_field="pk",
         required=False,
-        help_text="The company's slug. Company keys may omit it (their own); the regulator must give it.",
+        help_text=_("The company's slug. Company keys may omit it (their own); the regulator must give it."),
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         principal = self.context["principal"]
         if "company" not in attrs:
             if principal.company is None:
-                raise serializers.ValidationError({"company": ["This field is required."]})
+                raise serializers.ValidationError({"company": [gettext("This field is required.")]})
             attrs["company"] = principal.company
         return attrs
 
@@ -100,15 +102,15 @@ class LicenceApplySerializer(CompanyOwnedSerializer):
     """An application for an import licence."""
 
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
-    round = ScopedIdRelatedField(queryset=AllocationRound.objects.all(), company_field=None, help_text="Round id.")
+    round = ScopedIdRelatedField(queryset=AllocationRound.objects.all(), company_field=None, help_text=_("Round id."))
     requested_quantity = QuantityField()
-    unit_value_usd = MoneyField(required=False, help_text="Defaults to the catalogue value.")
+    unit_value_usd = MoneyField(required=False, help_text=_("Defaults to the catalogue value."))
     number = serializers.CharField(
-        max_length=64, required=False, validators=[REFERENCE], help_text="Optional; generated when omitted."
+        max_length=64, required=False, validators=[REFERENCE], help_text=_("Optional; generated when omitted.")
     )
 
 
-EFFECTIVE_ON_HELP = (
+EFFECTIVE_ON_HELP = _(
     "The day the decision took effect (valid time), in Asia/Shanghai; defaults to today. Never after today "
     "(400 future_effective_date), never before the application (400 effective_before_application) nor before "
     "the licence's latest decision (409 effective_before_last_decision). More than LICENCE_LATE_ENTRY_DAYS "
@@ -123,7 +125,7 @@ class ApproveSerializer(StrictSerializer):
     valid_until = BoundedDateField()
     effective_on = BoundedDateField(required=False, help_text=EFFECTIVE_ON_HELP)
     reason = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, default="", help_text="Needed only for a late entry."
+        max_length=2000, required=False, allow_blank=True, default="", help_text=_("Needed only for a late entry.")
     )
 
 
@@ -136,7 +138,7 @@ class LicenceFilter(django_filters.FilterSet):
     company = django_filters.CharFilter(field_name="company__slug")
     chip = django_filters.CharFilter(field_name="chip__code")
     round = IdFilter(field_name="round_id")
-    valid_on = django_filters.DateFilter(method="filter_valid_on", label="Valid on date")
+    valid_on = django_filters.DateFilter(method="filter_valid_on", label=_("Valid on date"))
     applied_after = BoundedIsoDateTimeFilter(field_name="applied_at", lookup_expr="gte")
     applied_before = BoundedIsoDateTimeFilter(field_name="applied_at", lookup_expr="lt")
     valid_until_before = django_filters.DateFilter(field_name="valid_until", lookup_expr="lte")

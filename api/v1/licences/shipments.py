@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import django_filters
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -77,7 +79,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-COMPANY_OF_NUMBER_HELP = (
+COMPANY_OF_NUMBER_HELP = _(
     "The company's slug. Numbers are unique within a company only: a caller who sees several "
     "companies gives it when the number is held by more than one (else ambiguous_identifier)."
 )
@@ -92,7 +94,7 @@ class ShipmentDeclareSerializer(StrictSerializer):
         queryset=Company.objects.all(),
         company_field="pk",
         required=False,
-        help_text=f"The licence's (and so the shipment's) company. {COMPANY_OF_NUMBER_HELP}",
+        help_text=format_lazy("{} {}", _("The licence's (and so the shipment's) company."), COMPANY_OF_NUMBER_HELP),
     )
     licence = ScopedSlugRelatedField(slug_field="number", queryset=ImportLicence.objects.all(), company_from="company")
     chip = ScopedSlugRelatedField(
@@ -101,14 +103,14 @@ class ShipmentDeclareSerializer(StrictSerializer):
     quantity = QuantityField()
     declared_value_usd = PlainDecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0"))
     port_of_entry = serializers.CharField(max_length=100)
-    declared_at = EventDateTimeField(required=False, help_text="Defaults to now; never in the future.")
+    declared_at = EventDateTimeField(required=False, help_text=_("Defaults to now; never in the future."))
 
 
 class CustomsEventInputSerializer(StrictSerializer):
     """A customs event to append."""
 
     status = serializers.ChoiceField(choices=Shipment.Status.choices)
-    occurred_at = EventDateTimeField(required=False, help_text="Defaults to now; never in the future.")
+    occurred_at = EventDateTimeField(required=False, help_text=_("Defaults to now; never in the future."))
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
@@ -119,8 +121,10 @@ class ShipmentBatchItemSerializer(ShipmentDeclareSerializer):
     """
 
     company = serializers.SlugField(max_length=64, required=False, help_text=COMPANY_OF_NUMBER_HELP)
-    licence = serializers.CharField(max_length=200, help_text="The licence number.")
-    chip = serializers.CharField(max_length=200, required=False, help_text="Optional chip code; must be the licence's.")
+    licence = serializers.CharField(max_length=200, help_text=_("The licence number."))
+    chip = serializers.CharField(
+        max_length=200, required=False, help_text=_("Optional chip code; must be the licence's.")
+    )
 
 
 class CustomsEventBatchItemSerializer(CustomsEventInputSerializer):

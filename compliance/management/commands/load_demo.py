@@ -32,11 +32,13 @@ D = Decimal
 
 DEMO_DAY = dt.date(2026, 11, 28)
 
+# slug, name, Chinese name, category, the language its compliance officers read alerts in
+# (Chinese for most; DeepSeek's officers read English, so the demo shows both).
 COMPANIES = [
-    ("alibaba", "Alibaba Group", Company.Category.INTERNET_PLATFORM),
-    ("tencent", "Tencent Holdings", Company.Category.INTERNET_PLATFORM),
-    ("bytedance", "ByteDance", Company.Category.INTERNET_PLATFORM),
-    ("deepseek", "DeepSeek", Company.Category.AI_STARTUP),
+    ("alibaba", "Alibaba Group", "阿里巴巴", Company.Category.INTERNET_PLATFORM, "zh-hans"),
+    ("tencent", "Tencent Holdings", "腾讯控股", Company.Category.INTERNET_PLATFORM, "zh-hans"),
+    ("bytedance", "ByteDance", "字节跳动", Company.Category.INTERNET_PLATFORM, "zh-hans"),
+    ("deepseek", "DeepSeek", "深度求索", Company.Category.AI_STARTUP, "en"),
 ]
 
 # code, name, vendor, origin, export-controlled, compute index (H20 = 1), unit value USD
@@ -120,9 +122,14 @@ class Command(BaseCommand):
         if Company.objects.filter(slug="alibaba").exists():
             return False
         companies = {}
-        for slug, name, category in COMPANIES:
+        for slug, name, name_zh, category, language in COMPANIES:
             companies[slug] = Company.objects.create(
-                slug=slug, name=name, category=category, compliance_contact_emails=f"compliance@{slug}.example"
+                slug=slug,
+                name=name,
+                name_zh=name_zh,
+                category=category,
+                compliance_contact_emails=f"compliance@{slug}.example",
+                preferred_language=language,
             )
         chips = {}
         for code, name, vendor, origin, controlled, compute, value in CHIPS:
