@@ -34,7 +34,6 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -49,6 +48,7 @@ from licences.models import (
     ImportLicence,
     LicenceDecision,
 )
+from licences.services.decision_rows import effective_day, local_day, record_decision
 from licences.services.rounds import round_release
 
 LicenceStatus = ImportLicence.Status
@@ -86,98 +86,6 @@ def _require_reason(reason: str) -> str:
             gettext("A reason is required for this decision."), code="reason_required", fields={"reason": ["required"]}
         )
     return reason
-
-
-def _local_day(moment: dt.datetime) -> dt.date:
-    return timezone.localdate(moment, timezone.get_default_timezone())
-
-
-def _effective_day(
-    licence: ImportLicence, *, effective_on: dt.date | None, reason: str, recorded_at: dt.datetime
-) -> tuple[dt.date, bool]:
-    """The day a decision on ``licence`` takes effect, and whether it is a late entry.
-
-    See the module docstring for the rules; every refusal is raised before anything is written.
-    """
-    today = _local_day(recorded_at)
-    day = today if effective_on is None else effective_on
-    if day > today:
-        raise DomainError(
-            gettext("A decision cannot take effect in the future: effective_on %(day)s is after today (%(today)s).")
-            % {"day": day, "today": today},
-            code="future_effective_date",
-            fields={"effective_on": [f"must not be after {today}"]},
-        )
-    applied_on = _local_day(licence.applied_at)
-    if day < applied_on:
-        raise DomainError(
-            gettext(
-                "Licence %(number)s was applied for on %(applied_on)s: a decision on it cannot take effect on %(day)s."
-            )
-            % {"number": licence.number, "applied_on": applied_on, "day": day},
-            code="effective_before_application",
-            fields={"effective_on": [f"must not be before {applied_on}"]},
-        )
-    last = (
-        LicenceDecision.objects.filter(licence=licence)
-        .order_by("-effective_on", "-pk")
-        .values_list("effective_on", flat=True)
-        .first()
-    )
-    if last is not None and day < last:
-        raise Conflict(
-            gettext(
-                "Licence %(number)s's latest decision took effect on %(last)s: a later decision "
-                "cannot take effect before it (%(day)s)."
-            )
-            % {"number": licence.number, "last": last, "day": day},
-            code="effective_before_last_decision",
-            fields={"effective_on": [f"must not be before {last}"]},
-        )
-    late = (today - day).days > settings.LICENCE_LATE_ENTRY_DAYS
-    if late and not (reason or "").strip():
-        raise DomainError(
-            gettext(
-                "A decision taking effect more than %(licence_late_entry_days)s days before it "
-                "is recorded (%(day)s, recorded %(today)s) is a late entry and needs a reason."
-            )
-            % {"licence_late_entry_days": settings.LICENCE_LATE_ENTRY_DAYS, "day": day, "today": today},
-            code="late_entry_reason_required",
-            fields={"reason": ["required for a late entry"]},
-        )
-    return day, late
-
-
-def _record_decision(
-    licence: ImportLicence,
-    *,
-    kind: str,
-    effective_on: dt.date,
-    recorded_at: dt.datetime,
-    late_entry: bool = False,
-    reason: str = "",
-    recorded_by: AbstractBaseUser | None = None,
-    actor: str = "",
-    released_quantity: int = 0,
-) -> LicenceDecision:
-    """The ledger row of a decision just applied to ``licence`` (its status and grant as they now stand)."""
-    decided = licence.status not in (LicenceStatus.APPLIED, LicenceStatus.REJECTED)
-    return LicenceDecision.objects.create(
-        licence=licence,
-        company_id=licence.company_id,
-        kind=kind,
-        status=licence.status,
-        effective_on=effective_on,
-        recorded_at=recorded_at,
-        recorded_by_id=recorded_by.pk if recorded_by is not None else None,
-        actor=(actor or (recorded_by.get_username() if recorded_by is not None else ""))[:150],
-        reason=(reason or "").strip(),
-        late_entry=late_entry,
-        granted_quantity=licence.granted_quantity if decided else 0,
-        valid_from=licence.valid_from if decided else None,
-        valid_until=licence.valid_until if decided else None,
-        released_quantity=released_quantity,
-    )
 
 
 @transaction.atomic
@@ -229,10 +137,10 @@ def licence_apply(
                 gettext("A licence numbered %(number)s already exists.") % {"number": number}, code="duplicate_number"
             ) from error
         raise
-    _record_decision(
+    record_decision(
         licence,
         kind=DecisionKind.APPLY,
-        effective_on=_local_day(applied_at),
+        effective_on=local_day(applied_at),
         recorded_at=recorded_at or applied_at,
         recorded_by=recorded_by,
         actor=actor,
@@ -270,7 +178,7 @@ def licence_approve(
         )
     if valid_from > valid_until:
         raise DomainError(gettext("valid_from must not be after valid_until."), code="invalid_window")
-    day, late = _effective_day(licence, effective_on=effective_on, reason=reason, recorded_at=recorded_at)
+    day, late = effective_day(licence, effective_on=effective_on, reason=reason, recorded_at=recorded_at)
     value = licence.unit_value_usd * granted_quantity
     drawn = AllocationRound.objects.filter(
         pk=licence.round_id,
@@ -303,7 +211,7 @@ def licence_approve(
     licence.approved_at = recorded_at
     licence.status_reason = ""
     licence.save()
-    _record_decision(
+    record_decision(
         licence,
         kind=DecisionKind.APPROVE,
         effective_on=day,
@@ -339,7 +247,7 @@ def _decide(
     licence = _locked_licence(licence)
     _check_transition(licence, action)
     reason = _require_reason(reason) if reason_required else (reason or "").strip()
-    day, late = _effective_day(licence, effective_on=effective_on, reason=reason, recorded_at=recorded_at)
+    day, late = effective_day(licence, effective_on=effective_on, reason=reason, recorded_at=recorded_at)
     # The round moves before any ledger row is appended: a chain's head is locked last.
     released = _release_to_round(licence) if release else 0
     licence.status = status
@@ -350,7 +258,7 @@ def _decide(
     if clear:
         setattr(licence, clear, None)
     licence.save()
-    _record_decision(
+    record_decision(
         licence,
         kind=kind,
         effective_on=day,
@@ -413,7 +321,7 @@ def _record_release(
     actor: str,
 ) -> LicenceDecision:
     """The ``release`` ledger row of ``remainder`` units returned to the licence's round."""
-    return _record_decision(
+    return record_decision(
         licence,
         kind=DecisionKind.RELEASE,
         effective_on=effective_on,
