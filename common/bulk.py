@@ -161,16 +161,19 @@ def _preparer(field: models.Field[Any, Any], connection: Any) -> Any:
         if not settings.USE_TZ:
             return generic
         zone = connection.timezone
-        seen: dict[dt.datetime, str] = {}  # a batch repeats its times (a history row's date, say)
+        # A batch repeats its times (a history row's date, say). The key holds ``fold``: two
+        # readings of an ambiguous local time compare equal but are different instants.
+        seen: dict[tuple[dt.datetime, int], str] = {}
 
         def prepare_datetime(value: Any) -> Any:
             if value is None:
                 return None
             if type(value) is not dt.datetime or value.utcoffset() is None:
                 return generic(value)
-            text = seen.get(value)
+            key = (value, value.fold)
+            text = seen.get(key)
             if text is None:
-                text = seen[value] = str(value.astimezone(zone).replace(tzinfo=None))
+                text = seen[key] = str(value.astimezone(zone).replace(tzinfo=None))
             return text
 
         return prepare_datetime

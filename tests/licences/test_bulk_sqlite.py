@@ -257,3 +257,18 @@ def test_the_fast_adaptation_agrees_with_get_db_prep_save() -> None:
                 assert (type(got), got) == (type(expected), expected), (model, field.name, value)
                 checked += 1
     assert checked > 500
+
+
+def test_the_fast_adaptation_keeps_apart_the_two_readings_of_an_ambiguous_local_time() -> None:
+    """01:30 on the night New York's clocks go back happens twice: equal as datetimes, an hour apart."""
+    first = dt.datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))
+    second = first.replace(fold=1)
+    assert first == second
+    field = CustomsEvent._meta.get_field("occurred_at")
+    prepare = bulk._preparer(field, connection)
+    assert [prepare(first), prepare(second), prepare(first)] == [
+        "2026-11-01 05:30:00",
+        "2026-11-01 06:30:00",
+        "2026-11-01 05:30:00",
+    ]
+    assert [prepare(first), prepare(second)] == [field.get_db_prep_save(v, connection) for v in (first, second)]
