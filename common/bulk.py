@@ -25,7 +25,7 @@ import functools
 import gc
 import json
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -109,13 +109,6 @@ def _on_sqlite(model: type[models.Model]) -> bool:
     return _sqlite_fast_paths and _connection(model).vendor == "sqlite" and _plain(model)
 
 
-def _preparers(model: type[models.Model], columns: Sequence[str]) -> list[Any]:
-    """For each column, how Django adapts a value of it for the database when saving (:func:`_preparer`)."""
-    connection = _connection(model)
-    fields = _columns(model)
-    return [_preparer(fields[column], connection) for column in columns]
-
-
 def _stock(field: models.Field[Any, Any], *bases: type[Any]) -> bool:
     """Whether ``field`` adapts values exactly as one of ``bases`` does (no override on the way)."""
     cls = type(field)
@@ -127,8 +120,16 @@ def _stock(field: models.Field[Any, Any], *bases: type[Any]) -> bool:
     )
 
 
-def _preparer(field: models.Field[Any, Any], connection: Any) -> Any:
-    """``field.get_db_prep_save(value, connection)``, with the common cases taken without its call chain.
+_NONE = type(None)
+
+
+def _preparer(field: models.Field[Any, Any], connection: Any) -> Callable[[Any], Any]:
+    """``field.get_db_prep_save(value, connection)``, with the common cases taken without its call chain."""
+    return _adaptation(field, connection)[0]
+
+
+def _adaptation(field: models.Field[Any, Any], connection: Any) -> tuple[Callable[[Any], Any], frozenset[type]]:
+    """How ``field`` adapts a value for the database when saving, and the types it leaves as they are.
 
     On SQLite, for Django's own field classes, the adaptation of an ``int`` to an integer
     column, of a ``str`` to a text column and of ``None`` to either is the value itself, and
@@ -137,29 +138,28 @@ def _preparer(field: models.Field[Any, Any], connection: Any) -> Any:
     """
     generic = functools.partial(field.get_db_prep_save, connection=connection)
     if connection.vendor != "sqlite":
-        return generic
+        return generic, frozenset()
     if isinstance(field, models.ForeignKey) and type(field).get_db_prep_save is models.ForeignKey.get_db_prep_save:
-        target = _preparer(field.target_field, connection)
+        target, passes = _adaptation(field.target_field, connection)
 
         def prepare_key(value: Any) -> Any:
             return None if value is None else target(value) if type(value) is int else generic(value)
 
-        return prepare_key
+        return prepare_key, frozenset({_NONE}) | (passes & {int})
     ops = type(connection.ops)
     if (
         _stock(field, models.IntegerField)
         and ops.adapt_integerfield_value is BaseDatabaseOperations.adapt_integerfield_value
         and ops.validate_autopk_value is BaseDatabaseOperations.validate_autopk_value
     ):
-        return lambda value: value if value is None or type(value) is int else generic(value)
+        return (lambda value: value if value is None or type(value) is int else generic(value)), frozenset({int, _NONE})
     if _stock(field, models.CharField, models.TextField):
-        return lambda value: value if value is None or type(value) is str else generic(value)
+        return (lambda value: value if value is None or type(value) is str else generic(value)), frozenset({str, _NONE})
     if (
         _stock(field, models.DateTimeField)
         and ops.adapt_datetimefield_value is SQLiteOperations.adapt_datetimefield_value
+        and settings.USE_TZ
     ):
-        if not settings.USE_TZ:
-            return generic
         zone = connection.timezone
         # A batch repeats its times (a history row's date, say). The key holds ``fold``: two
         # readings of an ambiguous local time compare equal but are different instants.
@@ -176,14 +176,26 @@ def _preparer(field: models.Field[Any, Any], connection: Any) -> Any:
                 text = seen[key] = str(value.astimezone(zone).replace(tzinfo=None))
             return text
 
-        return prepare_datetime
-    return generic
+        return prepare_datetime, frozenset({_NONE})
+    return generic, frozenset()
 
 
-def _prepared(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> list[list[Any]]:
-    """``rows`` with each value adapted as Django's own ``INSERT`` and ``UPDATE`` adapt it."""
-    preparers = _preparers(model, columns)
-    return [[prepare(value) for prepare, value in zip(preparers, row, strict=True)] for row in rows]
+def _prepared(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> list[tuple[Any, ...]]:
+    """``rows`` with each value adapted as Django's own ``INSERT`` and ``UPDATE`` adapt it.
+
+    Column by column: a column whose values are all of types its field leaves as they are
+    (:func:`_adaptation`; found by one pass of ``type`` over it) is kept as it is.
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return []
+    connection = _connection(model)
+    fields = _columns(model)
+    prepared: list[Sequence[Any]] = []
+    for column, values in zip(columns, zip(*rows, strict=True), strict=True):
+        prepare, passes = _adaptation(fields[column], connection)
+        prepared.append(values if set(map(type, values)) <= passes else list(map(prepare, values)))
+    return list(zip(*prepared, strict=True))
 
 
 def execute_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> int:
@@ -478,15 +490,10 @@ def record_history(
     if not on_postgresql(historical) and _on_sqlite(historical) and _history_plain(model):
         if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
             return  # as ``bulk_history_create``
-        every = _history_columns(model)
         user = _history_user_id(model, model(**dict(zip(names, rows[0], strict=True))))
-        same = _prepared(historical, every[len(names) :], [[date, change_reason, history_type, user]])[0]
-        tracked = _preparers(historical, names)
-        execute_rows(
-            historical,
-            every,
-            [[*(prepare(value) for prepare, value in zip(tracked, row, strict=True)), *same] for row in rows],
-        )
+        same = (date, change_reason, history_type, user)
+        every = _history_columns(model)
+        execute_rows(historical, every, _prepared(historical, every, [(*row, *same) for row in rows]))
         return
     if not on_postgresql(historical):
         instances = [model(**dict(zip(names, row, strict=True))) for row in rows]
