@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connections, models, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
-from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 from django.db.models.lookups import Lookup
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -139,6 +138,9 @@ def _adaptation(field: models.Field[Any, Any], connection: Any) -> tuple[Callabl
     generic = functools.partial(field.get_db_prep_save, connection=connection)
     if connection.vendor != "sqlite":
         return generic, frozenset()
+    # Loaded with the connection (imported at the top, it would load the SQLite backend everywhere).
+    from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+
     if isinstance(field, models.ForeignKey) and type(field).get_db_prep_save is models.ForeignKey.get_db_prep_save:
         target, passes = _adaptation(field.target_field, connection)
 
