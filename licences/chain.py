@@ -9,8 +9,9 @@
   chain queue and can never fork it (a unique ``(key, chain_seq)`` constraint on each
   ledger backs this up), while appends to other companies' chains do not wait.
 - :func:`insert_rows`, the bulk path: rows as tuples, chained in Python after locking the
-  heads of every chain involved (one statement), written by ``COPY`` on PostgreSQL;
-  :func:`insert_objects` the same for unsaved model objects.
+  heads of every chain involved (one statement), written by ``COPY`` on PostgreSQL and one
+  ``executemany`` on SQLite (``common.bulk.append_rows``); :func:`insert_objects` the same
+  for unsaved model objects.
 - :func:`verify` / :func:`verify_all`: recompute every chain, streaming the rows in key and
   ``seq`` order through the unique index, in one consistent snapshot.
 
