@@ -25,6 +25,7 @@ from simple_history.models import HistoricalRecords
 
 from common import bulk
 from compliance.models import Finding
+from licences import chain
 from licences.models import Company, CustomsEvent, ImportLicence, LedgerHead, Shipment
 from licences.services import CustomsEventLine, customs_events_ingest
 from licences.services.ingestion import _insert_customs_events, _record_history
@@ -241,7 +242,8 @@ def test_the_fast_adaptation_agrees_with_get_db_prep_save() -> None:
         dt.datetime(2026, 3, 2, 9, 30), dt.date(2026, 3, 2), Decimal("12.50"), 1.5, {"a": 1}, [1, 2],
     ]  # fmt: skip
     checked = 0
-    for model in (Shipment, Shipment.history.model, CustomsEvent, Finding, Finding.history.model, ImportLicence):
+    chained = [stream.model for stream in chain.streams()]  # every ledger: appended by ``chain.insert_rows``
+    for model in (Shipment, Shipment.history.model, Finding, Finding.history.model, ImportLicence, *chained):
         for field in model._meta.concrete_fields:
             fast = bulk._preparer(field, connection)
             for value in values:
