@@ -7,8 +7,12 @@ helpers stream rows in ``COPY ... (FORMAT BINARY)``: new rows straight into thei
 (with ids reserved from its sequence first, so the caller knows them), changed rows into
 a temporary table and then one ``UPDATE ... FROM`` it. History rows are written the same
 way, as simple_history would have written them (same columns, date, change reason and
-user). On other engines (SQLite, the embedded default) they fall back to Django's bulk
-methods and simple_history's own, with the same result.
+user). On SQLite (the embedded default) each value is adapted once, as Django's own insert
+adapts it (``get_db_prep_save``), and the rows go through one ``executemany`` of a prepared
+``INSERT`` or ``UPDATE``: the rows Django's bulk methods and simple_history's would write,
+without building their statements row by row. Models whose rows need more than their
+values (a database default, a field filled at save, a filtering default manager), and
+other engines, fall back to Django's bulk methods and simple_history's own.
 
 Use them inside a transaction: a batch lands whole or not at all.
 """
@@ -21,10 +25,12 @@ import functools
 import gc
 import json
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from django.db import connections, models
+from django.conf import settings
+from django.db import connections, models, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.lookups import Lookup
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -58,6 +64,185 @@ def collector_paused() -> Iterator[None]:
 
 def on_postgresql(model: type[models.Model]) -> bool:
     return bool(_connection(model).vendor == "postgresql")
+
+
+#: Off (``generic_paths``): every helper takes its generic path on SQLite too (the tests
+#: compare the two).
+_sqlite_fast_paths = True
+
+
+@contextlib.contextmanager
+def generic_paths() -> Iterator[None]:
+    """Make the helpers take Django's and simple_history's generic bulk methods on SQLite (for tests)."""
+    global _sqlite_fast_paths
+    was = _sqlite_fast_paths
+    _sqlite_fast_paths = False
+    try:
+        yield
+    finally:
+        _sqlite_fast_paths = was
+
+
+@functools.cache
+def _plain(model: type[models.Model]) -> bool:
+    """Whether a row of ``model`` is exactly its values: what ``executemany`` may write for Django's bulk methods.
+
+    Not so when a field fills itself at save (``auto_now``, a file), takes a database
+    default or is generated, when the model inherits a concrete parent, or when its default
+    manager filters rows (``bulk_update`` would not touch the rows it hides).
+    """
+    for field in model._meta.concrete_fields:
+        if (
+            getattr(field, "auto_now", False)
+            or getattr(field, "auto_now_add", False)
+            or isinstance(field, models.FileField)
+            or field.has_db_default()
+            or field.generated
+        ):
+            return False
+    return not model._meta.parents and not model._default_manager.get_queryset().query.where
+
+
+def _on_sqlite(model: type[models.Model]) -> bool:
+    """Whether ``model``'s rows take the SQLite fast path (see :func:`_plain`)."""
+    return _sqlite_fast_paths and _connection(model).vendor == "sqlite" and _plain(model)
+
+
+def _stock(field: models.Field[Any, Any], *bases: type[Any]) -> bool:
+    """Whether ``field`` adapts values exactly as one of ``bases`` does (no override on the way)."""
+    cls = type(field)
+    return cls.get_db_prep_save is models.Field.get_db_prep_save and any(
+        cls.get_prep_value is base.get_prep_value
+        and cls.to_python is base.to_python
+        and cls.get_db_prep_value in (base.get_db_prep_value, models.AutoField.get_db_prep_value)
+        for base in bases
+    )
+
+
+_NONE = type(None)
+
+
+def _preparer(field: models.Field[Any, Any], connection: Any) -> Callable[[Any], Any]:
+    """``field.get_db_prep_save(value, connection)``, with the common cases taken without its call chain."""
+    return _adaptation(field, connection)[0]
+
+
+def _adaptation(field: models.Field[Any, Any], connection: Any) -> tuple[Callable[[Any], Any], frozenset[type]]:
+    """How ``field`` adapts a value for the database when saving, and the types it leaves as they are.
+
+    On SQLite, for Django's own field classes, the adaptation of an ``int`` to an integer
+    column, of a ``str`` to a text column and of ``None`` to either is the value itself, and
+    an aware ``datetime`` becomes the text of its naive UTC time: that result is given
+    directly, any other value goes through ``get_db_prep_save``. (The tests check both agree.)
+    """
+    generic = functools.partial(field.get_db_prep_save, connection=connection)
+    if connection.vendor != "sqlite":
+        return generic, frozenset()
+    # Loaded with the connection (imported at the top, it would load the SQLite backend everywhere).
+    from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+
+    if isinstance(field, models.ForeignKey) and type(field).get_db_prep_save is models.ForeignKey.get_db_prep_save:
+        target, passes = _adaptation(field.target_field, connection)
+
+        def prepare_key(value: Any) -> Any:
+            return None if value is None else target(value) if type(value) is int else generic(value)
+
+        return prepare_key, frozenset({_NONE}) | (passes & {int})
+    ops = type(connection.ops)
+    if (
+        _stock(field, models.IntegerField)
+        and ops.adapt_integerfield_value is BaseDatabaseOperations.adapt_integerfield_value
+        and ops.validate_autopk_value is BaseDatabaseOperations.validate_autopk_value
+    ):
+        return (lambda value: value if value is None or type(value) is int else generic(value)), frozenset({int, _NONE})
+    if _stock(field, models.CharField, models.TextField):
+        return (lambda value: value if value is None or type(value) is str else generic(value)), frozenset({str, _NONE})
+    if (
+        _stock(field, models.DateTimeField)
+        and ops.adapt_datetimefield_value is SQLiteOperations.adapt_datetimefield_value
+        and settings.USE_TZ
+    ):
+        zone = connection.timezone
+        # A batch repeats its times (a history row's date, say). The key holds ``fold``: two
+        # readings of an ambiguous local time compare equal but are different instants.
+        seen: dict[tuple[dt.datetime, int], str] = {}
+
+        def prepare_datetime(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is not dt.datetime or value.utcoffset() is None:
+                return generic(value)
+            key = (value, value.fold)
+            text = seen.get(key)
+            if text is None:
+                text = seen[key] = str(value.astimezone(zone).replace(tzinfo=None))
+            return text
+
+        return prepare_datetime, frozenset({_NONE})
+    return generic, frozenset()
+
+
+def _prepared(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> list[tuple[Any, ...]]:
+    """``rows`` with each value adapted as Django's own ``INSERT`` and ``UPDATE`` adapt it.
+
+    Column by column: a column whose values are all of types its field leaves as they are
+    (:func:`_adaptation`; found by one pass of ``type`` over it) is kept as it is.
+    """
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return []
+    connection = _connection(model)
+    fields = _columns(model)
+    prepared: list[Sequence[Any]] = []
+    for column, values in zip(columns, zip(*rows, strict=True), strict=True):
+        prepare, passes = _adaptation(fields[column], connection)
+        prepared.append(values if set(map(type, values)) <= passes else list(map(prepare, values)))
+    return list(zip(*prepared, strict=True))
+
+
+def execute_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> int:
+    """Insert rows of prepared values (:func:`_prepared`) into ``model``'s table: one ``executemany`` (SQLite)."""
+    connection = _connection(model)
+    quote = connection.ops.quote_name
+    fields = _columns(model)
+    statement = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(fields[c].column) for c in columns)}) "  # noqa: S608 (names from model metadata)
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    rows = rows if isinstance(rows, list) else list(rows)
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
+    return len(rows)
+
+
+def _complete(model: type[models.Model], columns: Sequence[str]) -> bool:
+    """Whether ``columns`` name every concrete field of ``model`` but an automatic primary key."""
+    pk = model._meta.pk
+    expected = {f.attname for f in model._meta.concrete_fields if not (f is pk and _auto_pk(model))}
+    return set(columns) == expected and len(columns) == len(expected)
+
+
+def _auto_pk(model: type[models.Model]) -> bool:
+    """Whether ``model``'s primary key is given by the database (an auto field)."""
+    return isinstance(model._meta.pk, models.AutoField | models.BigAutoField | models.SmallAutoField)
+
+
+def append_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Row]) -> int:
+    """Insert new rows (values in ``columns``' order) into ``model``'s table; their ids are not needed back.
+
+    PostgreSQL: binary ``COPY``. SQLite: one ``executemany`` when ``columns`` are every field
+    but the automatic primary key. Elsewhere: Django's ``bulk_create`` of the instances.
+    Returns the number of rows written.
+    """
+    if not rows:
+        return 0
+    if on_postgresql(model):
+        return copy_rows(model, columns, rows)
+    if _on_sqlite(model) and _complete(model, columns):
+        return execute_rows(model, columns, _prepared(model, columns, rows))
+    queryset: models.QuerySet[Any] = models.QuerySet(model)  # a plain queryset: no model-specific bulk behaviour
+    queryset.bulk_create(model(**dict(zip(columns, row, strict=True))) for row in rows)
+    return len(rows)
 
 
 @functools.cache
@@ -192,13 +377,17 @@ def create_with_history(objs: list[M], *, change_reason: str, date: dt.datetime 
     """Insert new model instances and their ``+`` history rows; the instances get their primary keys.
 
     PostgreSQL: one query reserving the ids, then a binary ``COPY`` each for the rows and
-    their history. Elsewhere: simple_history's ``bulk_create_with_history``.
+    their history. SQLite: one ``executemany`` each, the ids read back from the last one
+    inserted (consecutive: the transaction holds the database's write lock). Elsewhere:
+    simple_history's ``bulk_create_with_history``.
     """
     if not objs:
         return objs
     model = type(objs[0])
     date = date or timezone.now()
     if not on_postgresql(model):
+        if _on_sqlite(model) and _auto_pk(model) and _history_plain(model) and all(obj.pk is None for obj in objs):
+            return _create_with_history_sqlite(objs, change_reason=change_reason, date=date)
         created: list[M] = bulk_create_with_history(objs, model, default_change_reason=change_reason, default_date=date)
         return created
     for obj, pk in zip(objs, reserve_ids(model, len(objs)), strict=True):
@@ -212,6 +401,65 @@ def create_with_history(objs: list[M], *, change_reason: str, date: dt.datetime 
     history: list[Row] = [[row[index] for index in positions] for row in rows]
     record_history(model, history, history_type="+", change_reason=change_reason, date=date, adapted=True)
     return objs
+
+
+def _create_with_history_sqlite(objs: list[M], *, change_reason: str, date: dt.datetime) -> list[M]:
+    """:func:`create_with_history` on SQLite: what ``bulk_create_with_history`` writes, by two ``executemany``."""
+    model = type(objs[0])
+    connection = _connection(model)
+    pk = model._meta.pk
+    fields = [field for field in model._meta.concrete_fields if field is not pk]
+    names = [field.attname for field in fields]
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+    rows = _prepared(model, names, ([field.pre_save(obj, True) for field in fields] for obj in objs))
+    with transaction.atomic(using=connection.alias, savepoint=False):
+        execute_rows(model, names, rows)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT last_insert_rowid()")
+            (last,) = cursor.fetchone()
+        for obj, new_pk in zip(objs, range(last - len(objs) + 1, last + 1), strict=True):
+            obj.pk = new_pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+            # As ``bulk_history_create`` reads them: an instance's own user, reason and date first.
+            historical = model.history.model  # type: ignore[attr-defined]
+            user = _history_user_id(model, objs[0])
+            history = [
+                [getattr(obj, name) for name in tracked_fields(model)]
+                + [
+                    getattr(obj, "_history_date", date),
+                    getattr(obj, "_change_reason", None) or change_reason,
+                    "+",
+                    _user_id(getattr(obj, "_history_user", user)),
+                ]
+                for obj in objs
+            ]
+            execute_rows(historical, _history_columns(model), _prepared(historical, _history_columns(model), history))
+    return objs
+
+
+def _user_id(user: Any) -> Any:
+    return user.pk if isinstance(user, models.Model) else user
+
+
+def _history_user_id(model: type[models.Model], instance: models.Model) -> Any:
+    """The user simple_history records when none is given: the request's (its middleware), by id."""
+    return _user_id(model.history.model.get_default_history_user(instance))  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _history_columns(model: type[models.Model]) -> tuple[str, ...]:
+    """The columns of ``model``'s history rows as :func:`record_history` writes them."""
+    return (*tracked_fields(model), "history_date", "history_change_reason", "history_type", "history_user_id")
+
+
+@functools.cache
+def _history_plain(model: type[models.Model]) -> bool:
+    """Whether ``model``'s history rows are exactly :func:`_history_columns` (no extra field), plain ones."""
+    historical = model.history.model  # type: ignore[attr-defined]
+    return _plain(historical) and _complete(historical, _history_columns(model))
 
 
 @functools.cache
@@ -232,8 +480,8 @@ def record_history(
     """One simple_history row per state given (rows of :func:`tracked_fields`), for a whole batch.
 
     The user is the one simple_history would record (the request's, from its middleware).
-    PostgreSQL: one binary ``COPY`` (``adapted`` as for :func:`copy_rows`); elsewhere
-    simple_history's ``bulk_history_create``.
+    PostgreSQL: one binary ``COPY`` (``adapted`` as for :func:`copy_rows`); SQLite: one
+    ``executemany`` of the values adapted once; elsewhere simple_history's ``bulk_history_create``.
     """
     if not rows:
         return
@@ -241,6 +489,14 @@ def record_history(
     historical = manager.model
     names = tracked_fields(model)
     date = date or timezone.now()
+    if not on_postgresql(historical) and _on_sqlite(historical) and _history_plain(model):
+        if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+            return  # as ``bulk_history_create``
+        user = _history_user_id(model, model(**dict(zip(names, rows[0], strict=True))))
+        same = (date, change_reason, history_type, user)
+        every = _history_columns(model)
+        execute_rows(historical, every, _prepared(historical, every, [(*row, *same) for row in rows]))
+        return
     if not on_postgresql(historical):
         instances = [model(**dict(zip(names, row, strict=True))) for row in rows]
         manager.bulk_history_create(
@@ -254,14 +510,25 @@ def record_history(
 
 
 def update_rows(model: type[models.Model], columns: Sequence[str], rows: list[Row]) -> None:
-    """Set ``columns[1:]`` on the rows whose primary key is ``columns[0]``, one row per tuple.
+    """Set ``columns[1:]`` on the rows whose primary key is ``columns[0]``, one row per tuple (one tuple per key).
 
     PostgreSQL: a binary ``COPY`` into a temporary table, then one ``UPDATE ... FROM`` it.
-    Elsewhere: Django's ``bulk_update``.
+    SQLite: one ``executemany`` of ``UPDATE ... SET ... WHERE pk = ?`` with the values adapted
+    once. Elsewhere: Django's ``bulk_update``.
     """
     if not rows:
         return
     key, *changed = columns
+    if not on_postgresql(model) and _on_sqlite(model) and _columns(model)[key].primary_key:
+        connection = _connection(model)
+        quote = connection.ops.quote_name
+        fields = _columns(model)
+        assignments = ", ".join(f"{quote(fields[c].column)} = %s" for c in changed)
+        statement = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(fields[key].column)} = %s"  # noqa: S608 (names from model metadata)
+        prepared = _prepared(model, [*changed, key], ([*row[1:], row[0]] for row in rows))
+        with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+            cursor.executemany(statement, prepared)
+        return
     if not on_postgresql(model):
         instances = [model(**dict(zip(columns, row, strict=True))) for row in rows]
         model._default_manager.bulk_update(instances, changed)

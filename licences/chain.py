@@ -9,8 +9,9 @@
   chain queue and can never fork it (a unique ``(key, chain_seq)`` constraint on each
   ledger backs this up), while appends to other companies' chains do not wait.
 - :func:`insert_rows`, the bulk path: rows as tuples, chained in Python after locking the
-  heads of every chain involved (one statement), written by ``COPY`` on PostgreSQL;
-  :func:`insert_objects` the same for unsaved model objects.
+  heads of every chain involved (one statement), written by ``COPY`` on PostgreSQL and one
+  ``executemany`` on SQLite (``common.bulk.append_rows``); :func:`insert_objects` the same
+  for unsaved model objects.
 - :func:`verify` / :func:`verify_all`: recompute every chain, streaming the rows in key and
   ``seq`` order through the unique index, in one consistent snapshot.
 
@@ -150,19 +151,15 @@ def chain_values(
 
 
 def insert_rows(stream: Stream, rows: Sequence[Sequence[Any]]) -> int:
-    """Append rows (values in ``stream.fields`` order) in bulk: chained, then one ``COPY`` on
-    PostgreSQL or Django's ``bulk_create`` elsewhere. Call inside a transaction."""
+    """Append rows (values in ``stream.fields`` order) in bulk: chained, then written by
+    ``common.bulk.append_rows`` (one ``COPY`` on PostgreSQL, one ``executemany`` on SQLite,
+    a plain queryset's ``bulk_create`` elsewhere: the rows are chained already). Call inside
+    a transaction."""
     if not rows:
         return 0
-    model = stream.model
     columns = (*stream.fields, "chain_seq", "prev_hash", "row_hash")
     chained = [(*row, *links) for row, links in zip(rows, chain_values(stream, rows), strict=True)]
-    if bulk.on_postgresql(model):
-        return bulk.copy_rows(model, columns, chained)
-    # A plain queryset: the rows are chained already.
-    queryset: models.QuerySet[Any] = models.QuerySet(model)
-    queryset.bulk_create(model(**dict(zip(columns, row, strict=True))) for row in chained)
-    return len(chained)
+    return bulk.append_rows(stream.model, columns, chained)
 
 
 def insert_objects(objs: Sequence[ChainedRecord]) -> int:

@@ -134,8 +134,8 @@ def _insert_customs_events(events: list[tuple[Any, ...]], recorded_at: dt.dateti
 
     Each company's events are chained after its chain's head (locked here, after every other
     row the batch locks) and the whole batch is inserted at once: PostgreSQL ``COPY`` (no ids
-    are needed back), ``bulk_create`` elsewhere. The hashes are those a one-by-one append of
-    the same events would give (``licences.chain``).
+    are needed back), one ``executemany`` on SQLite (``chain.insert_rows``). The hashes are
+    those a one-by-one append of the same events would give (``licences.chain``).
     """
     if not events:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from io import StringIO
 
@@ -336,10 +337,12 @@ def company_with_every_gap(index: int):
 def statements(queries: list[dict]) -> list[str]:
     """The statements a sweep ran, with savepoint names blanked and a bulk insert or update
     split into batches counted once: SQLite caps a statement at 999 parameters, so Django
-    cuts a bulk write of many rows into several (a batch per ~100 rows, never one per row)."""
+    cuts a bulk write of many rows into several (a batch per ~100 rows, never one per row).
+    An ``executemany`` (the SQLite bulk paths, ``common.bulk``) is one statement whatever the
+    number of rows: its log's ``<n> times:`` prefix is dropped."""
     shapes: list[str] = []
     for query in queries:
-        sql = query["sql"]
+        sql = re.sub(r"^(\d+|\?) times: ", "", query["sql"])
         if "SAVEPOINT" in sql:
             shapes.append(sql.split('"')[0])
             continue
