@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from common.admin_helpers import (
@@ -135,7 +136,7 @@ class CompanyAdmin(SimpleHistoryAdmin):
             url = reverse("cockpit:company", args=[company.slug])
         except NoReverseMatch:
             return "-"
-        return format_html('<a href="{}">{}</a>', url, _("Open"))
+        return format_html('<a href="{}">{}</a>', url, pgettext_lazy("link", "Open"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         company = self.get_object(request, object_id)

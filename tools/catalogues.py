@@ -61,6 +61,27 @@ def translation_problems(po_path: Path) -> list[Problem]:
     return problems
 
 
+def disagreements(paths: list[Path]) -> list[str]:
+    """Messages (context and msgid) that two catalogues translate differently.
+
+    At run time Django merges every catalogue into one, so one of the two translations would
+    silently win on every page: the same words meaning different things need a context
+    (``pgettext``), the same words meaning the same thing need the same translation.
+    """
+    seen: dict[tuple[str | None, str], dict[str, str]] = {}
+    for path in paths:
+        owner = str(path.relative_to(ROOT).parts[0]) if path.is_relative_to(ROOT) else str(path)
+        for entry in polib.pofile(str(path)):
+            if entry.obsolete or entry.msgid_plural or not entry.msgstr:
+                continue
+            seen.setdefault((entry.msgctxt, entry.msgid), {})[owner] = entry.msgstr
+    return [
+        f"{msgid!r} (context {context!r}): " + ", ".join(f"{owner} {text!r}" for owner, text in sorted(by.items()))
+        for (context, msgid), by in sorted(seen.items(), key=lambda item: (item[0][0] or "", item[0][1]))
+        if len(set(by.values())) > 1
+    ]
+
+
 def _messages(catalogue: polib._BaseFile) -> dict[tuple[str | None, str], object]:
     """Context and msgid -> translation (a string, or the plural forms), header left out."""
     messages: dict[tuple[str | None, str], object] = {}

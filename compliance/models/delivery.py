@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from compliance.models.findings import Finding
@@ -67,7 +68,7 @@ class WebhookDelivery(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
-        DELIVERED = "delivered", _("Delivered")
+        DELIVERED = "delivered", pgettext_lazy("webhook delivery", "Delivered")
         FAILED = "failed", _("Failed")
 
     subscription = models.ForeignKey(

@@ -30,6 +30,24 @@ def test_the_committed_mo_is_what_the_po_compiles_to(po):
     assert not catalogues.compiled_differs(po), f"{po.with_suffix('.mo')} is stale: run `make messages`"
 
 
+def test_no_two_catalogues_translate_the_same_message_differently():
+    assert catalogues.disagreements(CATALOGUES) == []
+
+
+def test_disagreeing_catalogues_are_caught(tmp_path):
+    first, second = tmp_path / "a.po", tmp_path / "b.po"
+    for path, text in ((first, "未处理"), (second, "打开")):
+        po = polib.POFile()
+        po.append(polib.POEntry(msgid="Open", msgstr=text))
+        po.append(polib.POEntry(msgid="Open", msgctxt="link", msgstr=text))  # a context keeps meanings apart
+        po.append(polib.POEntry(msgid="Same", msgstr="相同"))
+        po.save(str(path))
+    found = catalogues.disagreements([first, second])
+    assert len(found) == 2
+    assert found[0].startswith("'Open' (context None): ") and "'未处理'" in found[0] and "'打开'" in found[0]
+    assert found[1].startswith("'Open' (context 'link'): ")
+
+
 def _sample(tmp_path, entries):
     catalogue = polib.POFile()
     catalogue.metadata = {"Content-Type": "text/plain; charset=UTF-8", "Plural-Forms": "nplurals=1; plural=0;"}
