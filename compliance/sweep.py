@@ -373,12 +373,12 @@ def upsert_findings(
                 finding.first_seen_at = now
                 finding.resolved_at = None
                 finding.resolution_note = ""
-                finding._change_reason = f"Re-opened by the sweep on {on:%Y-%m-%d}: the condition holds again"
+                finding._change_reason = gettext_noop("Re-opened by the compliance sweep: the condition holds again")
                 events.append(FindingEvent(finding, event=Event.OPENED, key=key))
                 summary.opened[hit.rule] += 1
                 changed.append((finding, Transition.REOPENED))
             else:
-                finding._change_reason = f"Severity raised to {hit.severity} by the compliance sweep"
+                finding._change_reason = gettext_noop("Severity raised by the compliance sweep")
                 events.append(FindingEvent(finding, event=Event.ESCALATED, key=key))
                 summary.escalated[hit.rule] += 1
                 changed.append((finding, Transition.ESCALATED))

@@ -39,6 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from compliance.models import Finding, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from compliance.sweep import flag_finding
@@ -211,7 +212,7 @@ def _count_failed_delivery(subscription: WebhookSubscription, error: str) -> Non
     subscription.disabled_reason = (
         f"Disabled after {subscription.consecutive_failures} consecutive failed deliveries: {GENERIC_FAILURE}."
     )
-    subscription._change_reason = "Disabled: the receiver keeps failing"
+    subscription._change_reason = gettext_noop("Disabled: the receiver keeps failing")
     subscription.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
     logger.error("Webhook subscription %s (%s) disabled: %s; last error: %s", subscription.pk, subscription.url,
                  subscription.disabled_reason, error)  # fmt: skip

@@ -191,3 +191,16 @@ def test_a_refused_decision_reads_in_chinese(regulator_client, demo):
     assert message.startswith(
         "LIC-2026-TEN-H200-001: refused. Granting 80,000 units (USD 2,400,000,000.00) would exceed"
     )
+
+
+def test_the_services_change_reasons_show_in_the_page_s_language(regulator_client, demo):
+    """The sweep stores its change reasons in English (a fixed message each); the company page's
+    history shows them translated."""
+    from compliance.sweep import run_sweep
+
+    run_sweep()
+    page = reverse("cockpit:company", args=["alibaba"])
+    zh = regulator_client.get(page, **ZH).content.decode()
+    assert "由合规检查开立" in zh and "Opened by the compliance sweep" not in zh
+    en = regulator_client.get(page).content.decode()
+    assert "Opened by the compliance sweep" in en and "由合规检查开立" not in en
