@@ -24,7 +24,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from cockpit import charts
@@ -232,10 +232,6 @@ class WhatIfForm(forms.Form):
         if self.cleaned_data.get(chip) and self.cleaned_data.get(quantity):
             return [(self.cleaned_data[chip], self.cleaned_data[quantity])]
         return []
-
-
-def _chinese() -> bool:
-    return (get_language() or "").startswith("zh")
 
 
 def _severity_label(severity: str) -> str:

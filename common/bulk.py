@@ -25,7 +25,7 @@ import functools
 import gc
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -107,11 +107,6 @@ def _plain(model: type[models.Model]) -> bool:
 def _on_sqlite(model: type[models.Model]) -> bool:
     """Whether ``model``'s rows take the SQLite fast path (see :func:`_plain`)."""
     return _sqlite_fast_paths and _connection(model).vendor == "sqlite" and _plain(model)
-
-
-def _preparer(field: models.Field[Any, Any], connection: Any) -> Callable[[Any], Any]:
-    """See :func:`common.sqlite_rows.preparer`."""
-    return sqlite_rows.preparer(field, connection)
 
 
 def _prepared(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> list[tuple[Any, ...]]:

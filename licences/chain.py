@@ -39,8 +39,8 @@ VERIFY_CHUNK = 10_000
 HEADS_PER_STATEMENT = 200
 
 
-class AppendOnlyError(Exception):
-    """A chained (append-only) row was saved a second time."""
+class AppendOnlyError(TypeError):
+    """A chained (append-only) row was saved a second time or deleted."""
 
 
 class LedgerHead(models.Model):
@@ -101,6 +101,9 @@ class ChainedRecord(models.Model):
         with transaction.atomic(using=using, savepoint=False):
             chain_objects([self], using=using)
             super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only: a saved row is never deleted.")
 
     def prepare_chain(self) -> None:
         """Fill what the hash needs and the caller may leave out (e.g. the key from a parent row)."""

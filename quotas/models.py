@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -251,14 +250,6 @@ class CommitmentChange(ChainedRecord):
 
     def __str__(self) -> str:
         return f"{self.commitment_id}: {self.kind} effective {self.effective_on:%Y-%m-%d}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise TypeError("Commitment changes are append-only: a recorded row is never changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("Commitment changes are append-only: a recorded row is never deleted.")
 
     def prepare_chain(self) -> None:
         if self.company_id is None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -136,14 +134,6 @@ class LicenceDecision(ChainedRecord):
 
     def __str__(self) -> str:
         return f"{self.licence_id}: {self.kind} effective {self.effective_on:%Y-%m-%d}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise TypeError("Licence decisions are append-only: a recorded row is never changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise TypeError("Licence decisions are append-only: a recorded row is never deleted.")
 
     def prepare_chain(self) -> None:
         if self.company_id is None:

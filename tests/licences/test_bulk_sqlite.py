@@ -23,7 +23,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from simple_history.models import HistoricalRecords
 
-from common import bulk
+from common import bulk, sqlite_rows
 from compliance.models import Finding
 from licences import chain
 from licences.models import Company, CustomsEvent, ImportLicence, LedgerHead, Shipment
@@ -245,7 +245,7 @@ def test_the_fast_adaptation_agrees_with_get_db_prep_save() -> None:
     chained = [stream.model for stream in chain.streams()]  # every ledger: appended by ``chain.insert_rows``
     for model in (Shipment, Shipment.history.model, Finding, Finding.history.model, ImportLicence, *chained):
         for field in model._meta.concrete_fields:
-            fast = bulk._preparer(field, connection)
+            fast = sqlite_rows.preparer(field, connection)
             for value in values:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)  # naive datetimes, both ways
@@ -267,7 +267,7 @@ def test_the_fast_adaptation_keeps_apart_the_two_readings_of_an_ambiguous_local_
     second = first.replace(fold=1)
     assert first == second
     field = CustomsEvent._meta.get_field("occurred_at")
-    prepare = bulk._preparer(field, connection)
+    prepare = sqlite_rows.preparer(field, connection)
     assert [prepare(first), prepare(second), prepare(first)] == [
         "2026-11-01 05:30:00",
         "2026-11-01 06:30:00",
