@@ -125,6 +125,14 @@ class Stream:
     besides its primary key and chain columns (the key field among them); ``key`` names the
     field splitting the stream into chains, a company's id, so appends for different
     companies never wait for each other.
+
+    ``parent`` names the foreign key (an attribute among ``fields``: ``finding_id``) to the
+    row whose history this stream records. The key is a copy of the parent's own key (a
+    transition's company is its finding's): the database keeps the parent's foreign key but
+    none on the key, whose value the parent already vouches for; verification checks that
+    every row's key is its parent's (``licences.chain.verify``). A foreign-key check per row
+    on the copy would cost the bulk writers (the sweep, ingestion) a lookup and a row lock
+    for nothing the chain and that check do not already catch.
     """
 
     name: str
@@ -132,6 +140,7 @@ class Stream:
     fields: tuple[str, ...]
     key: str = "company_id"
     label: str | Promise = ""  # what the rows are, for people ("customs events"; gettext_lazy)
+    parent: str = ""
     _in_sorted_order: Callable[[Sequence[Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
     _template: str = field(init=False, repr=False, compare=False)
 
@@ -142,6 +151,8 @@ class Stream:
             raise ValueError(f"Stream {self.name}: a field is named twice.")
         if len(self.fields) < 2:
             raise ValueError(f"Stream {self.name}: hash the key and at least one other field.")
+        if self.parent and (self.parent not in self.fields or self.parent == self.key):
+            raise ValueError(f"Stream {self.name}: the parent {self.parent} must be a hashed field other than the key.")
         order = sorted(range(len(self.fields)), key=self.fields.__getitem__)
         object.__setattr__(self, "_in_sorted_order", operator.itemgetter(*order))
         # The JSON with its keys in sorted order, a ``%s`` for each value and ``%d`` for seq.

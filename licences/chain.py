@@ -13,7 +13,8 @@
   ``executemany`` on SQLite (``common.bulk.append_rows``); :func:`insert_objects` the same
   for unsaved model objects.
 - :func:`verify` / :func:`verify_all`: recompute every chain, streaming the rows in key and
-  ``seq`` order through the unique index, in one consistent snapshot.
+  ``seq`` order through the unique index, and check every row's key against its parent's
+  (:func:`key_mismatches`), in one consistent snapshot.
 
 A stream is declared once, next to its model, with ``common.chain.register``. The heads are
 locked last in every transaction that appends (after the rows the business rules lock), in
@@ -28,10 +29,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections, models, router, transaction
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from common import bulk
-from common.chain import GENESIS, Stream, StreamReport, check, stream_of, streams
+from common.chain import GENESIS, Break, Stream, StreamReport, check, stream_of, streams
 
 #: Rows read per round trip when verifying.
 VERIFY_CHUNK = 10_000
@@ -269,8 +271,45 @@ def chain_rows(stream: Stream, *, chunk_size: int = VERIFY_CHUNK) -> Iterator[tu
 
 
 def verify(stream: Stream, *, chunk_size: int = VERIFY_CHUNK) -> StreamReport:
-    """Recompute ``stream``'s chains (see ``common.chain.check``)."""
-    return check(stream, chain_rows(stream, chunk_size=chunk_size), heads_of(stream))
+    """Recompute ``stream``'s chains (see ``common.chain.check``) and check each row's key against its parent's.
+
+    A chain is reported once, at its first break of either kind.
+    """
+    report = check(stream, chain_rows(stream, chunk_size=chunk_size), heads_of(stream))
+    first = {found.key: index for index, found in enumerate(report.breaks)}
+    for mismatch in key_mismatches(stream):
+        index = first.get(mismatch.key)
+        if index is None:
+            first[mismatch.key] = len(report.breaks)
+            report.breaks.append(mismatch)
+        elif (report.breaks[index].seq or 0) > (mismatch.seq or 0):
+            report.breaks[index] = mismatch
+    return report
+
+
+def key_mismatches(stream: Stream) -> list[Break]:
+    """The first row of each chain whose key is not its parent's (``Stream.parent``), by key.
+
+    The key has no foreign key of its own (the parent's vouches for it), so a writer putting a
+    row in the wrong company's chain, or in the chain of a company that does not exist, is
+    caught here. One statement, a join on the parent's primary key.
+    """
+    if not stream.parent:
+        return []
+    parent = stream.model._meta.get_field(stream.parent.removesuffix("_id")).name
+    theirs = f"{parent}__{stream.key}"
+    rows = (
+        stream.model._default_manager.exclude(**{stream.key: F(theirs)})
+        .order_by(stream.key, "chain_seq")
+        .values_list(stream.key, "chain_seq", "pk", stream.parent, theirs)
+    )
+    label = stream.model._meta.label
+    found: dict[Any, Break] = {}
+    for key, seq, pk, parent_pk, parent_key in rows:
+        if key not in found:
+            reason = f"its {stream.key} is not its parent's ({stream.parent}={parent_pk} has {stream.key}={parent_key})"
+            found[key] = Break(stream.name, label, key, pk, seq, reason, stream.key)
+    return list(found.values())
 
 
 def verify_all(*, chunk_size: int = VERIFY_CHUNK) -> list[StreamReport]:
@@ -321,6 +360,7 @@ __all__ = [
     "heads_of",
     "insert_objects",
     "insert_rows",
+    "key_mismatches",
     "lock_heads",
     "snapshot",
     "streams",

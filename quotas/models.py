@@ -191,9 +191,16 @@ class CommitmentChange(ChainedRecord):
         related_name="changes",
         db_index=False,
     )
-    # The chain's key; the unique (company, chain_seq) constraint below indexes it.
+    # The chain's key; the unique (company, chain_seq) constraint below indexes it. A copy of the
+    # parent's company, checked by verify_ledger rather than by a foreign key (``common.chain.Stream``).
     company = models.ForeignKey(
-        Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="+", db_index=False, editable=False
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        editable=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     status = models.CharField(
@@ -266,5 +273,6 @@ COMMITMENT_CHANGES = chain.register(
             "note", "quantity", "delivered_quantity", "unit_price_usd",
         ),
         label=_("commitment changes"),
+        parent="commitment_id",
     )
 )  # fmt: skip

@@ -27,9 +27,15 @@ class AttestationReview(ChainedRecord):
     attestation = models.ForeignKey(
         SecurityAttestation, on_delete=models.PROTECT, related_name="reviews", verbose_name=_("attestation")
     )
-    # The chain's key; the unique (company, chain_seq) constraint indexes it.
+    # The chain's key; the unique (company, chain_seq) constraint indexes it. A copy of the
+    # parent's company, checked by verify_ledger rather than by a foreign key (``common.chain.Stream``).
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("company")
+        Company,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("company"),
     )
     decision = models.CharField(max_length=16, choices=Decision.choices, verbose_name=_("decision"))
     expires_on = models.DateField(null=True, blank=True, verbose_name=_("expires on"))
@@ -69,9 +75,15 @@ class FindingTransition(ChainedRecord):
     finding = models.ForeignKey(
         Finding, on_delete=models.PROTECT, related_name="transitions", verbose_name=_("finding")
     )
-    # The chain's key; the unique (company, chain_seq) constraint indexes it.
+    # The chain's key; the unique (company, chain_seq) constraint indexes it. A copy of the
+    # parent's company, checked by verify_ledger rather than by a foreign key (``common.chain.Stream``).
     company = models.ForeignKey(
-        Company, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("company")
+        Company,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("company"),
     )
     kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
     status = models.CharField(max_length=16, choices=Finding.Status.choices, verbose_name=_("status"))
@@ -103,6 +115,7 @@ ATTESTATION_REVIEWS = chain.register(
         model=AttestationReview,
         fields=("company_id", "attestation_id", "decision", "expires_on", "note", "reviewed_at", "reviewed_by"),
         label=_("attestation reviews"),
+        parent="attestation_id",
     )
 )
 FINDING_TRANSITIONS = chain.register(
@@ -111,5 +124,6 @@ FINDING_TRANSITIONS = chain.register(
         model=FindingTransition,
         fields=("company_id", "finding_id", "kind", "status", "severity", "at", "by", "note"),
         label=_("finding transitions"),
+        parent="finding_id",
     )
 )

@@ -47,9 +47,16 @@ class LicenceDecision(ChainedRecord):
     licence = models.ForeignKey(
         ImportLicence, verbose_name=_("licence"), on_delete=models.PROTECT, related_name="decisions", db_index=False
     )
-    # The chain's key; the unique (company, chain_seq) constraint below indexes it.
+    # The chain's key; the unique (company, chain_seq) constraint below indexes it. A copy of the
+    # parent's company, checked by verify_ledger rather than by a foreign key (``common.chain.Stream``).
     company = models.ForeignKey(
-        Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="+", db_index=False, editable=False
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        editable=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     status = models.CharField(
@@ -150,5 +157,6 @@ LICENCE_DECISIONS = chain.register(
             "reason", "late_entry", "granted_quantity", "valid_from", "valid_until", "released_quantity",
         ),
         label=_("licence decisions"),
+        parent="licence_id",
     )
 )  # fmt: skip

@@ -98,9 +98,17 @@ class CustomsEvent(ChainedRecord):
     shipment = models.ForeignKey(
         Shipment, verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="events", db_index=False
     )
-    # No index of its own either: the unique (company, chain_seq) constraint below serves it.
+    # No index of its own either: the unique (company, chain_seq) constraint below serves it. A copy
+    # of the shipment's company, checked by verify_ledger rather than by a foreign key
+    # (``common.chain.Stream``).
     company = models.ForeignKey(
-        Company, verbose_name=_("company"), on_delete=models.PROTECT, related_name="+", db_index=False, editable=False
+        Company,
+        verbose_name=_("company"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        editable=False,
     )
     status = models.CharField(_("status"), max_length=16, choices=Shipment.Status.choices)
     occurred_at = models.DateTimeField(_("occurred at"))
@@ -133,6 +141,7 @@ CUSTOMS_EVENTS = chain.register(
         model=CustomsEvent,
         fields=("company_id", "shipment_id", "status", "occurred_at", "note", "recorded_at", "recorded_by"),
         label=_("customs events"),
+        parent="shipment_id",
     )
 )
 
