@@ -290,7 +290,7 @@ COMPLIANCE = {
     # plus 50 for the company itself) or SWEEP_CHUNK_SIZE companies, whichever comes first:
     # its memory follows the rows. Each chunk re-runs the rules, so fewer, larger chunks are
     # faster (see benchmarks/RESULTS.md). And how long a sweep lock may live.
-    "SWEEP_CHUNK_ROWS": env.int("COMPLIANCE_SWEEP_CHUNK_ROWS", default=200_000),
+    "SWEEP_CHUNK_ROWS": env.int("COMPLIANCE_SWEEP_CHUNK_ROWS", default=250_000),
     "SWEEP_CHUNK_SIZE": env.int("COMPLIANCE_SWEEP_CHUNK_SIZE", default=2500),
     "SWEEP_LOCK_SECONDS": env.int("COMPLIANCE_SWEEP_LOCK_SECONDS", default=50 * 60),
     # Webhooks: HTTP attempts per delivery (first try + retries), first retry delay (doubling,
