@@ -1,7 +1,8 @@
 """The sweep benchmarks: the full sweep against its rules in raw SQL, the unchanged re-sweep, and growth.
 
 The service is the sweep as ``manage.py compliance_sweep`` runs it: under the sweep lock,
-the companies in chunks of ``COMPLIANCE["SWEEP_CHUNK_SIZE"]``, :func:`~compliance.sweep.run_sweep`
+the companies in chunks (:func:`~compliance.chunks.company_chunks`: ``COMPLIANCE["SWEEP_CHUNK_ROWS"]``
+rows or ``COMPLIANCE["SWEEP_CHUNK_SIZE"]`` companies), :func:`~compliance.sweep.run_sweep`
 for each (rules, finding upserts with history, alert outbox), on the date :data:`ON`.
 
 The limit is the same nine rules written by hand as one ``INSERT ... SELECT ... ON
@@ -29,6 +30,7 @@ from benchmarks.measure import Memory, Row, mib, peak_memory, timed, verdict
 from benchmarks.quota import totals_sql
 from benchmarks.world import ON
 from compliance import locks
+from compliance.chunks import company_chunks
 from compliance.models import (
     FINDING_TRANSITIONS,
     AlertEmail,
@@ -38,7 +40,7 @@ from compliance.models import (
     WebhookDelivery,
 )
 from compliance.outcomes import SweepSummary
-from compliance.sweep import company_chunks, run_sweep
+from compliance.sweep import run_sweep
 from compliance.tasks import SWEEP_LOCK
 from licences.chain import LedgerHead
 from quotas.selectors import end_of_day, policy_in_force
@@ -51,14 +53,14 @@ RAW_TABLE = "bench_raw_finding"
 # --- The service ------------------------------------------------------------------------------
 
 
-def service_sweep(*, now: dt.datetime = NOW, chunk_size: int | None = None) -> tuple[SweepSummary, int]:
+def service_sweep(*, now: dt.datetime = NOW) -> tuple[SweepSummary, int]:
     """Sweep every company as ``compliance_sweep`` does; returns the summary and the number of chunks."""
     holder = locks.acquire_lock(SWEEP_LOCK, ttl_seconds=settings.COMPLIANCE["SWEEP_LOCK_SECONDS"])
     if holder is None:
         raise RuntimeError("A compliance sweep is already running.")
     try:
         summary = SweepSummary()
-        chunks = company_chunks(chunk_size or settings.COMPLIANCE["SWEEP_CHUNK_SIZE"])
+        chunks = company_chunks()
         for chunk in chunks:
             summary = summary.merge(run_sweep(company_ids=chunk, on=now.date(), now=now))
     finally:
@@ -353,13 +355,12 @@ class Disagreement(Exception):
 # --- Benchmarks 1 and 2: the first sweep and the unchanged re-sweep -------------------------------
 
 
-def bench_sweeps(*, runs: int, shipments: int, chunk_size: int | None = None) -> list[Row]:
+def bench_sweeps(*, runs: int, shipments: int) -> list[Row]:
     """Benchmark 1 (first sweep against the raw rules) and 2 (an unchanged re-sweep against the first)."""
-    chunk_size = chunk_size or settings.COMPLIANCE["SWEEP_CHUNK_SIZE"]
     outcome: dict[str, Any] = {}
 
     def first() -> None:
-        outcome["summary"], outcome["chunks"] = service_sweep(chunk_size=chunk_size)
+        outcome["summary"], outcome["chunks"] = service_sweep()
 
     service = timed(first, runs=runs, setup=reset_findings, warm=False)
     summary, chunks = outcome["summary"], outcome["chunks"]
@@ -377,7 +378,7 @@ def bench_sweeps(*, runs: int, shipments: int, chunk_size: int | None = None) ->
     resummaries: list[SweepSummary] = []
 
     def again() -> None:
-        resummaries.append(service_sweep(now=NOW + dt.timedelta(hours=next(hours)), chunk_size=chunk_size)[0])
+        resummaries.append(service_sweep(now=NOW + dt.timedelta(hours=next(hours)))[0])
 
     reset_queries()
     with CaptureQueriesContext(connection) as captured:
@@ -421,7 +422,7 @@ def bench_growth(stages: list[tuple[str, Callable[[], dict[str, int]]]], *, runs
     adding the stage's data and returning the row counts now in the database)."""
     rows: list[Row] = []
     base: tuple[float, float, float] | None = None
-    memory: list[tuple[str, Memory, int]] = []
+    memory: list[tuple[str, Memory, int, int]] = []
     for label, grow in stages:
         counts = grow()
         summary_holder: dict[str, Any] = {}
@@ -431,7 +432,7 @@ def bench_growth(stages: list[tuple[str, Callable[[], dict[str, int]]]], *, runs
 
         timing = timed(sweep, runs=runs, setup=reset_findings, warm=False)
         companies, shipments = counts["companies"], counts["shipments"]
-        memory.append((label, peak_memory(sweep, setup=reset_findings), shipments))
+        memory.append((label, peak_memory(sweep, setup=reset_findings), shipments, summary_holder["chunks"]))
         per_company = timing.median / companies * 1e6
         per_shipment = timing.median / max(1, shipments) * 1e6
         note = f"{companies:,} companies, {shipments:,} shipments; {per_company:,.0f} us/company, "
@@ -452,17 +453,17 @@ def bench_growth(stages: list[tuple[str, Callable[[], dict[str, int]]]], *, runs
     return rows
 
 
-def _memory_rows(memory: list[tuple[str, Memory, int]]) -> list[Row]:
+def _memory_rows(memory: list[tuple[str, Memory, int, int]]) -> list[Row]:
     """Benchmark 3b: the sweep's peak memory at each stage against the first (goal: bounded by
     the chunk, not the data: at most 1.5x the first stage's at the last)."""
     rows: list[Row] = []
     first = memory[0][1] if memory else None
-    for index, (label, used, shipments) in enumerate(memory):
+    for index, (label, used, shipments, chunks) in enumerate(memory):
         ratio = goal = met = ""
         if first is not None and index == len(memory) - 1 and index > 0:
             growth = used.python / max(1, first.python)
             ratio, goal, met = f"{growth:.2f}x", "<= 1.5x", verdict(growth, at_most=1.5)
-        note = f"{shipments:,} shipments; process resident set rose {mib(used.process)}"
+        note = f"{shipments:,} shipments in {chunks} chunk(s); process resident set rose {mib(used.process)}"
         rows.append(Row(f"3b. sweep peak memory {label}", f"Python heap peak: {mib(used.python)}", ratio=ratio,
                         goal=goal, met=met, note=note))  # fmt: skip
     return rows

@@ -484,9 +484,3 @@ def flag_finding(
         delivery_pks = webhook_outbox.queue_deliveries(events, now=now)
     alerts.send_pending_emails()
     webhook_outbox.schedule_deliveries(delivery_pks)
-
-
-def company_chunks(chunk_size: int) -> list[list[int]]:
-    """Every company id, in chunks of ``chunk_size``, for the fan-out of a full sweep."""
-    ids = list(Company.objects.order_by("pk").values_list("pk", flat=True))
-    return [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]

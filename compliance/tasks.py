@@ -33,8 +33,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from compliance import alerts, expiry, ledger_audit, locks, retention, webhook_outbox, webhooks
+from compliance.chunks import company_chunks
 from compliance.outcomes import SweepSummary
-from compliance.sweep import company_chunks, run_sweep
+from compliance.sweep import run_sweep
 from licences.models import Company
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def sweep() -> dict[str, Any]:
         return {"started": False, "reason": "a sweep is already running"}
     try:
         webhook_outbox.requeue_stale_deliveries()
-        chunks = company_chunks(compliance["SWEEP_CHUNK_SIZE"])
+        chunks = company_chunks()
     except Exception:
         locks.release_lock(SWEEP_LOCK, holder)
         raise

@@ -285,9 +285,12 @@ COMPLIANCE = {
     "REMINDER_DAYS": [30, 7, 1],
     "LICENCE_EXHAUSTION_RATIO": env.str("COMPLIANCE_LICENCE_EXHAUSTION_RATIO", default="0.90"),
     "CUSTOMS_HOLD_MAX_DAYS": env.int("COMPLIANCE_CUSTOMS_HOLD_MAX_DAYS", default=7),
-    # Jobs: companies per sweep chunk (one task and one transaction each; each chunk re-runs
-    # the rules, so 2,500 sweeps a national instance about 30 % faster than 200: see
-    # benchmarks/RESULTS.md) and how long a sweep lock may live.
+    # Jobs: how a full sweep is chunked (one task and one transaction each; compliance.chunks).
+    # A chunk closes at SWEEP_CHUNK_ROWS rows (a company's shipments, licences and commitments,
+    # plus 50 for the company itself) or SWEEP_CHUNK_SIZE companies, whichever comes first:
+    # its memory follows the rows. Each chunk re-runs the rules, so fewer, larger chunks are
+    # faster (see benchmarks/RESULTS.md). And how long a sweep lock may live.
+    "SWEEP_CHUNK_ROWS": env.int("COMPLIANCE_SWEEP_CHUNK_ROWS", default=250_000),
     "SWEEP_CHUNK_SIZE": env.int("COMPLIANCE_SWEEP_CHUNK_SIZE", default=2500),
     "SWEEP_LOCK_SECONDS": env.int("COMPLIANCE_SWEEP_LOCK_SECONDS", default=50 * 60),
     # Webhooks: HTTP attempts per delivery (first try + retries), first retry delay (doubling,

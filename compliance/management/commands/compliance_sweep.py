@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from compliance import locks
+from compliance.chunks import company_chunks
 from compliance.outcomes import SweepSummary
-from compliance.sweep import company_chunks, run_sweep
+from compliance.sweep import run_sweep
 from compliance.tasks import SWEEP_LOCK
 from licences.models import Company
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
                 raise CommandError("A compliance sweep is already running; try again when it has finished.")
             try:
                 summary = SweepSummary()
-                for chunk in company_chunks(settings.COMPLIANCE["SWEEP_CHUNK_SIZE"]):
+                for chunk in company_chunks():
                     summary = summary.merge(run_sweep(company_ids=chunk))
             finally:
                 locks.release_lock(SWEEP_LOCK, holder)
