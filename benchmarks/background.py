@@ -82,7 +82,7 @@ def receiving() -> Iterator[Receiver]:
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             arrived = time.perf_counter()
             self.send_response(200)
@@ -91,7 +91,7 @@ def receiving() -> Iterator[Receiver]:
             self.wfile.write(b"ok")
             receiver.record(Arrival(arrived, dict(self.headers), body))
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -293,4 +293,3 @@ class QueueDepth(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=30)
-

@@ -150,7 +150,7 @@ def forget_queue() -> None:
 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
-    return ordered[max(0, min(len(ordered) - 1, int(round(fraction * len(ordered))) - 1))]
+    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
 
 
 @dataclass
@@ -181,8 +181,8 @@ def sample(port: int, world: World, receiver: Receiver, *, samples: int, batch: 
         started = time.perf_counter()
         body = json.dumps({"declaration_number": number, "licence": LICENCE, "quantity": 1,
                            "declared_value_usd": "32000.00", "port_of_entry": "Shanghai Pudong"})  # fmt: skip
-        api.request("POST", "/api/v1/shipments/", body=body,
-                    headers={"Authorization": f"Api-Key {world.company_key}", "Content-Type": "application/json"})  # fmt: skip
+        headers = {"Authorization": f"Api-Key {world.company_key}", "Content-Type": "application/json"}
+        api.request("POST", "/api/v1/shipments/", body=body, headers=headers)
         response = api.getresponse()
         answer = response.read()
         if response.status != 201:

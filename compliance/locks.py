@@ -32,7 +32,7 @@ def acquire_lock(name: str, *, ttl_seconds: int, holder: str | None = None) -> s
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (name, holder, acquired_at, expires_at) VALUES (%s, %s, %s, %s) "
+            f"INSERT INTO {table} (name, holder, acquired_at, expires_at) VALUES (%s, %s, %s, %s) "  # noqa: S608
             "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, "
             f"expires_at = excluded.expires_at WHERE {table}.expires_at <= excluded.acquired_at",
             [name, holder, adapt(now), adapt(now + dt.timedelta(seconds=ttl_seconds))],
