@@ -16,7 +16,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 
-from compliance import tasks
+from compliance import locks, tasks
 from compliance.models import JobLock
 from tests import broker
 from tests.compliance.conftest import approved_licence, make_company
@@ -142,4 +142,28 @@ def test_a_stale_run_does_not_clear_a_newer_marker(published, time_machine, comp
     tasks.recheck_company.apply(args=first_args, kwargs=first_kwargs).get()
     assert JobLock.objects.get(name=f"recheck-pending:{company.pk}").holder == second_kwargs["pending"]
     change(licence, 3)
+    assert rechecks(published) == [company.pk, company.pk]
+
+
+def test_a_recheck_waits_while_another_of_its_company_runs(published):
+    """One re-check of a company runs at a time: a second finding the first's lock is sent
+    again a second later with its own pending token, so changes meanwhile still add nothing,
+    and runs once the first is done."""
+    company = make_company("alibaba")
+    licence = approved_licence(company)
+    [(_, kwargs, _)] = published.of(RECHECK)
+    elsewhere = locks.acquire_lock(tasks.RECHECK_RUNNING.format(company.pk), ttl_seconds=180)  # another worker's run
+
+    run_queued(published, company.pk)
+    assert rechecks(published) == [company.pk, company.pk]
+    [_, (_, deferred_kwargs, deferred_id)] = published.of(RECHECK)
+    assert deferred_kwargs == kwargs  # the same marker: still held, still this message's
+    assert queued_rechecks(published) == [deferred_id]
+    assert JobLock.objects.get(name=f"recheck-pending:{company.pk}").holder == kwargs["pending"]
+    change(licence, 3)
+    assert rechecks(published) == [company.pk, company.pk]
+
+    locks.release_lock(tasks.RECHECK_RUNNING.format(company.pk), elsewhere)
+    run_queued(published, company.pk)
+    assert not JobLock.objects.filter(name__startswith="recheck-").exists()  # both the marker and the lock
     assert rechecks(published) == [company.pk, company.pk]
