@@ -65,9 +65,9 @@ class Command(BaseCommand):
             "Django test client in this process (no server; for tiny runs and tests).",
         )
         parser.add_argument("--ingest-events", type=int, default=100_000)
-        parser.add_argument("--latency-samples", type=int, default=40, help="Alert latency samples per path.")
+        parser.add_argument("--latency-samples", type=int, default=30, help="Alert latency samples per path.")
         parser.add_argument(
-            "--latency-churn-seconds", type=float, default=20, help="Continuous change per re-check queue run."
+            "--latency-churn-seconds", type=float, default=15, help="Continuous change per re-check queue run."
         )
         parser.add_argument("--latency-batch", type=int, default=500, help="Items per background ingestion request.")
         parser.add_argument("--latency-concurrency", type=int, default=2, help="Celery worker processes.")
