@@ -36,6 +36,7 @@ from django.utils import timezone
 from benchmarks.api import WRK_RATE, server_environment
 
 QUEUE = "celery"  # Celery's default queue: a Redis list of that name
+UNACKED = "unacked"  # the Redis transport's hash of messages delivered to a worker, not yet acknowledged
 RECHECK = "compliance.tasks.recheck_company"
 
 
@@ -266,8 +267,10 @@ class Reads:
 
 
 class QueueDepth(threading.Thread):
-    """Samples the broker queue (Redis) every ``interval`` seconds until stopped: the deepest
-    it got, and the most re-check messages of one company waiting at once."""
+    """Samples the broker (Redis) every ``interval`` seconds until stopped: the deepest the
+    queue got, the most re-check messages of one company waiting in it at once, and the most
+    the worker held at once (delivered, not yet acknowledged: running, or deferred until a
+    time, which Redis keeps out of the queue)."""
 
     def __init__(self, interval: float = 0.1) -> None:
         super().__init__(daemon=True)
@@ -276,19 +279,23 @@ class QueueDepth(threading.Thread):
         self.client = redis.Redis.from_url(settings.REDIS_URL)
         self.interval = interval
         self.stopping = threading.Event()
-        self.deepest = 0
-        self.most_rechecks = 0
+        self.deepest = self.most_rechecks = self.most_held = 0
+
+    @staticmethod
+    def most_of_one_company(headers: list[dict]) -> int:
+        counts: dict[str, int] = {}
+        for header in headers:
+            if header.get("task") == RECHECK:
+                counts[header.get("argsrepr", "")] = counts.get(header.get("argsrepr", ""), 0) + 1
+        return max(counts.values(), default=0)
 
     def run(self) -> None:
         while not self.stopping.wait(self.interval):
-            raw = self.client.lrange(QUEUE, 0, -1)
-            self.deepest = max(self.deepest, len(raw))
-            per_company: dict[str, int] = {}
-            for message in raw:
-                headers = json.loads(message)["headers"]
-                if headers.get("task") == RECHECK:
-                    per_company[headers.get("argsrepr", "")] = per_company.get(headers.get("argsrepr", ""), 0) + 1
-            self.most_rechecks = max([self.most_rechecks, *per_company.values()])
+            queued = [json.loads(raw)["headers"] for raw in self.client.lrange(QUEUE, 0, -1)]
+            held = [json.loads(raw)[0]["headers"] for raw in self.client.hvals(UNACKED)]
+            self.deepest = max(self.deepest, len(queued))
+            self.most_rechecks = max(self.most_rechecks, self.most_of_one_company(queued))
+            self.most_held = max(self.most_held, self.most_of_one_company(held))
 
     def stop(self) -> None:
         self.stopping.set()

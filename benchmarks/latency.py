@@ -111,8 +111,10 @@ class Churn:
 
     deepest: int
     most_rechecks: int
+    most_held: int
     commits: int
     rechecks_run: int
+    deferred: int
     seconds: float
 
 
@@ -131,9 +133,12 @@ def churn(port: int, world: World, *, seconds: float, batch: int) -> Churn:
     depth.stop()
     if ingestion.error:
         raise RuntimeError(f"The ingestion failed: {ingestion.error}")
-    ran = TaskResult.objects.filter(task_name=RECHECK, date_done__gte=started_at).count()
+    finished = TaskResult.objects.filter(task_name=RECHECK, date_done__gte=started_at)
+    deferred = finished.filter(result__contains='"deferred"').count()
+    ran = finished.count() - deferred
     forget_queue()
-    return Churn(depth.deepest, depth.most_rechecks, ingestion.requests, ran, ingestion.elapsed)
+    return Churn(depth.deepest, depth.most_rechecks, depth.most_held, ingestion.requests, ran, deferred,
+                 ingestion.elapsed)  # fmt: skip
 
 
 def warm(port: int, world: World, workers: int) -> None:
@@ -143,9 +148,9 @@ def warm(port: int, world: World, workers: int) -> None:
 
 
 def forget_queue() -> None:
-    """Empty the broker's queue and drop the pending markers of the messages that went with it."""
+    """Empty the broker's queue and drop the re-checks' markers and locks (of messages gone with it)."""
     current_app.control.purge()
-    JobLock.objects.filter(name__startswith="recheck-pending:").delete()
+    JobLock.objects.filter(name__startswith="recheck-").delete()
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -261,9 +266,10 @@ def bench_latency(*, samples: int, churn_seconds: float, batch: int, workers: in
     for label, queue in (("coalesced", coalesced), ("not coalesced (marker lifetime 0)", piled)):
         rows.append(
             Row("7b. re-check queue", f"{label}: deepest queue", unit="messages",
-                note=f"{queue.deepest} messages, at most {queue.most_rechecks} re-checks of one company waiting; "
-                     f"{queue.commits} commits in {queue.seconds:.1f} s of continuous change, "
-                     f"{queue.rechecks_run} re-checks run")
+                note=f"{queue.deepest} messages, at most {queue.most_rechecks} re-checks of one company waiting "
+                     f"and {queue.most_held} held by the worker (running or deferred); {queue.commits} commits "
+                     f"in {queue.seconds:.1f} s of continuous change, {queue.rechecks_run} re-checks run, "
+                     f"{queue.deferred} deferred")
         )  # fmt: skip
     return rows
 
