@@ -122,6 +122,7 @@ def churn(port: int, world: World, *, seconds: float, batch: int) -> Churn:
     """The ingestion alone for ``seconds``, the queue sampled; what it left waiting is purged."""
     from django_celery_results.models import TaskResult
 
+    forget_queue()  # a marker left by the server before would hold off this one's first enqueues
     started_at = timezone.now()
     depth = QueueDepth()
     depth.start()
