@@ -149,9 +149,10 @@ def warm(port: int, world: World, workers: int) -> None:
 
 
 def forget_queue() -> None:
-    """Empty the broker's queue and drop the re-checks' markers and locks (of messages gone with it)."""
+    """Empty the broker's queue and drop the re-checks' pending markers (their messages went with it;
+    a running re-check keeps its lock)."""
     current_app.control.purge()
-    JobLock.objects.filter(name__startswith="recheck-").delete()
+    JobLock.objects.filter(name__startswith="recheck-pending:").delete()
 
 
 def percentile(samples: list[float], fraction: float) -> float:
