@@ -8,7 +8,10 @@ messages a test itself published (by task id), never anyone else's.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -99,7 +102,11 @@ def publishing() -> Iterator[Published]:
     ``after_task_publish`` signal, sent once the broker took the message); on leaving, the
     recorded messages still queued are removed, so a test leaves the queue as it found it."""
     published = Published()
+    with exclusive():
+        yield from _record(published)
 
+
+def _record(published: Published) -> Iterator[Published]:
     def record(sender=None, headers=None, body=None, **kwargs):
         args, task_kwargs, _ = body
         published.messages.append((sender, list(args), dict(task_kwargs), headers["id"]))
@@ -110,3 +117,19 @@ def publishing() -> Iterator[Published]:
     finally:
         after_task_publish.disconnect(record)
         remove(published.task_ids)
+
+
+@contextmanager
+def exclusive() -> Iterator[None]:
+    """Hold the broker for the block against the other test processes (pytest-xdist) that use
+    the same broker URL: a test that starts a worker would otherwise consume another test's
+    messages, and a purge would drop them. A lock file, released when the block ends or the
+    process dies."""
+    digest = hashlib.sha256(str(celery_app.conf.broker_url).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"compliance-tests-broker-{digest}.lock"
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -34,6 +34,13 @@ SECRET = "integration-secret"
 DEADLINE_SECONDS = 60
 
 
+@pytest.fixture(autouse=True)
+def _broker_to_ourselves():
+    """A real worker consumes whatever the broker holds: no other test process may use it meanwhile."""
+    with broker.exclusive():
+        yield
+
+
 def database_url() -> str:
     """The URL of the test database this process uses, for the worker."""
     db = connection.settings_dict
