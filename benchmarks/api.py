@@ -93,12 +93,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextmanager
-def gunicorn(*, workers: int) -> Iterator[int]:
-    """A gunicorn server on 127.0.0.1 for the duration of the block; yields its port."""
-    port = _free_port()
-    environment = {
-        **os.environ,
+def server_environment() -> dict[str, str]:
+    """The environment of a process serving the benchmark's database (gunicorn, a Celery worker)."""
+    return {
         "DATABASE_URL": database_url(),
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"),
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -108,10 +105,19 @@ def gunicorn(*, workers: int) -> Iterator[int]:
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
+
+
+@contextmanager
+def gunicorn(*, workers: int, environment: dict[str, str] | None = None) -> Iterator[int]:
+    """A gunicorn server on 127.0.0.1 for the duration of the block; yields its port.
+
+    ``environment`` adds to (or overrides) the server's environment variables."""
+    port = _free_port()
+    variables = {**os.environ, **server_environment(), **(environment or {})}
     binary = Path(sys.executable).with_name("gunicorn")
     command = [str(binary), "config.wsgi", "-w", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level",
                "warning"]  # fmt: skip
-    server = subprocess.Popen(command, env=environment, cwd=settings.BASE_DIR)
+    server = subprocess.Popen(command, env=variables, cwd=settings.BASE_DIR)
     try:
         deadline = time.monotonic() + 30
         while True:

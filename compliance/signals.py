@@ -1,6 +1,11 @@
 """On-change re-checks: a change to a company's licences, shipments, commitments or
 attestations enqueues a re-check of that company once the transaction commits.
 
+Within one transaction a company is enqueued once (:func:`_already_enqueued`); across
+transactions the re-checks coalesce (:func:`compliance.tasks.request_recheck`): while one
+waits in the broker unstarted, later commits add nothing, so a company changing
+continuously keeps at most one queued and one running.
+
 The handlers live here, in the top app, because the lower apps never import
 ``compliance``; they are connected in ``ComplianceConfig.ready``. ``robust``: a broker
 outage is logged and never breaks the write; the hourly sweep catches up.
@@ -14,7 +19,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 
 from compliance.models import SecurityAttestation
-from compliance.tasks import recheck_company
+from compliance.tasks import request_recheck
 from licences.models import ImportLicence, Shipment
 from licences.signals import shipments_changed
 from quotas.models import DomesticCommitment
@@ -29,7 +34,7 @@ class _Recheck:
         self.company_id = company_id
 
     def __call__(self) -> None:
-        recheck_company.delay(self.company_id)
+        request_recheck(self.company_id)
 
 
 def _already_enqueued(company_id: int) -> bool:

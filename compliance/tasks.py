@@ -4,7 +4,9 @@
   out over companies in chunks as a chord: more workers finish it sooner; the chord's
   last task merges the summaries and releases the lock.
 - ``recheck_company``: the on-change re-check of one company (enqueued by
-  ``compliance.signals`` after commit).
+  ``compliance.signals`` after commit through :func:`request_recheck`, which coalesces:
+  at most one re-check of a company waits in the broker, whatever the rate of change, and
+  one runs at a time).
 - ``deliver_webhook``: one HTTP attempt per run, retried with exponential backoff and
   jitter on transient failures.
 - ``send_reminders`` and ``send_digest``: daily at 07:00 Asia/Shanghai.
@@ -41,6 +43,10 @@ from licences.models import Company
 logger = logging.getLogger(__name__)
 
 SWEEP_LOCK = "compliance-sweep"
+RECHECK_PENDING = "recheck-pending:{}"
+RECHECK_RUNNING = "recheck-running:{}"
+RECHECK_TIME_LIMIT = 180  # seconds: the re-check's hard limit, so also its running lock's lifetime
+RECHECK_DEFER_SECONDS = 1  # a re-check finding its company's running is sent again this much later
 # A lost database connection or a lock timeout is worth a retry; anything else is a bug.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 DB_RETRY: dict[str, Any] = {
@@ -99,12 +105,57 @@ def sweep_failed(holder: str) -> None:
     locks.release_lock(SWEEP_LOCK, holder)
 
 
-@shared_task(acks_late=True, soft_time_limit=120, time_limit=180, **DB_RETRY)
-def recheck_company(company_id: int) -> dict[str, Any]:
-    """Re-check one company after a change to its licences, shipments, commitments or attestations."""
-    if not Company.objects.filter(pk=company_id).exists():
-        return {"skipped": f"company {company_id} does not exist"}
-    return run_sweep(company_ids=[company_id]).as_dict()
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=RECHECK_TIME_LIMIT, **DB_RETRY)
+def recheck_company(company_id: int, pending: str | None = None) -> dict[str, Any]:
+    """Re-check one company after a change to its licences, shipments, commitments or attestations.
+
+    One re-check of a company runs at a time: while another holds the company's running
+    lock, this one is sent again ``RECHECK_DEFER_SECONDS`` later, its pending marker kept,
+    so the company's changes meanwhile still coalesce into it and a company changing
+    continuously never occupies more than one worker process.
+
+    ``pending`` is the token of the marker :func:`request_recheck` took: cleared once the
+    run has its lock, before anything is read, so a change committed while this run reads
+    enqueues one more run (it may not be seen by this one) and a change committed before it
+    is seen by this one.
+    """
+    running = RECHECK_RUNNING.format(company_id)
+    holder = locks.acquire_lock(running, ttl_seconds=RECHECK_TIME_LIMIT)
+    if holder is None:
+        recheck_company.apply_async((company_id,), {"pending": pending}, countdown=RECHECK_DEFER_SECONDS)
+        return {"deferred": f"a re-check of company {company_id} is running"}
+    try:
+        if pending is not None:
+            locks.release_lock(RECHECK_PENDING.format(company_id), pending)
+        if not Company.objects.filter(pk=company_id).exists():
+            return {"skipped": f"company {company_id} does not exist"}
+        return run_sweep(company_ids=[company_id]).as_dict()
+    finally:
+        locks.release_lock(running, holder)
+
+
+def request_recheck(company_id: int) -> bool:
+    """Enqueue ``recheck_company(company_id)`` unless one is already waiting; ``True`` if enqueued.
+
+    Coalescing: a per-company marker (a ``JobLock`` row, so it works on the embedded SQLite
+    and filesystem broker as on PostgreSQL and Redis) is taken in one atomic statement
+    before the message is sent and cleared by the task when it starts. While it is held, a
+    re-check is queued and has not started, so it will read this change too: nothing more
+    is sent. The marker expires after ``RECHECK_PENDING_SECONDS``: a message lost with its
+    broker blocks the company's re-checks for at most that long (the hourly full sweep
+    re-checks every company anyway). A message that waits longer than that in a backlog
+    lets one more through per expiry, never one per change.
+    """
+    name = RECHECK_PENDING.format(company_id)
+    holder = locks.acquire_lock(name, ttl_seconds=settings.COMPLIANCE["RECHECK_PENDING_SECONDS"])
+    if holder is None:
+        return False
+    try:
+        recheck_company.delay(company_id, pending=holder)
+    except Exception:
+        locks.release_lock(name, holder)  # nothing was queued: the next change must try again
+        raise
+    return True
 
 
 @shared_task(

@@ -293,6 +293,10 @@ COMPLIANCE = {
     "SWEEP_CHUNK_ROWS": env.int("COMPLIANCE_SWEEP_CHUNK_ROWS", default=250_000),
     "SWEEP_CHUNK_SIZE": env.int("COMPLIANCE_SWEEP_CHUNK_SIZE", default=2500),
     "SWEEP_LOCK_SECONDS": env.int("COMPLIANCE_SWEEP_LOCK_SECONDS", default=50 * 60),
+    # On-change re-checks coalesce: while one waits unstarted, later changes enqueue nothing.
+    # Its marker lives at most this long (a lost message delays a company's re-check by
+    # at most this; the hourly sweep catches up anyway).
+    "RECHECK_PENDING_SECONDS": env.int("COMPLIANCE_RECHECK_PENDING_SECONDS", default=5 * 60),
     # Webhooks: HTTP attempts per delivery (first try + retries), first retry delay (doubling,
     # capped, with jitter), failed deliveries in a row that disable a subscription, timeouts.
     "WEBHOOK_MAX_ATTEMPTS": env.int("COMPLIANCE_WEBHOOK_MAX_ATTEMPTS", default=6),

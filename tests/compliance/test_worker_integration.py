@@ -25,12 +25,20 @@ from compliance import webhooks
 from compliance.models import Finding, WebhookDelivery
 from config import celery_app
 from licences.services import licence_apply, licence_approve, shipment_declare
+from tests import broker
 from tests.compliance.conftest import h200, make_company, subscription
 from tests.factories import AllocationRoundFactory, CustomsDirectiveFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "integration-secret"
 DEADLINE_SECONDS = 60
+
+
+@pytest.fixture(autouse=True)
+def _broker_to_ourselves():
+    """A real worker consumes whatever the broker holds: no other test process may use it meanwhile."""
+    with broker.exclusive():
+        yield
 
 
 def database_url() -> str:
@@ -124,3 +132,52 @@ def test_a_change_leads_to_a_finding_and_a_webhook_through_a_real_worker(receive
     delivery = WebhookDelivery.objects.get(finding=finding)
     assert request["headers"]["X-Compliance-Delivery"] == str(delivery.delivery_id)
     assert delivery.attempt_log.get().response_code == 200
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_company_changing_continuously_keeps_one_recheck_queued_and_loses_no_change(tmp_path):
+    """Thirty declarations in a row, each its own commit, while a real worker consumes the
+    Redis queue: the queue, read after every commit, never holds two re-checks of the
+    company, and every declaration still gets its finding (nothing was coalesced away)."""
+    celery_app.control.purge()
+    today = timezone.localdate()
+    company = make_company("bytedance", name="ByteDance")
+    chip = h200()
+    wave = AllocationRoundFactory(opens_on=today - dt.timedelta(days=30), closes_on=today + dt.timedelta(days=300))
+    CustomsDirectiveFactory(reference="GACC-IT-002", chip=chip, blocked_from=today - dt.timedelta(days=1),
+                            blocked_until=None)  # fmt: skip
+    licence = licence_apply(company=company, chip=chip, round=wave, requested_quantity=5000)
+    licence = licence_approve(
+        licence=licence, granted_quantity=5000, valid_from=today - dt.timedelta(days=1),
+        valid_until=today + dt.timedelta(days=200),
+    )  # fmt: skip
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(log_path, tmp_path / "var")
+    waiting = []
+    try:
+        for number in range(30):
+            shipment_declare(
+                company=company, licence=licence, quantity=1, declared_value_usd=Decimal("32000.00"),
+                port_of_entry="Shanghai Pudong", declaration_number=f"DEC-IT-C{number:03d}",
+            )  # fmt: skip
+            waiting.append(
+                sum(1 for message in broker.queued()
+                    if message.task == "compliance.tasks.recheck_company" and message.argsrepr == f"({company.pk},)")
+            )  # fmt: skip
+
+        def all_found() -> bool:
+            return Finding.objects.filter(rule="entry_block_shipment", company=company).count() == 30
+
+        wait_for(all_found, what="a finding for each of the 30 declarations", log_path=log_path)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+    assert max(waiting) == 1
+    subjects = set(Finding.objects.filter(rule="entry_block_shipment").values_list("subject", flat=True))
+    assert subjects == {f"shipment:DEC-IT-C{number:03d}" for number in range(30)}

@@ -10,10 +10,14 @@ record in every state), then runs on the same database, in one run:
 3. the sweep at 1x, 3x and 10x the data (grows no faster than the data);
 4. ``quota_positions`` for all companies against one hand-written statement (within 1.5x);
 5. API reads under load (gunicorn and wrk) against a trivial endpoint (at least half);
-6. customs events through the batch endpoint against ``COPY`` (at least a quarter).
+6. customs events through the batch endpoint against ``COPY`` (at least a quarter);
+7. alert latency, a change through the API to the signed webhook received, against the
+   same path doing nothing, under load (PostgreSQL and Redis only: gunicorn, a Celery
+   worker, a receiver on 127.0.0.1), and how deep the re-check queue gets while one company
+   changes continuously, with and without coalescing.
 
 and prints a table: medians over ``--runs``, rows per second, queries per operation and
-the ratios. ``--only sweep,growth,quota,api,ingest`` picks benchmarks. Run it against a
+the ratios. ``--only sweep,growth,quota,api,ingest,latency`` picks benchmarks. Run it against a
 scratch database (``createdb bench_full``, ``migrate``), never production: it deletes and
 rewrites findings. ``--reuse`` runs on a world generated earlier with the same seed (the
 growth benchmark then has nothing to grow and is skipped).
@@ -36,7 +40,7 @@ from benchmarks.world import ON
 from licences.models import Company
 from quotas.models import QuotaPolicy
 
-BENCHMARKS = ("sweep", "growth", "quota", "api", "ingest")
+BENCHMARKS = ("sweep", "growth", "quota", "api", "ingest", "latency")
 GROWTH_STAGES = (("1x", {0}), ("3x", {1, 2}), ("10x", {3, 4, 5, 6, 7, 8, 9}))  # parts out of ten
 
 
@@ -61,6 +65,13 @@ class Command(BaseCommand):
             "Django test client in this process (no server; for tiny runs and tests).",
         )
         parser.add_argument("--ingest-events", type=int, default=100_000)
+        parser.add_argument("--latency-samples", type=int, default=30, help="Alert latency samples per path.")
+        parser.add_argument(
+            "--latency-churn-seconds", type=float, default=15, help="Continuous change per re-check queue run."
+        )
+        parser.add_argument("--latency-batch", type=int, default=500, help="Items per background ingestion request.")
+        parser.add_argument("--latency-concurrency", type=int, default=2, help="Celery worker processes.")
+        parser.add_argument("--latency-connections", type=int, default=4, help="Background read connections.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         companies, shipments, seed, runs = options["companies"], options["shipments"], options["seed"], options["runs"]
@@ -133,6 +144,20 @@ class Command(BaseCommand):
                 from benchmarks.ingest import bench_ingest
 
                 table.add(*bench_ingest(events=options["ingest_events"], runs=runs))
+            if "latency" in only:
+                from benchmarks.latency import bench_latency
+
+                table.add(
+                    *bench_latency(
+                        samples=options["latency_samples"],
+                        churn_seconds=options["latency_churn_seconds"],
+                        batch=options["latency_batch"],
+                        workers=options["api_workers"],
+                        concurrency=options["latency_concurrency"],
+                        connections=options["latency_connections"],
+                        client=options["api_client"],
+                    )
+                )
         finally:  # what was measured is printed even if a later benchmark fails
             self.stdout.write("")
             self.stdout.write(table.render())
