@@ -130,11 +130,17 @@ def gunicorn(*, workers: int, environment: dict[str, str] | None = None) -> Iter
                 time.sleep(0.2)
         yield port
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, timeout=20)
+
+
+def stop(process: subprocess.Popen, *, timeout: float) -> None:
+    """Terminate ``process`` and wait for it; kill it if it has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")

@@ -33,7 +33,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from benchmarks.api import WRK_RATE, server_environment
+from benchmarks.api import WRK_RATE, server_environment, stop
 
 QUEUE = "celery"  # Celery's default queue: a Redis list of that name
 UNACKED = "unacked"  # the Redis transport's hash of messages delivered to a worker, not yet acknowledged
@@ -133,12 +133,7 @@ def celery_worker(*, concurrency: int) -> Iterator[Path]:
     try:
         yield log
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
+        stop(worker, timeout=30)
 
 
 def _post(connection: http.client.HTTPConnection, path: str, key: str, body: object) -> tuple[int, dict]:

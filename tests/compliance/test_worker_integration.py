@@ -13,6 +13,8 @@ import os
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -78,27 +80,46 @@ def wait_for(condition, *, what: str, log_path: Path) -> None:
     pytest.fail(f"Timed out after {DEADLINE_SECONDS}s waiting for {what}. Worker log:\n{log_path.read_text()[-5000:]}")
 
 
+@contextmanager
+def running_worker(tmp_path: Path) -> Iterator[Path]:
+    """A real worker for the duration of the block; yields its log's path (for :func:`wait_for`)."""
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(log_path, tmp_path / "var")
+    try:
+        yield log_path
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+
+
+def blocked_licence(company, *, reference: str, quantity: int):
+    """An approved licence of ``company`` for a chip under an entry block since yesterday."""
+    today = timezone.localdate()
+    chip = h200()
+    wave = AllocationRoundFactory(opens_on=today - dt.timedelta(days=30), closes_on=today + dt.timedelta(days=300))
+    CustomsDirectiveFactory(reference=reference, chip=chip, blocked_from=today - dt.timedelta(days=1),
+                            blocked_until=None)  # fmt: skip
+    licence = licence_apply(company=company, chip=chip, round=wave, requested_quantity=quantity)
+    return licence_approve(
+        licence=licence, granted_quantity=quantity, valid_from=today - dt.timedelta(days=1),
+        valid_until=today + dt.timedelta(days=200),
+    )  # fmt: skip
+
+
 @pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_change_leads_to_a_finding_and_a_webhook_through_a_real_worker(receiver, tmp_path):
     celery_app.control.purge()  # nothing left over from an earlier run
-    today = timezone.localdate()
     company = make_company("deepseek", name="DeepSeek")
     subscription(receiver.url, secret=SECRET, name="Regulator receiver", event_types=["finding.opened"])
-    chip = h200()
-    wave = AllocationRoundFactory(opens_on=today - dt.timedelta(days=30), closes_on=today + dt.timedelta(days=300))
-    CustomsDirectiveFactory(reference="GACC-IT-001", chip=chip, blocked_from=today - dt.timedelta(days=1),
-                            blocked_until=None)  # fmt: skip
-    licence = licence_apply(company=company, chip=chip, round=wave, requested_quantity=500)
-    licence = licence_approve(
-        licence=licence, granted_quantity=500, valid_from=today - dt.timedelta(days=1),
-        valid_until=today + dt.timedelta(days=200),
-    )  # fmt: skip
+    licence = blocked_licence(company, reference="GACC-IT-001", quantity=500)
 
-    log_path = tmp_path / "worker.log"
-    worker = start_worker(log_path, tmp_path / "var")
-    try:
+    with running_worker(tmp_path) as log_path:
         shipment = shipment_declare(
             company=company, licence=licence, quantity=100, declared_value_usd=Decimal("3200000.00"),
             port_of_entry="Shanghai Pudong", declaration_number="DEC-IT-0001",
@@ -117,13 +138,6 @@ def test_a_change_leads_to_a_finding_and_a_webhook_through_a_real_worker(receive
             ).exists()  # fmt: skip
 
         wait_for(delivered, what="the webhook delivery", log_path=log_path)
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
 
     finding = Finding.objects.get(rule="entry_block_shipment")
     assert (finding.severity, finding.subject) == ("high", "shipment:DEC-IT-0001")
@@ -142,21 +156,10 @@ def test_a_company_changing_continuously_keeps_one_recheck_queued_and_loses_no_c
     Redis queue: the queue, read after every commit, never holds two re-checks of the
     company, and every declaration still gets its finding (nothing was coalesced away)."""
     celery_app.control.purge()
-    today = timezone.localdate()
     company = make_company("bytedance", name="ByteDance")
-    chip = h200()
-    wave = AllocationRoundFactory(opens_on=today - dt.timedelta(days=30), closes_on=today + dt.timedelta(days=300))
-    CustomsDirectiveFactory(reference="GACC-IT-002", chip=chip, blocked_from=today - dt.timedelta(days=1),
-                            blocked_until=None)  # fmt: skip
-    licence = licence_apply(company=company, chip=chip, round=wave, requested_quantity=5000)
-    licence = licence_approve(
-        licence=licence, granted_quantity=5000, valid_from=today - dt.timedelta(days=1),
-        valid_until=today + dt.timedelta(days=200),
-    )  # fmt: skip
-    log_path = tmp_path / "worker.log"
-    worker = start_worker(log_path, tmp_path / "var")
+    licence = blocked_licence(company, reference="GACC-IT-002", quantity=5000)
     waiting = []
-    try:
+    with running_worker(tmp_path) as log_path:
         for number in range(30):
             shipment_declare(
                 company=company, licence=licence, quantity=1, declared_value_usd=Decimal("32000.00"),
@@ -171,13 +174,6 @@ def test_a_company_changing_continuously_keeps_one_recheck_queued_and_loses_no_c
             return Finding.objects.filter(rule="entry_block_shipment", company=company).count() == 30
 
         wait_for(all_found, what="a finding for each of the 30 declarations", log_path=log_path)
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
     assert max(waiting) == 1
     subjects = set(Finding.objects.filter(rule="entry_block_shipment").values_list("subject", flat=True))
     assert subjects == {f"shipment:DEC-IT-C{number:03d}" for number in range(30)}
