@@ -180,7 +180,8 @@ def _adapter(field: models.Field[Any, Any]) -> Any:
     """How a Python value of ``field`` is passed to psycopg: JSON serialised once and sent as
     ``jsonb``, the rest as is (``None``)."""
     if isinstance(field, models.JSONField):
-        dumps = functools.partial(json.dumps, cls=field.encoder)
+        # One encoder for every value: ``json.dumps(value, cls=...)`` builds one per call.
+        dumps = (field.encoder or json.JSONEncoder)().encode
 
         def adapt(value: Any) -> Any:
             return None if value is None else Jsonb(dumps(value), dumps=str)
@@ -189,7 +190,7 @@ def _adapter(field: models.Field[Any, Any]) -> Any:
     return None
 
 
-def _adapted(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> Iterator[Row]:
+def adapt_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Row]) -> Iterator[Row]:
     """``rows`` with each value as psycopg takes it in a binary ``COPY`` (see :func:`_adapter`)."""
     fields = _columns(model)
     adapters = [(index, adapt) for index, column in enumerate(columns) if (adapt := _adapter(fields[column]))]
@@ -208,7 +209,7 @@ def copy_rows(
 ) -> int:
     """Append rows (values in ``columns``' order) to ``model``'s table, or to ``table``, by binary ``COPY``.
 
-    PostgreSQL only. ``adapted`` says the rows went through :func:`_adapted` already.
+    PostgreSQL only. ``adapted`` says the rows went through :func:`adapt_rows` already.
     Returns the number of rows written. Database errors (a unique or check constraint
     refusing a row) surface as Django's exceptions, as from a query.
     """
@@ -222,7 +223,7 @@ def copy_rows(
     count = 0
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         copy.set_types([_copy_type(model, column) for column in columns])
-        for row in rows if adapted else _adapted(model, columns, rows):
+        for row in rows if adapted else adapt_rows(model, columns, rows):
             copy.write_row(row)
             count += 1
     return count
@@ -309,7 +310,7 @@ def create_with_history(objs: list[M], *, change_reason: str, date: dt.datetime 
         obj._state.adding = False
         obj._state.db = model._default_manager.db
     names = [field.attname for field in model._meta.concrete_fields]
-    rows = list(_adapted(model, names, ([getattr(obj, name) for name in names] for obj in objs)))
+    rows = list(adapt_rows(model, names, ([getattr(obj, name) for name in names] for obj in objs)))
     copy_rows(model, names, rows, adapted=True)
     positions = [names.index(name) for name in tracked_fields(model)]
     history: list[Row] = [[row[index] for index in positions] for row in rows]

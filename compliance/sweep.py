@@ -162,29 +162,29 @@ def _settle_in_database(
 ) -> dict[str, Finding]:
     """PostgreSQL: settle the two bulk cases in the database; return what needs a decision.
 
-    The hits go into a temporary table by binary ``COPY``. Then, in this order:
+    First the hits whose fingerprint is already a finding's are told from the new ones
+    (one lookup through the unique fingerprint index). Then, in this order:
 
     1. the findings needing a decision in Python are picked out (an existing finding
        whose hit differs from it: resolved, another rule, severity or text; and an active
        finding in scope with no hit, which is resolved if its rule is swept) and returned;
     2. every other matched finding, active with the same rule, severity and text, gets
        its heartbeat in one ``UPDATE ... FROM`` (no history row: not a change of state);
-    3. hits matching no finding become open findings with their ``+`` history rows in
-       one ``INSERT ... SELECT`` (their ``opened`` events build the finding on first use;
-       their ``opened`` transitions are added to ``transitions``).
+    3. the new hits become open findings with their ``+`` history rows, by binary
+       ``COPY`` under ids reserved from the table's sequence (their ``opened`` events
+       build the finding on first use; their ``opened`` transitions are added to
+       ``transitions``).
 
-    The decisions taken in Python for what step 1 returns are the same as on other
-    engines (:func:`upsert_findings`); steps 2 and 3 are the cases that need no decision.
+    Steps 1 and 2 compare the known hits with their findings in a temporary table filled
+    by binary ``COPY`` (none in a first sweep, when every hit is new). The decisions taken
+    in Python for what step 1 returns are the same as on other engines
+    (:func:`upsert_findings`); steps 2 and 3 are the cases that need no decision.
     """
     table = connection.ops.quote_name(Finding._meta.db_table)
-    historical = Finding.history.model
-    history_table = connection.ops.quote_name(historical._meta.db_table)
-    tracked = ", ".join(connection.ops.quote_name(name) for name in bulk.tracked_fields(Finding))
-    user = historical.get_default_history_user(Finding())
     # Every hit is of a company in scope (a fingerprint names its company; the unique
     # constraint still guards the insert): the scope only lets the planner read the
-    # findings through the (company, status) index. Not in the insert's anti-join, which
-    # must go through the unique fingerprint index: with the scope, a planner whose row
+    # findings through the (company, status) index. Not in the lookup of known fingerprints,
+    # which must go through the unique fingerprint index: with the scope, a planner whose row
     # estimate lags a growing table read the whole range once per hit (9 s for one chunk).
     run = None if company_ids is None else bulk.integer_run(list(company_ids))
     if company_ids is None:
@@ -193,69 +193,111 @@ def _settle_in_database(
         scope = "f.company_id BETWEEN %(low)s AND %(high)s AND "
     else:
         scope = "f.company_id = ANY(%(scope)s) AND "
-    params = {
+    params: dict[str, Any] = {
         "now": now,
         "active": list(ACTIVE),
         "scope": list(company_ids or []),
         "low": run[0] if run else None,
         "high": run[1] if run else None,
-        "open": FindingStatus.OPEN,
-        "reason": OPENED_REASON,
-        "user": user.pk if user is not None else None,
+        "fingerprints": list(by_fingerprint),
     }
     same = "f.rule = h.rule AND f.severity = h.severity AND f.summary = h.summary AND f.details = h.details"
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS sweep_hit")
-        cursor.execute(
-            "CREATE TEMPORARY TABLE sweep_hit (fingerprint varchar(300) PRIMARY KEY, rule varchar(64) NOT NULL, "
-            "severity varchar(16) NOT NULL, company_id bigint NOT NULL, subject varchar(200) NOT NULL, "
-            "summary varchar(300) NOT NULL, details jsonb NOT NULL) ON COMMIT DROP"
-        )
-        bulk.copy_rows(
-            Finding,
-            HIT_COLUMNS,
-            (
-                (fp, h.rule, h.severity, h.company_id, h.subject, h.summary, h.details)
-                for fp, h in by_fingerprint.items()
-            ),
-            table="sweep_hit",
-        )
-        cursor.execute(
-            f"SELECT f.id FROM {table} f JOIN sweep_hit h ON h.fingerprint = f.fingerprint "  # noqa: S608
-            f"WHERE {scope}NOT (f.status = ANY(%(active)s) AND {same}) "
-            f"UNION ALL SELECT f.id FROM {table} f WHERE {scope}f.status = ANY(%(active)s) "
-            "AND NOT EXISTS (SELECT 1 FROM sweep_hit h WHERE h.fingerprint = f.fingerprint)",
-            params,
-        )
-        undecided = [pk for (pk,) in cursor.fetchall()]
-        cursor.execute(
-            f"WITH beat AS (UPDATE {table} f SET last_seen_at = GREATEST(%(now)s, f.first_seen_at) "  # noqa: S608
-            f"FROM sweep_hit h WHERE {scope}h.fingerprint = f.fingerprint AND f.status = ANY(%(active)s) AND {same} "
-            "RETURNING f.rule) SELECT rule, COUNT(*) FROM beat GROUP BY rule",
-            params,
-        )
-        summary.still_open.update(dict(cursor.fetchall()))
-        cursor.execute(
-            f"WITH new AS (INSERT INTO {table} (rule, severity, company_id, subject, fingerprint, status, summary, "  # noqa: S608
-            "details, first_seen_at, last_seen_at, resolution_note, as_known_at) "
-            "SELECT h.rule, h.severity, h.company_id, h.subject, h.fingerprint, %(open)s, h.summary, h.details, "
-            f"%(now)s, %(now)s, '', %(now)s FROM sweep_hit h WHERE NOT EXISTS (SELECT 1 FROM {table} f "
-            "WHERE f.fingerprint = h.fingerprint) RETURNING *), "
-            f"history AS (INSERT INTO {history_table} ({tracked}, history_date, history_change_reason, history_type, "
-            f"history_user_id) SELECT {tracked}, %(now)s, %(reason)s, '+', %(user)s FROM new) "
-            "SELECT id, fingerprint FROM new",
-            params,
-        )
-        opened = cursor.fetchall()
+        cursor.execute(f"SELECT fingerprint FROM {table} WHERE fingerprint = ANY(%(fingerprints)s)", params)  # noqa: S608
+        known = {fingerprint for (fingerprint,) in cursor.fetchall()}
+        if known:
+            cursor.execute("DROP TABLE IF EXISTS sweep_hit")
+            cursor.execute(
+                "CREATE TEMPORARY TABLE sweep_hit (fingerprint varchar(300) PRIMARY KEY, rule varchar(64) NOT NULL, "
+                "severity varchar(16) NOT NULL, company_id bigint NOT NULL, subject varchar(200) NOT NULL, "
+                "summary varchar(300) NOT NULL, details jsonb NOT NULL) ON COMMIT DROP"
+            )
+            bulk.copy_rows(
+                Finding,
+                HIT_COLUMNS,
+                (
+                    (fp, h.rule, h.severity, h.company_id, h.subject, h.summary, h.details)
+                    for fp, h in by_fingerprint.items()
+                    if fp in known
+                ),
+                table="sweep_hit",
+            )
+            cursor.execute(
+                f"SELECT f.id FROM {table} f JOIN sweep_hit h ON h.fingerprint = f.fingerprint "  # noqa: S608
+                f"WHERE {scope}NOT (f.status = ANY(%(active)s) AND {same}) "
+                f"UNION ALL SELECT f.id FROM {table} f WHERE {scope}f.status = ANY(%(active)s) "
+                "AND NOT EXISTS (SELECT 1 FROM sweep_hit h WHERE h.fingerprint = f.fingerprint)",
+                params,
+            )
+            undecided = [pk for (pk,) in cursor.fetchall()]
+            cursor.execute(
+                f"WITH beat AS (UPDATE {table} f SET last_seen_at = GREATEST(%(now)s, f.first_seen_at) "  # noqa: S608
+                f"FROM sweep_hit h WHERE {scope}h.fingerprint = f.fingerprint AND f.status = ANY(%(active)s) "
+                f"AND {same} RETURNING f.rule) SELECT rule, COUNT(*) FROM beat GROUP BY rule",
+                params,
+            )
+            summary.still_open.update(dict(cursor.fetchall()))
+            cursor.execute("DROP TABLE sweep_hit")
+        else:  # no hit is known: every active finding in scope is one without a hit
+            in_scope = f" AND {scope.removesuffix(' AND ')}" if scope else ""
+            cursor.execute(f"SELECT f.id FROM {table} f WHERE f.status = ANY(%(active)s){in_scope}", params)  # noqa: S608
+            undecided = [pk for (pk,) in cursor.fetchall()]
+        opened = _open_in_bulk([hit for fingerprint, hit in by_fingerprint.items() if fingerprint not in known], now)
         _analyze_if_grown(cursor, table, len(opened))
-        for pk, fingerprint in opened:
-            hit = by_fingerprint[fingerprint]
-            build = functools.partial(_opened_finding, pk, hit, now)
-            events.append(FindingEvent(event=Event.OPENED, key=key, company_id=hit.company_id, build=build))
-            transitions.append((hit.company_id, pk, Transition.OPENED, FindingStatus.OPEN, hit.severity, now, by, ""))
-            summary.opened[hit.rule] += 1
-        cursor.execute("DROP TABLE sweep_hit")
+    for pk, hit in opened:
+        build = functools.partial(_opened_finding, pk, hit, now)
+        events.append(FindingEvent(event=Event.OPENED, key=key, company_id=hit.company_id, build=build))
+        transitions.append((hit.company_id, pk, Transition.OPENED, FindingStatus.OPEN, hit.severity, now, by, ""))
+        summary.opened[hit.rule] += 1
     return {finding.fingerprint: finding for finding in Finding.objects.filter(pk__in=undecided)} if undecided else {}
+
+
+#: The columns :func:`_open_in_bulk` writes (the others, the acknowledgement's and the
+#: resolution's, are empty on a new finding).
+NEW_FINDING_COLUMNS = (
+    "id", "rule", "severity", "company_id", "subject", "fingerprint", "status", "summary", "details",
+    "first_seen_at", "last_seen_at", "resolution_note", "as_known_at",
+)  # fmt: skip
+
+
+def _open_in_bulk(hits: list[rules.Hit], now: dt.datetime) -> list[tuple[int, rules.Hit]]:
+    """PostgreSQL: the hits as new open findings, by binary ``COPY`` under ids reserved from
+    the table's sequence, then their ``+`` history rows copied from them in the database (one
+    ``INSERT ... SELECT``: no second pass over the rows in Python); ``(id, hit)`` for each."""
+    if not hits:
+        return []
+    ids = bulk.reserve_ids(Finding, len(hits))
+    status = str(FindingStatus.OPEN)
+    bulk.copy_rows(
+        Finding,
+        NEW_FINDING_COLUMNS,
+        (
+            (pk, hit.rule, hit.severity, hit.company_id, hit.subject, hit.fingerprint, status, hit.summary,
+             hit.details, now, now, "", now)
+            for pk, hit in zip(ids, hits, strict=True)
+        ),
+    )  # fmt: skip
+    historical = Finding.history.model
+    user = historical.get_default_history_user(Finding())
+    quote = connection.ops.quote_name
+    tracked = ", ".join(quote(name) for name in bulk.tracked_fields(Finding))
+    run = bulk.integer_run(ids)  # reserved in one statement: consecutive unless another session drew between
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(historical._meta.db_table)} ({tracked}, history_date, "  # noqa: S608
+            f"history_change_reason, history_type, history_user_id) SELECT {tracked}, %(now)s, %(reason)s, '+', "
+            f"%(user)s FROM {quote(Finding._meta.db_table)} WHERE "
+            + ("id BETWEEN %(low)s AND %(high)s" if run else "id = ANY(%(ids)s)"),
+            {
+                "now": now,
+                "reason": OPENED_REASON,
+                "user": user.pk if user is not None else None,
+                "low": run[0] if run else None,
+                "high": run[1] if run else None,
+                "ids": ids,
+            },
+        )
+    return list(zip(ids, hits, strict=True))
 
 
 def _analyze_if_grown(cursor: Any, table: str, inserted: int) -> None:
@@ -270,7 +312,9 @@ def _analyze_if_grown(cursor: Any, table: str, inserted: int) -> None:
     cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
     estimate = cursor.fetchone()[0]
     if inserted >= estimate:  # reltuples is -1 for a table never analysed
-        cursor.execute(f"ANALYZE {table}")
+        # Only the columns the sweep's statements filter and join on: the text and JSON columns
+        # cost most of a full ANALYZE (sampled and measured) and steer no plan.
+        cursor.execute(f"ANALYZE {table} (company_id, status, rule, fingerprint)")
 
 
 def _opened_finding(pk: int | None, hit: rules.Hit, now: dt.datetime) -> Finding:

@@ -162,6 +162,20 @@ def test_shipment_condition_gap_until_the_lot_is_attested(check):
     assert check(rules.shipment_condition_gap, D(2026, 2, 2)) == []
 
 
+def test_shipment_condition_gap_counts_only_the_shipments_own_companys_attestation(check):
+    # The attestation service refuses another company's shipment; a row that got in anyway
+    # (raw SQL, an import) must not satisfy the condition, in a chunk or in a whole sweep.
+    company, other = make_company("bytedance"), make_company("alibaba")
+    requirement = shipment_requirement()
+    shipment = ShipmentFactory(licence=approved_licence(company), declaration_number="DEC-1")
+    SecurityAttestationFactory(company=other, requirement=requirement, shipment=shipment)
+    [hit] = check(rules.shipment_condition_gap, D(2026, 2, 2))
+    assert (hit.company_id, hit.subject) == (company.pk, "shipment:DEC-1:lot-testing")
+    [scoped] = rules.shipment_condition_gap(D(2026, 2, 2), [company.pk])
+    assert scoped.subject == "shipment:DEC-1:lot-testing"
+    assert rules.shipment_condition_gap(D(2026, 2, 2), [other.pk]) == []
+
+
 # --- Licences ------------------------------------------------------------------------------------------
 
 
