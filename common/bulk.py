@@ -281,11 +281,28 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
         return []
     connection = _connection(model)
     with connection.cursor() as cursor:
+        # The sequence named once, as a constant: ``nextval(pg_get_serial_sequence(...))``
+        # looks the name up again for every id (a tenth of a national sweep's first pass).
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [connection.ops.quote_name(model._meta.db_table), model._meta.pk.column, count],
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [_sequence(connection, model), count]
         )
         return [pk for (pk,) in cursor.fetchall()]
+
+
+_SEQUENCES: dict[tuple[str, str], str] = {}
+
+
+def _sequence(connection: Any, model: type[models.Model]) -> str:
+    """The identity sequence of ``model``'s primary key (PostgreSQL), looked up once per database."""
+    key = (connection.alias, model._meta.db_table)
+    if key not in _SEQUENCES:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)",
+                [connection.ops.quote_name(model._meta.db_table), model._meta.pk.column],
+            )
+            _SEQUENCES[key] = cursor.fetchone()[0]
+    return _SEQUENCES[key]
 
 
 def create_with_history(objs: list[M], *, change_reason: str, date: dt.datetime | None = None) -> list[M]:

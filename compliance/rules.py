@@ -389,8 +389,10 @@ def customs_hold_overdue(on: dt.date, company_ids: CompanyIds = None) -> list[Hi
         Shipment.objects.filter(status=Shipment.Status.HELD, held_since__lt=cutoff), company_ids
     ).values_list("company_id", "company__name", "declaration_number", "held_since", "port_of_entry")
     hits = []
+    zone = timezone.get_current_timezone()
     for company_id, company_name, declaration, held_since, port in shipments.order_by("pk"):
-        held_on = timezone.localdate(held_since)
+        held_on = held_since.astimezone(zone).date()
+        day = held_on.isoformat()
         hits.append(
             Hit(
                 family="customs_hold_overdue",
@@ -399,8 +401,8 @@ def customs_hold_overdue(on: dt.date, company_ids: CompanyIds = None) -> list[Hi
                 subject=f"shipment:{declaration}",
                 severity=Severity.WARNING,
                 summary=f"{company_name}'s shipment {declaration} has been held at {port} since "
-                f"{held_on:%Y-%m-%d} ({(on - held_on).days} days)"[:300],
-                details={"shipment": declaration, "held_since": held_on.isoformat(), "port_of_entry": port},
+                f"{day} ({(on - held_on).days} days)"[:300],
+                details={"shipment": declaration, "held_since": day, "port_of_entry": port},
             )
         )
     return hits

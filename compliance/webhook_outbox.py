@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 
+from common import bulk
 from compliance.finding_text import event_summary
 from compliance.models import AlertEmail, Finding, WebhookDelivery, WebhookSubscription
 from compliance.outcomes import FindingEvent
@@ -97,13 +98,14 @@ def queue_deliveries(events: Sequence[FindingEvent], *, now: datetime.datetime) 
         return []
     company_ids = {event.company_id for event in events}
     subscriptions = list(
+        # The companies as one array parameter (a sweep chunk names thousands).
         WebhookSubscription.objects.filter(is_active=True).filter(
-            Q(company__isnull=True) | Q(company_id__in=company_ids)
+            Q(company__isnull=True) | Q(bulk.one_of(WebhookSubscription, "company_id", company_ids))
         )
     )
     if not subscriptions:
         return []
-    found = Company.objects.filter(pk__in=company_ids).only("id", "slug", "name", "name_zh")
+    found = Company.objects.filter(bulk.one_of(Company, "pk", company_ids)).only("id", "slug", "name", "name_zh")
     companies = {company.pk: company for company in found}
     rows = []
     for event in events:
