@@ -102,22 +102,38 @@ def mib(size: int | None) -> str:
     return "n/a" if size is None else f"{size / 2**20:,.1f} MiB"
 
 
-def timed_together(operations: list[Callable[[], object]], *, runs: int) -> list[Timing]:
+def timed_together(
+    operations: list[Callable[[], object]],
+    *,
+    runs: int,
+    setups: list[Callable[[], object] | None] | None = None,
+    warm: bool = True,
+) -> list[Timing]:
     """:func:`timed` for several operations whose runs alternate (a, b, a, b, ...).
 
     For a service and its limit measured side by side: a disturbance on this shared
     machine (a checkpoint after the previous benchmark's writes, another process) then
-    lands on both rather than on whichever happened to be running.
+    lands on both rather than on whichever happened to be running. ``setups`` (one per
+    operation, or ``None``) run untimed before each of its runs; ``warm`` as for :func:`timed`.
     """
+    setups = setups or [None] * len(operations)
     queries = []
-    for operation in operations:  # counted once each; warms the caches
+    samples: list[list[float]] = [[] for _ in operations]
+    for operation, setup, taken in zip(operations, setups, samples, strict=True):  # counted once each
+        if setup:
+            setup()
         reset_queries()
         with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
             operation()
+            first = time.perf_counter() - started
         queries.append(len(captured))
-    samples: list[list[float]] = [[] for _ in operations]
-    for _ in range(runs):
-        for operation, taken in zip(operations, samples, strict=True):
+        if not warm:
+            taken.append(first)
+    for _ in range(runs - (0 if warm else 1)):
+        for operation, setup, taken in zip(operations, setups, samples, strict=True):
+            if setup:
+                setup()
             started = time.perf_counter()
             operation()
             taken.append(time.perf_counter() - started)

@@ -151,3 +151,25 @@ def test_timed_together_alternates_the_runs_and_counts_each_operations_queries()
     assert (service_timing.queries, limit_timing.queries) == (1, 0)
     assert len(service_timing.samples) == len(limit_timing.samples) == 3
     assert service_timing.median == sorted(service_timing.samples)[1]
+
+
+def test_timed_together_cold_runs_each_operations_setup_before_every_run_and_times_the_counted_one():
+    from benchmarks.measure import timed_together
+    from licences.models import Company
+
+    calls: list[str] = []
+
+    def service() -> None:
+        calls.append("service")
+        Company.objects.count()
+
+    service_timing, limit_timing = timed_together(
+        [service, lambda: calls.append("limit")],
+        runs=3,
+        setups=[lambda: calls.append("reset"), None],
+        warm=False,
+    )
+    # No warming round: the counted run is the first timed one (a first sweep after a reset).
+    assert calls == ["reset", "service", "limit"] * 3
+    assert (service_timing.queries, limit_timing.queries) == (1, 0)
+    assert len(service_timing.samples) == len(limit_timing.samples) == 3
