@@ -239,12 +239,12 @@ def _commitment_sums(
 
 
 def _plain_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a ``values_list`` queryset whose columns are all integers, as the driver gives them.
+    """The rows of a ``values_list`` queryset whose columns are all integers or text, as the driver gives them.
 
     Django's iteration runs an ``int()`` converter over every integer expression of every
     row; the drivers already return ``int`` for these columns (``bigint`` on PostgreSQL,
-    ``INTEGER`` on SQLite), so the compiled statement is run on the cursor directly: the same
-    SQL, a third less time for a few thousand rows.
+    ``INTEGER`` on SQLite) and ``str`` for text, so the compiled statement is run on the
+    cursor directly: the same SQL, a third less time for a few thousand rows.
     """
     try:
         sql, params = queryset.query.get_compiler(queryset.db).as_sql()
