@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
@@ -17,6 +18,7 @@ from compliance.models import (
     FindingTransition,
     SecurityAttestation,
     SecurityRequirement,
+    WebhookSubscription,
 )
 from licences.models import Company, Shipment
 
@@ -185,3 +187,25 @@ def finding_resolve(*, finding: Finding, note: str, user: User | None = None, re
     finding.save()
     _record_transition(finding, Transition.RESOLVED, by=_actor(user, recorded_by), note=note)
     return finding
+
+
+def webhook_subscription_create(*, company: Company | None = None, **fields: object) -> WebhookSubscription:
+    """Create a webhook subscription, a company's at most ``WEBHOOK_MAX_PER_COMPANY``
+    (regulator-wide ones, with no company, are not capped).
+
+    The company's row is locked before its subscriptions are counted (on PostgreSQL), so
+    requests arriving together are counted one after another and the cap holds: each one is a
+    delivery per finding by the shared worker, and no company may queue thousands of calls to
+    a slow host ahead of everyone else's.
+    """
+    with transaction.atomic():
+        if company is not None:
+            Company.objects.select_for_update(no_key=True).filter(pk=company.pk).values_list("pk").first()
+            limit = settings.COMPLIANCE.get("WEBHOOK_MAX_PER_COMPANY", 20)
+            if WebhookSubscription.objects.filter(company=company).count() >= limit:
+                raise DomainError(
+                    gettext("A company may have at most %(limit)d webhook subscriptions: delete one first.")
+                    % {"limit": limit},
+                    code="webhook_limit_reached",
+                )
+        return WebhookSubscription.objects.create(company=company, **fields)

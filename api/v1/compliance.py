@@ -390,23 +390,16 @@ class WebhookSubscriptionSerializer(StrictSerializerMixin, serializers.ModelSeri
                     {"company": [gettext("A company key subscribes for its own company.")]}
                 )
             attrs["company"] = principal.company
-        company = attrs.get("company")
-        if self.instance is None and company is not None:
-            limit = settings.COMPLIANCE.get("WEBHOOK_MAX_PER_COMPANY", 20)
-            if WebhookSubscription.objects.filter(company=company).count() >= limit:
-                # Each one is a delivery per finding by the shared worker: no company may queue
-                # thousands of calls to a slow host ahead of everyone else's.
-                raise DomainError(
-                    gettext("A company may have at most %(limit)d webhook subscriptions: delete one first.")
-                    % {"limit": limit},
-                    code="webhook_limit_reached",
-                )
         if "url" in attrs:
             check_webhook_url(attrs["url"])  # raises WebhookUrlForbidden: 400 webhook_url_forbidden
         if attrs.get("is_active") and self.instance is not None and not self.instance.is_active:
             # Re-enabling a subscription clears its failure streak.
             attrs.update(consecutive_failures=0, disabled_at=None, disabled_reason="")
         return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> WebhookSubscription:
+        # The company's cap is checked under a lock of its row (``webhook_limit_reached``).
+        return services.webhook_subscription_create(**validated_data)
 
 
 class WebhookSubscriptionViewSet(

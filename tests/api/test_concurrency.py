@@ -130,3 +130,24 @@ def test_simultaneous_retries_with_one_idempotency_key_create_one_shipment() -> 
     assert Shipment.objects.filter(declaration_number="DEC-IDEM").count() == 1
     assert ImportLicence.objects.get(number="LIC-IDEM").reserved_quantity == 10
     assert AllocationRound.objects.count() == 1
+
+
+def test_simultaneous_subscriptions_never_exceed_a_companys_webhook_cap(settings) -> None:
+    """``WEBHOOK_MAX_PER_COMPANY`` holds when a company's procurement system registers its
+    receivers all at once: each request counted the subscriptions before any was saved."""
+    from compliance.models import WebhookSubscription
+
+    settings.COMPLIANCE = {**settings.COMPLIANCE, "WEBHOOK_MAX_PER_COMPANY": 3}
+    company = CompanyFactory(slug="alibaba")
+    key = issue_key(company=company)
+
+    def subscribe(index: int) -> Callable[[], tuple[int, str]]:
+        def request() -> tuple[int, str]:
+            body = {"name": f"hook-{index}", "url": f"https://hooks.example.com/{index}", "secret": "x" * 20}
+            return _answer(client_for(key).post(f"{API}/webhooks/", body, format="json"))
+
+        return request
+
+    results = run_at_once([subscribe(index) for index in range(8)])
+    assert Counter(results) == {(201, ""): 3, (400, "webhook_limit_reached"): 5}
+    assert WebhookSubscription.objects.filter(company=company).count() == 3
