@@ -73,11 +73,12 @@ def settle_in_database(
     # estimate lags a growing table read the whole range once per hit (9 s for one chunk).
     run = None if company_ids is None else bulk.integer_run(list(company_ids))
     if company_ids is None:
-        scope = ""
+        in_scope = ""
     elif run is not None:  # a chunk of consecutive ids, as ``bulk.one_of`` asks for it
-        scope = "f.company_id BETWEEN %(low)s AND %(high)s AND "
+        in_scope = "f.company_id BETWEEN %(low)s AND %(high)s"
     else:
-        scope = "f.company_id = ANY(%(scope)s) AND "
+        in_scope = "f.company_id = ANY(%(scope)s)"
+    scope = f"{in_scope} AND " if in_scope else ""  # a condition before others
     params: dict[str, Any] = {
         "now": now,
         "active": list(ACTIVE),
@@ -92,10 +93,9 @@ def settle_in_database(
     with connection.cursor() as cursor:
         known: set[str] = set()
         # A scope with no finding yet (a first sweep) has no known hit: one probe, not one per hit.
-        if scope:
-            in_scope = scope.removesuffix(" AND ")
+        if in_scope:
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} f WHERE {in_scope})", params)  # noqa: S608
-        if not scope or cursor.fetchone()[0]:
+        if not in_scope or cursor.fetchone()[0]:
             cursor.execute(
                 f"SELECT f.fingerprint FROM {table} f JOIN jsonb_array_elements_text(%(fingerprints)s::jsonb) "  # noqa: S608
                 "AS h(fingerprint) ON h.fingerprint = f.fingerprint",
@@ -136,7 +136,7 @@ def settle_in_database(
             summary.still_open.update(dict(cursor.fetchall()))
             cursor.execute("DROP TABLE sweep_hit")
         else:  # no hit is known: every active finding in scope is one without a hit
-            and_in_scope = f" AND {scope.removesuffix(' AND ')}" if scope else ""
+            and_in_scope = f" AND {in_scope}" if in_scope else ""
             cursor.execute(f"SELECT f.id FROM {table} f WHERE f.status = ANY(%(active)s){and_in_scope}", params)  # noqa: S608
             undecided = [pk for (pk,) in cursor.fetchall()]
         opened = _open_in_bulk([item for item in by_fingerprint.items() if item[0] not in known], now)
