@@ -12,12 +12,30 @@ See docs/identifiers.md.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, TypeVar
 
 from common.errors import DomainError
 
 AMBIGUOUS_IDENTIFIER = "ambiguous_identifier"
+
+#: A licence number, declaration number or directive reference as the service takes a new one:
+#: 1 to 64 letters, digits, ``-`` and ``_``, starting with a letter or digit. The number is the
+#: record's address (``/api/v1/licences/<number>/``, ``.../approve/``, ``/shipments/<number>/events/``),
+#: so it holds no ``/``, which would split the path: a licence ``LIC/2026/7`` was accepted and then
+#: could be neither read nor decided on through the API.
+REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
+#: Words a number cannot be: the API's paths beside the records of a collection
+#: (``/api/v1/licences/backfill/``, ``/api/v1/shipments/batch/``), which would shadow a record so
+#: numbered. ``tests/api/test_identifiers_addressable.py`` checks the router against this set.
+RESERVED_REFERENCES = frozenset({"backfill", "batch"})
+
+
+def is_reference(value: str) -> bool:
+    """Whether ``value`` can be a new number or reference (:data:`REFERENCE`, not reserved)."""
+    return REFERENCE.fullmatch(value) is not None and value not in RESERVED_REFERENCES
+
 
 Record = TypeVar("Record")
 

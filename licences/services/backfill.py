@@ -35,6 +35,7 @@ from django.utils.translation import gettext
 
 from common.api.limits import MAX_DATE, MAX_QUANTITY, MIN_DATE
 from common.errors import DomainError, safe_text
+from licences import identifiers
 from licences.models import AllocationRound, ChipModel, Company, ImportLicence
 from licences.services import licences as lifecycle
 
@@ -48,8 +49,6 @@ DATES = ("applied_on", "approved_on", "valid_from", "valid_until", "suspended_on
 APPROVAL = ("approved_on", "granted_quantity", "valid_from", "valid_until")
 DEFAULT_REASON = "Back-entry of a paper-era record"
 ACTOR = "back-entry"
-#: A licence number as the API accepts one (``api.v1.licences.REFERENCE``), at most 64 characters.
-NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/]{0,63}")
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DIGITS = re.compile(r"[0-9]{1,19}")
 AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")  # ImportLicence.unit_value_usd: 14 digits, 2 decimals
@@ -180,10 +179,11 @@ def _validate(
             continue  # refused above for its value
         if row[name] is None:
             fail("missing_field", f"{name} is required", name)
-    if row["number"] is not None and not NUMBER.fullmatch(row["number"]):
+    if row["number"] is not None and not identifiers.is_reference(row["number"]):
+        reserved = ", ".join(sorted(identifiers.RESERVED_REFERENCES))
         fail(
             "invalid_number",
-            "number: 1 to 64 letters, digits, '-', '_' and '/', starting with a letter or digit",
+            f"number: 1 to 64 letters, digits, '-' and '_', starting with a letter or digit; not {reserved}",
             "number",
         )
     clean: dict[str, Any] = dict(row)

@@ -306,6 +306,9 @@ def test_a_csv_line_with_more_values_than_columns_is_a_row_error(world: World) -
     [
         ({"number": "LIC-\x00"}, "number", "invalid_value"),
         ({"number": "x" * 65}, "number", "invalid_number"),
+        # Numbers the API could not address afterwards: a path separator, a collection's own path.
+        ({"number": "LIC/2019/7"}, "number", "invalid_number"),
+        ({"number": "backfill"}, "number", "invalid_number"),
         ({"company": {"slug": "alibaba"}}, "company", "invalid_value"),
         ({"requested_quantity": 10**13}, "requested_quantity", "invalid_quantity"),
         ({"requested_quantity": 1.5}, "requested_quantity", "invalid_quantity"),

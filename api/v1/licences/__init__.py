@@ -10,7 +10,6 @@ Split by resource (issue 13) into ``catalogue``, ``licences``, ``shipments`` and
 
 from api.v1.licences.catalogue import (
     CHIP_CODE,
-    REFERENCE,
     ChipFilter,
     ChipSerializer,
     ChipViewSet,
@@ -20,6 +19,7 @@ from api.v1.licences.catalogue import (
     RoundFilter,
     RoundSerializer,
     RoundViewSet,
+    validate_reference,
 )
 from api.v1.licences.directives import (
     CustomsDirectiveViewSet,
@@ -56,7 +56,6 @@ from api.v1.licences.shipments import (
 __all__ = [
     "CHIP_CODE",
     "COMPANY_OF_NUMBER_HELP",
-    "REFERENCE",
     "ApproveSerializer",
     "ChipFilter",
     "ChipSerializer",
@@ -90,4 +89,5 @@ __all__ = [
     "ShipmentViewSet",
     "customs_event_line",
     "shipment_line",
+    "validate_reference",
 ]

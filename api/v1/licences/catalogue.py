@@ -21,13 +21,23 @@ from api.base import (
     StrictSerializerMixin,
     WholeNumberField,
 )
+from licences import identifiers
 from licences.models import (
     AllocationRound,
     ChipModel,
     Company,
 )
 
-REFERENCE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-/]*$", _("Letters, digits, '-', '_' and '/' only."))
+
+def validate_reference(value: str) -> None:
+    """A new licence number, declaration number or directive reference (``licences.identifiers.REFERENCE``)."""
+    if not identifiers.is_reference(value):
+        raise serializers.ValidationError(
+            gettext("1 to 64 letters, digits, '-' and '_', starting with a letter or digit; not %(reserved)s.")
+            % {"reserved": ", ".join(sorted(identifiers.RESERVED_REFERENCES))}
+        )
+
+
 CHIP_CODE = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$", _("Letters, digits, '-' and '_' only."))
 
 

@@ -19,7 +19,7 @@ from api.base import (
     StrictSerializer,
 )
 from api.v1.licences.catalogue import (
-    REFERENCE,
+    validate_reference,
 )
 from api.v1.licences.licences import (
     ReasonSerializer,
@@ -55,7 +55,7 @@ class DirectiveSerializer(serializers.ModelSerializer):
 class DirectiveIssueSerializer(StrictSerializer):
     """A new entry block."""
 
-    reference = serializers.CharField(max_length=64, validators=[REFERENCE])
+    reference = serializers.CharField(max_length=64, validators=[validate_reference])
     chip = ScopedSlugRelatedField(slug_field="code", queryset=ChipModel.objects.all(), company_field=None)
     blocked_from = BoundedDateField()
     blocked_until = BoundedDateField(

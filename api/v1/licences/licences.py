@@ -27,7 +27,7 @@ from api.base import (
 )
 from api.v1.licences import backfill as back_entry
 from api.v1.licences.catalogue import (
-    REFERENCE,
+    validate_reference,
 )
 from common.api.filters import BoundedIsoDateTimeFilter, IdFilter
 from licences import services
@@ -106,7 +106,7 @@ class LicenceApplySerializer(CompanyOwnedSerializer):
     requested_quantity = QuantityField()
     unit_value_usd = MoneyField(required=False, help_text=_("Defaults to the catalogue value."))
     number = serializers.CharField(
-        max_length=64, required=False, validators=[REFERENCE], help_text=_("Optional; generated when omitted.")
+        max_length=64, required=False, validators=[validate_reference], help_text=_("Optional; generated when omitted.")
     )
 
 

@@ -26,7 +26,7 @@ from api.base import (
 )
 from api.batch import BatchIngestionMixin, BatchResultSerializer, batch_request_serializer
 from api.v1.licences.catalogue import (
-    REFERENCE,
+    validate_reference,
 )
 from common.api.filters import BoundedIsoDateTimeFilter
 from common.api.parsers import BatchJSONParser
@@ -88,7 +88,7 @@ COMPANY_OF_NUMBER_HELP = _(
 class ShipmentDeclareSerializer(StrictSerializer):
     """A declaration against one of the caller's licences."""
 
-    declaration_number = serializers.CharField(max_length=64, validators=[REFERENCE])
+    declaration_number = serializers.CharField(max_length=64, validators=[validate_reference])
     company = ScopedSlugRelatedField(
         slug_field="slug",
         queryset=Company.objects.all(),
