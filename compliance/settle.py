@@ -85,9 +85,6 @@ def settle_in_database(
         "scope": list(company_ids or []),
         "low": run[0] if run else None,
         "high": run[1] if run else None,
-        # One JSON text, split by the database: psycopg writes a list parameter element by
-        # element in Python, a twentieth of a national sweep for its 75,000 fingerprints.
-        "fingerprints": json.dumps(list(by_fingerprint)),
     }
     same = "f.rule = h.rule AND f.severity = h.severity AND f.summary = h.summary AND f.details = h.details"
     with connection.cursor() as cursor:
@@ -96,6 +93,9 @@ def settle_in_database(
         if in_scope:
             cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} f WHERE {in_scope})", params)  # noqa: S608
         if not in_scope or cursor.fetchone()[0]:
+            # One JSON text, split by the database: psycopg writes a list parameter element by
+            # element in Python, a twentieth of a national sweep for its 75,000 fingerprints.
+            params["fingerprints"] = json.dumps(list(by_fingerprint))
             cursor.execute(
                 f"SELECT f.fingerprint FROM {table} f JOIN jsonb_array_elements_text(%(fingerprints)s::jsonb) "  # noqa: S608
                 "AS h(fingerprint) ON h.fingerprint = f.fingerprint",

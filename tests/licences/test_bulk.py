@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
+import json
+from decimal import Decimal
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -95,3 +99,27 @@ def test_the_collector_is_paused_inside_and_restored_after_even_on_error() -> No
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("encoder", [json.JSONEncoder, DjangoJSONEncoder])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"shipment": "DEC-1", "days_left": 15, "ratio": 0.25, "ok": True, "none": None, "list": [1, "two", []]},
+        {"名称": '华为 \u2028 "quoted" \\ back', "nested": {"b": 1, "a": 2}},
+        "a bare string",
+        12,
+        [],
+        float("nan"),
+    ],
+)
+def test_the_json_of_a_copied_value_is_what_the_encoder_writes(encoder, value) -> None:
+    assert bulk._json_dumps(encoder)(value) == encoder().encode(value)
+
+
+def test_the_json_of_a_copied_value_uses_the_fields_encoder() -> None:
+    moment = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
+    dumps = bulk._json_dumps(DjangoJSONEncoder)
+    assert dumps({"amount": Decimal("1.50"), "at": moment}) == '{"amount": "1.50", "at": "2026-03-01T02:00:00Z"}'
+    with pytest.raises(TypeError):
+        bulk._json_dumps(json.JSONEncoder)({"amount": Decimal("1.50")})
