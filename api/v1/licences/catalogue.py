@@ -79,15 +79,26 @@ class ChipSerializer(StrictSerializerMixin, serializers.ModelSerializer):
         return code
 
 
+#: What a round's licences have been granted so far, and what remains of its caps: every
+#: company's grants, so ``null`` to a company key (it would learn the others' by subtraction).
+ROUND_TOTALS = ("granted_units", "granted_value_usd", "remaining_units", "remaining_value_usd")
+TOTAL_HELP = _("Across every company's licences in the round: null to a company key.")
+
+
 class RoundSerializer(StrictSerializerMixin, serializers.ModelSerializer):
-    """An allocation round (wave): its caps and what its licences have been granted so far."""
+    """An allocation round (wave): its caps and what its licences have been granted so far
+    (:data:`ROUND_TOTALS`, ``null`` to a company)."""
 
     unit_cap = WholeNumberField(min_value=1, max_value=MAX_QUANTITY)
     value_cap_usd = PlainDecimalField(max_digits=18, decimal_places=2, min_value=Decimal("0.01"))
     opens_on = BoundedDateField()
     closes_on = BoundedDateField()
-    remaining_units = serializers.SerializerMethodField()
-    remaining_value_usd = serializers.SerializerMethodField()
+    granted_units = serializers.IntegerField(read_only=True, allow_null=True, help_text=TOTAL_HELP)
+    granted_value_usd = serializers.DecimalField(
+        max_digits=18, decimal_places=2, read_only=True, allow_null=True, help_text=TOTAL_HELP
+    )
+    remaining_units = serializers.SerializerMethodField(help_text=TOTAL_HELP)
+    remaining_value_usd = serializers.SerializerMethodField(help_text=TOTAL_HELP)
 
     class Meta:
         model = AllocationRound
@@ -103,14 +114,22 @@ class RoundSerializer(StrictSerializerMixin, serializers.ModelSerializer):
             "remaining_units",
             "remaining_value_usd",
         ]
-        read_only_fields = ["granted_units", "granted_value_usd"]
 
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_remaining_units(self, wave: AllocationRound) -> int:
         return wave.unit_cap - wave.granted_units
 
-    @extend_schema_field(serializers.DecimalField(max_digits=18, decimal_places=2))
+    @extend_schema_field(serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True))
     def get_remaining_value_usd(self, wave: AllocationRound) -> str:
         return f"{Decimal(wave.value_cap_usd) - Decimal(wave.granted_value_usd):.2f}"
+
+    def to_representation(self, instance: AllocationRound) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        principal = self.context.get("principal")
+        if principal is None or not principal.sees_every_company:
+            # Every company's grants: less its own, the others' (a company never learns of another's records).
+            data.update(dict.fromkeys(ROUND_TOTALS))
+        return data
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["opens_on"] > attrs["closes_on"]:
