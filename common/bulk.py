@@ -190,7 +190,7 @@ def _json_dumps(encoder_class: type[json.JSONEncoder]) -> Callable[[Any], str]:
     iterencode = make(
         None,  # no markers: no circular check (above)
         encoder.default,
-        json.encoder.encode_basestring_ascii if encoder.ensure_ascii else json.encoder.encode_basestring,  # type: ignore[attr-defined]
+        json.encoder.encode_basestring_ascii if encoder.ensure_ascii else json.encoder.encode_basestring,
         None,
         encoder.key_separator,
         encoder.item_separator,
