@@ -25,7 +25,7 @@ import functools
 import gc
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -35,7 +35,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 from simple_history.utils import bulk_create_with_history
 
-from common import sqlite_rows
+from common import json_text, sqlite_rows
 
 M = TypeVar("M", bound=models.Model)
 Row = Sequence[Any]
@@ -176,37 +176,11 @@ def _copy_type(model: type[models.Model], column: str) -> str:
     return re.sub(r"\(.*\)$", "", db_type)
 
 
-def _json_dumps(encoder_class: type[json.JSONEncoder]) -> Callable[[Any], str]:
-    """``encoder_class().encode``, with the C encoder built once for every value (``encode``
-    builds it again on each call, half the time of a sweep's small ``details`` dicts).
-
-    Without the check for circular references, which rows read from JSON or built by the
-    service never have (one would end in ``RecursionError`` instead of ``ValueError``).
-    """
-    encoder = encoder_class()
-    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]  # None without the C accelerator
-    if make is None or encoder.indent is not None:
-        return encoder.encode
-    iterencode = make(
-        None,  # no markers: no circular check (above)
-        encoder.default,
-        json.encoder.encode_basestring_ascii if encoder.ensure_ascii else json.encoder.encode_basestring,
-        None,
-        encoder.key_separator,
-        encoder.item_separator,
-        encoder.sort_keys,
-        encoder.skipkeys,
-        encoder.allow_nan,
-    )
-    join = "".join
-    return lambda value: join(iterencode(value, 0))
-
-
 def _adapter(field: models.Field[Any, Any]) -> Any:
     """How a Python value of ``field`` is passed to psycopg: JSON serialised once and sent as
     ``jsonb``, the rest as is (``None``)."""
     if isinstance(field, models.JSONField):
-        dumps = _json_dumps(field.encoder or json.JSONEncoder)
+        dumps = json_text.dumper(field.encoder or json.JSONEncoder)
 
         def adapt(value: Any) -> Any:
             return None if value is None else Jsonb(dumps(value), dumps=str)

@@ -134,3 +134,18 @@ def test_procfile_starts_web_worker_and_beat():
     assert set(processes) == {"web", "worker", "beat"}
     assert "celery -A config worker" in processes["worker"]
     assert "celery -A config beat" in processes["beat"]
+
+
+PACKAGES = ("common", "licences", "quotas", "compliance", "api", "cockpit", "config", "benchmarks", "tools")
+MAX_MODULE_LINES = 500  # README, "Architecture"
+
+
+def test_no_module_outside_migrations_and_tests_is_over_500_lines() -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if "migrations" not in path.parts
+    }
+    assert len(sizes) > 100  # the walk found the code
+    assert {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES} == {}

@@ -12,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from common import bulk
+from common import bulk, json_text
 from licences.models import ImportLicence, Shipment
 from tests.factories import ApprovedLicenceFactory, ShipmentFactory
 
@@ -114,12 +114,12 @@ def test_the_collector_is_paused_inside_and_restored_after_even_on_error() -> No
     ],
 )
 def test_the_json_of_a_copied_value_is_what_the_encoder_writes(encoder, value) -> None:
-    assert bulk._json_dumps(encoder)(value) == encoder().encode(value)
+    assert json_text.dumper(encoder)(value) == encoder().encode(value)
 
 
 def test_the_json_of_a_copied_value_uses_the_fields_encoder() -> None:
     moment = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
-    dumps = bulk._json_dumps(DjangoJSONEncoder)
+    dumps = json_text.dumper(DjangoJSONEncoder)
     assert dumps({"amount": Decimal("1.50"), "at": moment}) == '{"amount": "1.50", "at": "2026-03-01T02:00:00Z"}'
     with pytest.raises(TypeError):
-        bulk._json_dumps(json.JSONEncoder)({"amount": Decimal("1.50")})
+        json_text.dumper(json.JSONEncoder)({"amount": Decimal("1.50")})
