@@ -60,6 +60,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # Licences: the company applies, the regulator decides.
     ("licence", "list"): READERS,
     ("licence", "retrieve"): READERS,
+    ("licence", "decisions"): READERS,  # the licence's decision ledger, read as the licence is
     ("licence", "create"): ONLY_COMPANY,
     ("licence", "approve"): ONLY_REGULATOR,
     ("licence", "reject"): ONLY_REGULATOR,

@@ -121,6 +121,8 @@ CASES = [
          (401, 200, 200, 200, 403, 200, 200, 200, 403, 401)),
     Case("licence detail", "licence", "retrieve", "get", lambda w: f"{API}/licences/LIC-A-1/",
          (401, 200, 404, 200, 403, 200, 200, 200, 403, 401)),
+    Case("licence decisions", "licence", "decisions", "get", lambda w: f"{API}/licences/LIC-A-1/decisions/",
+         (401, 200, 404, 200, 403, 200, 200, 200, 403, 401)),
     Case("licence apply", "licence", "create", "post", lambda w: f"{API}/licences/",
          (401, 201, 400, 403, 403, 403, 403, 403, 403, 401),
          body=lambda w: {"company": "alibaba", "chip": "H200", "round": w.wave.pk, "requested_quantity": 100},

@@ -36,6 +36,7 @@ from licences.models import (
     ChipModel,
     Company,
     ImportLicence,
+    LicenceDecision,
 )
 
 
@@ -108,6 +109,37 @@ class LicenceApplySerializer(CompanyOwnedSerializer):
     number = serializers.CharField(
         max_length=64, required=False, validators=[validate_reference], help_text=_("Optional; generated when omitted.")
     )
+
+
+class LicenceDecisionSerializer(serializers.ModelSerializer):
+    """One row of a licence's decision ledger, with its two times and its place in the hash chain."""
+
+    class Meta:
+        model = LicenceDecision
+        fields = [
+            "kind",
+            "status",
+            "effective_on",
+            "recorded_at",
+            "late_entry",
+            "actor",
+            "reason",
+            "granted_quantity",
+            "valid_from",
+            "valid_until",
+            "released_quantity",
+            "chain_seq",
+            "row_hash",
+        ]
+        read_only_fields = fields
+
+
+class LicenceLedgerSerializer(serializers.Serializer):
+    """A licence and every row of its decision ledger, in the order they were recorded."""
+
+    number = serializers.CharField()
+    company = serializers.CharField(help_text=_("The company's slug."))
+    decisions = LicenceDecisionSerializer(many=True)
 
 
 EFFECTIVE_ON_HELP = _(
@@ -207,6 +239,18 @@ class LicenceViewSet(CreateReadApiViewSet):
         ``API_BACKFILL_MAX_ROWS`` rows: 413 ``backfill_too_many_rows``.
         """
         return back_entry.backfill(self, request)
+
+    @extend_schema(responses=LicenceLedgerSerializer)
+    @action(detail=True, methods=["get"])
+    def decisions(self, request: Request, number: str) -> Response:
+        """The licence's decision ledger: every application, decision, expiry and release, in the order
+        recorded (``chain_seq``), each with the day it took effect (``effective_on``, valid time), the
+        moment it was recorded (``recorded_at``, transaction time), who recorded it and why. Read by
+        whoever reads the licence: its company, the regulator, analysts."""
+        licence = self.get_object()
+        rows = LicenceDecision.objects.filter(licence=licence).order_by("chain_seq")
+        ledger = {"number": licence.number, "company": licence.company.slug, "decisions": rows}
+        return Response(LicenceLedgerSerializer(ledger).data)
 
     def decide(self, service: Callable[..., ImportLicence], serializer_class: type[StrictSerializer]) -> Response:
         """Run a decision service on the licence in the URL, recording who decided."""

@@ -1,0 +1,97 @@
+"""``GET /api/v1/licences/<number>/decisions/``: a licence's decision ledger through the API.
+
+The ledger is what a regulator defends a decision with and what a company checks its licence
+against: each row's day of effect (valid time), moment of recording (transaction time), author,
+reason and place in the company's hash chain. It is read as the licence is: by its company,
+the regulator and analysts; another company's key gets the licence's 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from licences.models import LicenceDecision
+from tests.api.conftest import API, World
+
+pytestmark = pytest.mark.django_db
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+URL = f"{API}/licences/LIC-A-9/decisions/"
+
+
+@pytest.fixture
+def ledger(world: World) -> World:
+    """LIC-A-9: applied for on 1 February, approved on 15 March effective 2 February (a late
+    entry: a paper licence), suspended the same day."""
+    with time_machine.travel(dt.datetime(2026, 2, 1, 10, 0, tzinfo=SHANGHAI), tick=False):
+        applied = world.client("a").post(
+            f"{API}/licences/", {"chip": "H200", "round": world.wave.pk, "requested_quantity": 300, "number": "LIC-A-9"}
+        )
+        assert applied.status_code == 201, applied.content
+    with time_machine.travel(dt.datetime(2026, 3, 15, 9, 30, tzinfo=SHANGHAI), tick=False):
+        regulator = world.client("regulator")
+        approved = regulator.post(
+            f"{API}/licences/LIC-A-9/approve/",
+            {
+                "granted_quantity": 250, "valid_from": "2026-02-02", "valid_until": "2026-12-31",
+                "effective_on": "2026-02-02", "reason": "Issued on paper on 2 February",
+            },
+            format="json",
+        )  # fmt: skip
+        assert approved.status_code == 200, approved.content
+        suspended = regulator.post(f"{API}/licences/LIC-A-9/suspend/", {"reason": "Audit"}, format="json")
+        assert suspended.status_code == 200, suspended.content
+    return world
+
+
+def test_the_company_reads_its_licences_ledger_in_the_order_recorded_with_both_times(ledger: World) -> None:
+    response = ledger.client("a").get(URL)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["number"], body["company"]) == ("LIC-A-9", "alibaba")
+    rows = [
+        (row["kind"], row["status"], row["effective_on"], row["recorded_at"], row["late_entry"], row["reason"],
+         row["granted_quantity"], row["valid_from"], row["valid_until"])
+        for row in body["decisions"]
+    ]  # fmt: skip
+    assert rows == [
+        ("apply", "applied", "2026-02-01", "2026-02-01T10:00:00+08:00", False, "", 0, None, None),
+        ("approve", "approved", "2026-02-02", "2026-03-15T09:30:00+08:00", True, "Issued on paper on 2 February",
+         250, "2026-02-02", "2026-12-31"),
+        ("suspend", "suspended", "2026-03-15", "2026-03-15T09:30:00+08:00", False, "Audit",
+         250, "2026-02-02", "2026-12-31"),
+    ]  # fmt: skip
+    stored = LicenceDecision.objects.filter(licence__number="LIC-A-9").order_by("chain_seq")
+    assert [(row["chain_seq"], row["row_hash"]) for row in body["decisions"]] == list(
+        stored.values_list("chain_seq", "row_hash")
+    )
+    assert [row["actor"] for row in body["decisions"]][1:] == [stored[1].actor] * 2
+    assert stored[1].actor.startswith("api-key:")
+
+
+def test_the_regulator_reads_the_same_ledger(ledger: World) -> None:
+    assert ledger.client("regulator").get(URL).json() == ledger.client("a").get(URL).json()
+
+
+@pytest.mark.parametrize(("role", "status", "code"), [("b", 404, "not_found"), ("customs", 403, "permission_denied")])
+def test_another_company_and_customs_do_not_read_it(ledger: World, role: str, status: int, code: str) -> None:
+    response = ledger.client(role).get(URL)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+
+
+def test_reading_a_ledger_costs_the_same_queries_whatever_its_length(ledger: World) -> None:
+    client = ledger.client("a")
+    client.get(URL)
+    with CaptureQueriesContext(connection) as short:
+        client.get(URL)
+    for action in ("reinstate", "suspend", "reinstate"):
+        assert ledger.client("regulator").post(f"{API}/licences/LIC-A-9/{action}/", {"reason": "x"}).status_code == 200
+    with CaptureQueriesContext(connection) as long:
+        assert len(client.get(URL).json()["decisions"]) == 6
+    assert len(long) == len(short)
