@@ -104,6 +104,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # Findings: a company acknowledges its own; resolving by hand is the regulator's.
     ("finding", "list"): READERS,
     ("finding", "retrieve"): READERS,
+    ("finding", "transitions"): READERS,  # the finding's transition ledger, read as the finding is
     ("finding", "acknowledge"): ONLY_COMPANY,
     ("finding", "resolve"): ONLY_REGULATOR,
     # Webhooks: a company manages its own, the regulator any (a null company: every company's).

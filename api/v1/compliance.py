@@ -33,7 +33,7 @@ from common.api.filters import BoundedIsoDateTimeFilter
 from common.api.parsers import BoundedJSONParser, BoundedMultiPartParser
 from common.errors import DomainError
 from compliance import filetypes, services
-from compliance.models import Finding, SecurityAttestation, SecurityRequirement, WebhookSubscription
+from compliance.models import Finding, FindingTransition, SecurityAttestation, SecurityRequirement, WebhookSubscription
 from compliance.selectors import ACTIVE, company_compliance_statuses
 from compliance.webhook_outbox import EVENT_TYPES
 from compliance.webhook_targets import check_webhook_url
@@ -245,6 +245,23 @@ class FindingFilter(django_filters.FilterSet):
         fields = ["rule", "status", "severity"]
 
 
+class FindingTransitionSerializer(serializers.ModelSerializer):
+    """One row of a finding's transition ledger: what happened to it, when, by whom, in the hash chain."""
+
+    class Meta:
+        model = FindingTransition
+        fields = ["kind", "status", "severity", "at", "by", "note", "chain_seq", "row_hash"]
+        read_only_fields = fields
+
+
+class FindingLedgerSerializer(serializers.Serializer):
+    """A finding and every row of its transition ledger, in the order recorded."""
+
+    id = serializers.IntegerField()
+    company = serializers.CharField(help_text=_("The company's slug."))
+    transitions = FindingTransitionSerializer(many=True)
+
+
 class FindingViewSet(ReadOnlyApiViewSet):
     """Findings. A company may acknowledge its own; resolving one by hand is the regulator's call."""
 
@@ -253,6 +270,17 @@ class FindingViewSet(ReadOnlyApiViewSet):
     lookup_value_regex = r"[0-9]{1,18}"
     filterset_class = FindingFilter
     ordering_fields = ("last_seen_at", "first_seen_at", "severity", "status", "rule")
+
+    @extend_schema(responses=FindingLedgerSerializer)
+    @action(detail=True, methods=["get"])
+    def transitions(self, request: Request, pk: str) -> Response:
+        """The finding's transitions: every opening, re-opening, escalation, acknowledgement and
+        resolution, in the order recorded (``chain_seq``), with when, by whom and the note. Read by
+        whoever reads the finding."""
+        finding = self.get_object()
+        rows = FindingTransition.objects.filter(finding=finding).order_by("chain_seq")
+        ledger = {"id": finding.pk, "company": finding.company.slug, "transitions": rows}
+        return Response(FindingLedgerSerializer(ledger).data)
 
     @extend_schema(request=NoteSerializer, responses=FindingSerializer)
     @action(detail=True, methods=["post"])

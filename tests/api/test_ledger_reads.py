@@ -1,9 +1,12 @@
-"""``GET /api/v1/licences/<number>/decisions/``: a licence's decision ledger through the API.
+"""The ledgers through the API: ``GET /api/v1/licences/<number>/decisions/`` and
+``GET /api/v1/findings/<id>/transitions/``.
 
-The ledger is what a regulator defends a decision with and what a company checks its licence
-against: each row's day of effect (valid time), moment of recording (transaction time), author,
-reason and place in the company's hash chain. It is read as the licence is: by its company,
-the regulator and analysts; another company's key gets the licence's 404.
+A licence's decision ledger is what a regulator defends a decision with and what a company
+checks its licence against: each row's day of effect (valid time), moment of recording
+(transaction time), author, reason and place in the company's hash chain. A finding's
+transitions say when it was opened, acknowledged and resolved, and by whom. Each is read as its
+record is: by its company, the regulator and analysts; another company's key gets the record's
+404, customs a 403.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from compliance.models import Finding, FindingTransition
+from compliance.sweep import SWEEP_ACTOR, flag_finding
 from licences.models import LicenceDecision
 from tests.api.conftest import API, World
 
@@ -95,3 +100,36 @@ def test_reading_a_ledger_costs_the_same_queries_whatever_its_length(ledger: Wor
     with CaptureQueriesContext(connection) as long:
         assert len(client.get(URL).json()["decisions"]) == 6
     assert len(long) == len(short)
+
+
+# --- A finding's transitions --------------------------------------------------------------------
+
+
+def test_a_findings_transitions_from_opening_to_resolution(world: World) -> None:
+    with time_machine.travel(dt.datetime(2026, 3, 1, 9, 0, tzinfo=SHANGHAI), tick=False):
+        flag_finding(
+            company_id=world.a.pk, rule="webhook_disabled", subject="webhook:ops", severity="warning",
+            summary="Alibaba's webhook ops was disabled", details={},
+        )  # fmt: skip
+    finding = Finding.objects.get(company=world.a, rule="webhook_disabled")
+    url = f"{API}/findings/{finding.pk}/transitions/"
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        assert world.client("a").post(f"{API}/findings/{finding.pk}/acknowledge/", {"note": "on it"}).status_code == 200
+    with time_machine.travel(dt.datetime(2026, 3, 3, 9, 0, tzinfo=SHANGHAI), tick=False):
+        resolved = world.client("regulator").post(f"{API}/findings/{finding.pk}/resolve/", {"note": "re-enabled"})
+        assert resolved.status_code == 200
+    body = world.client("a").get(url).json()
+    assert (body["id"], body["company"]) == (finding.pk, "alibaba")
+    assert [(row["kind"], row["status"], row["severity"], row["at"], row["note"]) for row in body["transitions"]] == [
+        ("opened", "open", "warning", "2026-03-01T09:00:00+08:00", ""),
+        ("acknowledged", "acknowledged", "warning", "2026-03-02T09:00:00+08:00", "on it"),
+        ("resolved", "resolved", "warning", "2026-03-03T09:00:00+08:00", "re-enabled"),
+    ]
+    stored = FindingTransition.objects.filter(finding=finding).order_by("chain_seq")
+    assert [(row["by"], row["chain_seq"], row["row_hash"]) for row in body["transitions"]] == list(
+        stored.values_list("by", "chain_seq", "row_hash")
+    )
+    assert body["transitions"][0]["by"] == SWEEP_ACTOR
+    assert world.client("regulator").get(url).json() == body
+    assert world.client("b").get(url).status_code == 404
+    assert world.client("customs").get(url).status_code == 403
