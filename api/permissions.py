@@ -83,6 +83,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # Domestic commitments: the company's own assertions.
     ("commitment", "list"): READERS,
     ("commitment", "retrieve"): READERS,
+    ("commitment", "changes"): READERS,  # the commitment's change ledger, read as the commitment is
     ("commitment", "create"): ONLY_COMPANY,
     ("commitment", "contract"): ONLY_COMPANY,
     ("commitment", "deliver"): ONLY_COMPANY,

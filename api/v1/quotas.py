@@ -37,7 +37,7 @@ from api.base import (
 from api.v1.licences import CompanyOwnedSerializer
 from licences.models import ChipModel, Company
 from quotas import selectors, services
-from quotas.models import DomesticCommitment, QuotaPolicy
+from quotas.models import CommitmentChange, DomesticCommitment, QuotaPolicy
 
 # --- Commitments ----------------------------------------------------------------------------
 
@@ -116,6 +116,37 @@ class CommitmentFilter(django_filters.FilterSet):
         fields = ["status"]
 
 
+class CommitmentChangeSerializer(serializers.ModelSerializer):
+    """One row of a commitment's change ledger, with its two times and its place in the hash chain."""
+
+    unit_price_usd = PlainDecimalField(max_digits=14, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = CommitmentChange
+        fields = [
+            "kind",
+            "status",
+            "effective_on",
+            "recorded_at",
+            "actor",
+            "note",
+            "quantity",
+            "delivered_quantity",
+            "unit_price_usd",
+            "chain_seq",
+            "row_hash",
+        ]
+        read_only_fields = fields
+
+
+class CommitmentLedgerSerializer(serializers.Serializer):
+    """A commitment and every row of its change ledger, in the order recorded."""
+
+    id = serializers.IntegerField()
+    company = serializers.CharField(help_text=_("The company's slug."))
+    changes = CommitmentChangeSerializer(many=True)
+
+
 class CommitmentViewSet(CreateReadApiViewSet):
     """Domestic purchase commitments: recorded, contracted, delivered or cancelled."""
 
@@ -139,6 +170,17 @@ class CommitmentViewSet(CreateReadApiViewSet):
         """Run a change service on the commitment in the URL (one row of its change ledger)."""
         change = self.parse(serializer_class)
         return self.render(service(commitment=self.get_object(), **change, **self.recorder()))
+
+    @extend_schema(responses=CommitmentLedgerSerializer)
+    @action(detail=True, methods=["get"])
+    def changes(self, request: Request, pk: str) -> Response:
+        """The commitment's change ledger: its recording, contract, deliveries and cancellation, in the
+        order recorded (``chain_seq``), each effective on its day (valid time) and recorded at its
+        moment (transaction time). Read by whoever reads the commitment."""
+        commitment = self.get_object()
+        rows = CommitmentChange.objects.filter(commitment=commitment).order_by("chain_seq")
+        ledger = {"id": commitment.pk, "company": commitment.company.slug, "changes": rows}
+        return Response(CommitmentLedgerSerializer(ledger).data)
 
     @extend_schema(request=ContractSerializer, responses=CommitmentSerializer)
     @action(detail=True, methods=["post"])

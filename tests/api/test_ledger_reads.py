@@ -1,8 +1,9 @@
-"""The ledgers through the API: ``GET /api/v1/licences/<number>/decisions/`` and
-``GET /api/v1/findings/<id>/transitions/``.
+"""The ledgers through the API: ``GET /api/v1/licences/<number>/decisions/``,
+``GET /api/v1/commitments/<id>/changes/`` and ``GET /api/v1/findings/<id>/transitions/``.
 
 A licence's decision ledger is what a regulator defends a decision with and what a company
-checks its licence against: each row's day of effect (valid time), moment of recording
+checks its licence against (a commitment's change ledger the same for its commitment): each
+row's day of effect (valid time), moment of recording
 (transaction time), author, reason and place in the company's hash chain. A finding's
 transitions say when it was opened, acknowledged and resolved, and by whom. Each is read as its
 record is: by its company, the regulator and analysts; another company's key gets the record's
@@ -22,6 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from compliance.models import Finding, FindingTransition
 from compliance.sweep import SWEEP_ACTOR, flag_finding
 from licences.models import LicenceDecision
+from quotas.models import CommitmentChange
 from tests.api.conftest import API, World
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +135,42 @@ def test_a_findings_transitions_from_opening_to_resolution(world: World) -> None
     assert world.client("regulator").get(url).json() == body
     assert world.client("b").get(url).status_code == 404
     assert world.client("customs").get(url).status_code == 403
+
+
+# --- A commitment's changes ---------------------------------------------------------------------
+
+
+def test_a_commitments_changes_from_pledge_to_delivery(world: World) -> None:
+    client = world.client("a")
+    with time_machine.travel(dt.datetime(2026, 3, 10, 11, 0, tzinfo=SHANGHAI), tick=False):
+        recorded = client.post(
+            f"{API}/commitments/",
+            {"chip": "ASCEND-910B", "quantity": 500, "unit_price": "12000.00", "unit_price_usd": "12000.00",
+             "pledged_on": "2026-03-01"},
+            format="json",
+        )  # fmt: skip
+        assert recorded.status_code == 201, recorded.content
+        path = f"{API}/commitments/{recorded.json()['id']}"
+        contracted = client.post(f"{path}/contract/", {"on": "2026-03-05", "contract_reference": "HW-9"}, format="json")
+        assert contracted.status_code == 200, contracted.content
+    with time_machine.travel(dt.datetime(2026, 4, 2, 15, 0, tzinfo=SHANGHAI), tick=False):
+        delivered = client.post(f"{path}/deliver/", {"on": "2026-04-01", "quantity": 200}, format="json")
+        assert delivered.status_code == 200, delivered.content
+    body = client.get(f"{path}/changes/").json()
+    assert (body["id"], body["company"]) == (recorded.json()["id"], "alibaba")
+    assert [
+        (row["kind"], row["status"], row["effective_on"], row["recorded_at"], row["quantity"],
+         row["delivered_quantity"], row["unit_price_usd"])
+        for row in body["changes"]
+    ] == [
+        ("pledge", "pledged", "2026-03-01", "2026-03-10T11:00:00+08:00", 500, 0, "12000.00"),
+        ("contract", "contracted", "2026-03-05", "2026-03-10T11:00:00+08:00", 500, 0, "12000.00"),
+        ("deliver", "contracted", "2026-04-01", "2026-04-02T15:00:00+08:00", 500, 200, "12000.00"),
+    ]  # fmt: skip
+    stored = CommitmentChange.objects.filter(commitment_id=body["id"]).order_by("chain_seq")
+    assert [(row["note"], row["chain_seq"], row["row_hash"]) for row in body["changes"]] == list(
+        stored.values_list("note", "chain_seq", "row_hash")
+    )
+    assert world.client("regulator").get(f"{path}/changes/").json() == body
+    assert world.client("b").get(f"{path}/changes/").status_code == 404
+    assert world.client("customs").get(f"{path}/changes/").status_code == 403

@@ -183,6 +183,9 @@ CASES = [
          (401, 200, 200, 200, 403, 200, 200, 200, 403, 401)),
     Case("commitment detail", "commitment", "retrieve", "get", lambda w: f"{API}/commitments/{w.commitment_a.pk}/",
          (401, 200, 404, 200, 403, 200, 200, 200, 403, 401)),
+    Case("commitment changes", "commitment", "changes", "get",
+         lambda w: f"{API}/commitments/{w.commitment_a.pk}/changes/",
+         (401, 200, 404, 200, 403, 200, 200, 200, 403, 401)),
     Case("commitment record", "commitment", "create", "post", lambda w: f"{API}/commitments/",
          (401, 201, 400, 403, 403, 403, 403, 403, 403, 401),
          body=lambda w: {
