@@ -13,18 +13,9 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def run_per_vendor(statements_by_vendor):
-    """A ``RunPython`` callable executing the statements written for the current engine
-    (copied here so that the migration imports nothing from the apps' live code)."""
-
-    def run(apps, schema_editor):
-        for statement in statements_by_vendor.get(schema_editor.connection.vendor, []):
-            schema_editor.execute(statement)
-
-    return run
-
-
+# The triggers and the per-engine runner of 0002 (a migration, so no live code is imported).
 TRIGGERS = importlib.import_module("licences.migrations.0002_shipment_matches_licence_trigger")
+run_per_vendor = TRIGGERS.run_per_vendor
 
 
 class Migration(migrations.Migration):
