@@ -429,6 +429,15 @@ class ShipmentAdmin(ExportAdminMixin, ServiceOwnedHistoryMixin, SimpleHistoryAdm
         "entry_block_directive",
     )
 
+    # The history page lists the customs events too: they are the shipment's customs history,
+    # which no shipment history row repeats (only the declaration has one).
+    object_history_template = "admin/licences/shipment/object_history.html"
+
+    def render_history_view(self, request, template, context, **kwargs):
+        # Called once the page's permission check has passed, with the shipment as "object".
+        context["customs_events"] = context["object"].events.all()
+        return super().render_history_view(request, template, context, **kwargs)
+
     def has_add_permission(self, request):
         # Declarations are the company's (API), through shipment_declare, which reserves licence quantity.
         return False

@@ -57,7 +57,8 @@ class Shipment(models.Model):
         help_text=_("The entry directive in force for this chip when the shipment was declared."),
         db_index=False,  # shipment_blocked_company_idx below: only the blocked shipments, by company
     )
-    # One history row per customs event, written in bulk: the history table keeps only the
+    # One history row per declaration (the customs events are the shipment's customs history
+    # and write none), written in bulk by batches: the history table keeps only the
     # indexes something reads (history_id; id for a shipment's own history; company_id for
     # the company history page; history_date; history_user). An index per copied foreign
     # key or per declaration number would cost every batch and serve no query.

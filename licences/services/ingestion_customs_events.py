@@ -14,7 +14,6 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
 from common import bulk
 from licences.identifiers import AMBIGUOUS, AMBIGUOUS_IDENTIFIER, _Ambiguous, ambiguous_message, pick_in_company
@@ -26,7 +25,6 @@ from licences.services.ingestion import (
     _company_id,
     _history_fields,
     _insert_customs_events,
-    _record_history,
     batch_refusal,
     named_companies,
 )
@@ -48,9 +46,9 @@ def customs_events_ingest(
     caller sees, with no company named, is ``ambiguous_identifier``.
     Events for the same shipment are applied in input order (each sees the status the
     previous one left). The events are inserted in bulk (``COPY`` on PostgreSQL), every
-    changed shipment is updated in one statement with one history row per accepted event
-    (the state that event left, as ``customs_event_record`` would have saved it), and each
-    touched licence's counters move in one UPDATE.
+    changed shipment is updated in one statement, and each touched licence's counters move
+    in one UPDATE. The events are the shipments' customs history: as ``customs_event_record``,
+    no shipment history row is written for them.
     """
     now = now or timezone.now()
     with transaction.atomic(savepoint=False):
@@ -86,7 +84,6 @@ class CustomsEventPlan:
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
     # (company id, shipment id, status, occurred_at, note, by), in the order they are appended
     events: list[tuple[Any, ...]] = field(default_factory=list)
-    history: list[tuple[Any, ...]] = field(default_factory=list)  # rows of ``_history_fields``
     changed: dict[int, dict[str, Any]] = field(default_factory=dict)  # shipment id: its new state
     deltas: dict[int, dict[str, int]] = field(default_factory=dict)  # licence id: counter moves
 
@@ -104,11 +101,10 @@ def plan_customs_events(
     ``named`` maps the company slugs the lines name to ids (:func:`named_companies`).
     """
     named = named or {}
-    history_row = operator.itemgetter(*_history_fields())
     cleared, rejected, held = CustomsStatus.CLEARED, CustomsStatus.REJECTED, CustomsStatus.HELD
     plan = CustomsEventPlan()
     accepted, refused, company_ids = plan.outcome.accepted, plan.outcome.refused, plan.outcome.company_ids
-    events, history, changed, deltas = plan.events, plan.history, plan.changed, plan.deltas
+    events, changed, deltas = plan.events, plan.changed, plan.deltas
     for line in lines:
         number, status = line.declaration_number, line.status
         occurred_at = line.occurred_at or now
@@ -149,7 +145,6 @@ def plan_customs_events(
         state["status_changed_at"] = occurred_at
         state["held_since"] = occurred_at if status == held else None
         changed[state["id"]] = state
-        history.append(history_row(state))
         events.append((state["company_id"], state["id"], status, occurred_at, line.note, recorded_by))
         company_ids.add(state["company_id"])
         accepted.append({"index": line.index, "declaration_number": number, "status": status})
@@ -157,7 +152,7 @@ def plan_customs_events(
 
 
 def write_customs_events(plan: CustomsEventPlan, *, now: dt.datetime) -> None:
-    """Write a planned batch: the licences' counters, the shipments' states, their history, the events."""
+    """Write a planned batch: the licences' counters, the shipments' states, the events."""
     if not plan.events:
         return
     if plan.deltas:
@@ -166,7 +161,6 @@ def write_customs_events(plan: CustomsEventPlan, *, now: dt.datetime) -> None:
         list(ImportLicence.objects.filter(pk__in=plan.deltas).select_for_update().order_by("pk").values_list("pk"))
         _add_to_counters(plan.deltas)
     _update_shipment_states(list(plan.changed.values()))
-    _record_history(plan.history, history_type="~", change_reason=gettext_noop("batch customs event"))
     _insert_customs_events(plan.events, recorded_at=now)
 
 

@@ -255,6 +255,9 @@ def customs_event_record(
     shipment.held_since = occurred_at if status == CustomsStatus.HELD else None
     if status == CustomsStatus.CLEARED:
         shipment.cleared_at = occurred_at
+    # The event is the shipment's customs history (append-only, hash-chained): no shipment
+    # history row records the same change again.
+    shipment.skip_history_when_saving = True  # type: ignore[attr-defined]
     shipment.save()
     return CustomsEvent.objects.create(
         shipment=shipment, status=status, occurred_at=occurred_at, note=note, recorded_by=recorded_by

@@ -92,3 +92,26 @@ def test_the_ledger_is_shown_read_only_and_never_written_in_the_admin(demo, regu
         assert client.get(reverse("admin:quotas_commitmentchange_add")).status_code == 403
     assert LicenceDecision.objects.get(pk=row.pk).reason == row.reason
     assert CommitmentChange.objects.count() == 12  # the demo's commitments, as their dates imply
+
+
+def test_a_shipments_history_page_lists_its_customs_events_which_write_no_history_rows(demo, analyst_client):
+    # The customs events are the shipment's customs history (no shipment history row repeats
+    # them): the history page shows its one "+" row and then every event, oldest first.
+    from licences.models import Shipment
+    from licences.services import customs_event_record
+
+    shipment = Shipment.objects.filter(status="declared").order_by("pk").first()
+    customs_event_record(shipment=shipment, status="inspecting", note="x-ray", recorded_by="customs officer 7")
+    customs_event_record(shipment=shipment, status="cleared", recorded_by="customs officer 7")
+    response = analyst_client.get(reverse("admin:licences_shipment_history", args=[shipment.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    events = page[page.index('id="customs-events"') :]
+    rows = events.split("<tr>")[2:]
+    cells = [[cell.split("</td>")[0].strip() for cell in row.split("<td>")[1:]] for row in rows]
+    assert [(row[0], row[3], row[4]) for row in cells] == [
+        ("Declared", shipment.events.first().recorded_by, ""),
+        ("Inspecting", "customs officer 7", "x-ray"),
+        ("Cleared", "customs officer 7", ""),
+    ]
+    assert list(shipment.history.values_list("history_type", flat=True)) == ["+"]

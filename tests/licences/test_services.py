@@ -231,6 +231,18 @@ def test_customs_event_dated_before_the_previous_one_is_refused():
     assert shipment.status == S.DECLARED
 
 
+def test_a_customs_event_is_the_shipments_customs_history_and_writes_no_history_row():
+    # The events are the shipment's append-only, hash-chained customs history; a shipment
+    # history row per event would record the same fact twice. The declaration keeps its "+".
+    shipment = declare(ApprovedLicenceFactory(), 5)
+    services.customs_event_record(shipment=shipment, status=S.HELD, occurred_at=at(dt.date(2026, 2, 2)))
+    services.customs_event_record(shipment=shipment, status=S.CLEARED, occurred_at=at(dt.date(2026, 2, 3)))
+    assert list(shipment.history.order_by("history_id").values_list("history_type", "status")) == [("+", "declared")]
+    assert list(shipment.events.order_by("id").values_list("status", flat=True)) == ["declared", "held", "cleared"]
+    shipment.refresh_from_db()
+    assert (shipment.status, shipment.cleared_at, shipment.held_since) == (S.CLEARED, at(dt.date(2026, 2, 3)), None)
+
+
 def test_leaving_hold_clears_held_since():
     shipment = declare(ApprovedLicenceFactory(), 5)
     services.customs_event_record(shipment=shipment, status=S.HELD, occurred_at=at(dt.date(2026, 2, 2)))
