@@ -9,14 +9,19 @@ The dashboard, company page and policy-impact page are in ``cockpit.views``.
 
 from __future__ import annotations
 
+import os
 from typing import cast  # lazy translations where the admin helpers are typed str
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
@@ -34,6 +39,7 @@ from common.admin_helpers import (
 )
 from common.errors import DomainError
 from compliance import services
+from compliance.evidence import evidence_response
 from compliance.groups import REGULATOR, holds_regulator_rights
 from compliance.models import (
     AttestationReview,
@@ -175,8 +181,38 @@ class SecurityAttestationAdmin(DecisionAdminMixin, ServiceOwnedHistoryMixin, Sim
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        # The submission is the company's, the review the decisions': no form edits either.
-        return [field.name for field in SecurityAttestation._meta.fields]
+        # The submission is the company's, the review the decisions': no form edits either. The
+        # file is shown as a link to the download below (nothing serves the storage's own URLs).
+        names = [field.name for field in SecurityAttestation._meta.fields]
+        return [("evidence" if name == "evidence_file" else name) for name in names]
+
+    @admin.display(description=_("evidence file"))
+    def evidence(self, attestation: SecurityAttestation) -> str:
+        if not attestation.evidence_file:
+            return "-"
+        url = reverse("admin:compliance_securityattestation_evidence", args=[attestation.pk])
+        return format_html('<a href="{}">{}</a>', url, os.path.basename(str(attestation.evidence_file.name)))
+
+    def get_urls(self):
+        download = path(
+            "<path:object_id>/evidence/",
+            self.admin_site.admin_view(self.evidence_view),
+            name="compliance_securityattestation_evidence",
+        )
+        return [download, *super().get_urls()]
+
+    def evidence_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        """The evidence file as a download, for whoever may view the attestation here."""
+        attestation = self.get_object(request, unquote(object_id))
+        if attestation is None:
+            raise Http404
+        if not self.has_view_permission(request, attestation):
+            raise PermissionDenied
+        try:
+            return evidence_response(attestation)
+        except DomainError as missing:
+            self.message_user(request, missing.message, messages.ERROR)
+            return redirect("admin:compliance_securityattestation_change", attestation.pk)
 
     def has_delete_permission(self, request, obj=None):
         return False  # nobody on staff erases what a company or customs asserted (superusers included)

@@ -7,6 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+# The evidence a company may upload: extension -> (its content type, the kind its content must
+# sniff as). The upload must declare that type; a download is served as that type.
+EVIDENCE_TYPES: dict[str, tuple[str, str]] = {
+    ".pdf": ("application/pdf", "pdf"),
+    ".png": ("image/png", "png"),
+    ".jpg": ("image/jpeg", "jpeg"),
+    ".jpeg": ("image/jpeg", "jpeg"),
+    ".txt": ("text/plain", "text"),
+}
+
 # kind -> leading bytes that identify it
 SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "pdf": (b"%PDF-",),

@@ -9,8 +9,10 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.core.validators import URLValidator
+from django.http import FileResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -33,6 +35,7 @@ from common.api.filters import BoundedIsoDateTimeFilter
 from common.api.parsers import BoundedJSONParser, BoundedMultiPartParser
 from common.errors import DomainError
 from compliance import filetypes, services
+from compliance.evidence import evidence_response
 from compliance.models import Finding, FindingTransition, SecurityAttestation, SecurityRequirement, WebhookSubscription
 from compliance.selectors import ACTIVE, company_compliance_statuses
 from compliance.webhook_outbox import EVENT_TYPES
@@ -41,15 +44,6 @@ from licences.models import Company, Shipment
 
 # Evidence uploads: small documents of a few known types (size: settings.EVIDENCE_MAX_BYTES).
 # extension -> declared content types accepted, and the kind its first bytes must show.
-EVIDENCE_TYPES = {
-    ".pdf": ({"application/pdf"}, "pdf"),
-    ".png": ({"image/png"}, "png"),
-    ".jpg": ({"image/jpeg"}, "jpeg"),
-    ".jpeg": ({"image/jpeg"}, "jpeg"),
-    ".txt": ({"text/plain"}, "text"),
-}
-
-
 # --- Security requirements ----------------------------------------------------------------
 
 
@@ -130,9 +124,9 @@ class AttestationSubmitSerializer(CompanyOwnedSerializer):
                 gettext("The file is larger than %(limit)d bytes.") % {"limit": settings.EVIDENCE_MAX_BYTES}
             )
         extension = os.path.splitext(upload.name)[1].lower()
-        allowed = EVIDENCE_TYPES.get(extension)
+        allowed = filetypes.EVIDENCE_TYPES.get(extension)
         content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
-        if allowed is None or content_type not in allowed[0]:
+        if allowed is None or content_type != allowed[0]:
             raise serializers.ValidationError(gettext("Allowed evidence files: PDF, PNG, JPEG or plain text."))
         # The content decides, not the name or the declared type (an MZ executable named .pdf).
         head = filetypes.read_head(upload)
@@ -183,6 +177,19 @@ class AttestationViewSet(CreateReadApiViewSet):
         """Submit an attestation with an evidence file (multipart) or an evidence reference."""
         attestation = services.attestation_submit(**self.parse(AttestationSubmitSerializer))
         return self.render(attestation, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        description=_(
+            "The evidence file, as an attachment of the type it was checked against at upload. "
+            "404 no_evidence_file when the evidence is a reference, evidence_file_missing when "
+            "storage has lost the file."
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def evidence(self, request: Request, pk: str) -> FileResponse:
+        """Download the evidence file: read by whoever reads the attestation (its company, the regulator, analysts)."""
+        return evidence_response(self.get_object())
 
     @extend_schema(request=ReviewSerializer, responses=AttestationSerializer)
     @action(detail=True, methods=["post"], parser_classes=[BoundedJSONParser])

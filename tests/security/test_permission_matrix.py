@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from rest_framework.test import APIClient
 
 from api.permissions import MATRIX, resource_of
@@ -51,6 +52,10 @@ class Case:
     setup: Callable[[World], None] | None = None
     #: A principal allowed to call it (the bad-input tests send their bodies as this one).
     author: str = "regulator"
+
+
+def _evidence_file_a(w: World) -> None:
+    w.attestation_a.evidence_file.save("audit.pdf", ContentFile(b"%PDF-1.7\n"), save=True)
 
 
 def _suspend_a(w: World) -> None:
@@ -237,6 +242,9 @@ CASES = [
              "company": "alibaba", "requirement": "end-user-verification", "attested_on": "2026-02-01",
              "evidence_reference": "AUDIT-7",
          }, author="own"),
+    Case("attestation evidence", "attestation", "evidence", "get",
+         lambda w: f"{API}/attestations/{w.attestation_a.pk}/evidence/",
+         (401, 200, 404, 200, 403, 200, 200, 200, 403, 401), setup=_evidence_file_a),
     Case("attestation review", "attestation", "review", "post",
          lambda w: f"{API}/attestations/{w.attestation_a.pk}/review/",
          (401, 403, 403, 200, 403, 200, 403, 200, 403, 401),
