@@ -103,6 +103,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("attestation", "create"): ONLY_COMPANY,
     ("attestation", "review"): ONLY_REGULATOR,
     ("attestation", "evidence"): READERS,  # the file, read as the attestation is
+    ("attestation", "reviews"): READERS,  # its review ledger, read as the attestation is
     # Findings: a company acknowledges its own; resolving by hand is the regulator's.
     ("finding", "list"): READERS,
     ("finding", "retrieve"): READERS,

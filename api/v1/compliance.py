@@ -36,7 +36,14 @@ from common.api.parsers import BoundedJSONParser, BoundedMultiPartParser
 from common.errors import DomainError
 from compliance import filetypes, services
 from compliance.evidence import evidence_response
-from compliance.models import Finding, FindingTransition, SecurityAttestation, SecurityRequirement, WebhookSubscription
+from compliance.models import (
+    AttestationReview,
+    Finding,
+    FindingTransition,
+    SecurityAttestation,
+    SecurityRequirement,
+    WebhookSubscription,
+)
 from compliance.selectors import ACTIVE, company_compliance_statuses
 from compliance.webhook_outbox import EVENT_TYPES
 from compliance.webhook_targets import check_webhook_url
@@ -162,6 +169,23 @@ class AttestationFilter(django_filters.FilterSet):
         fields = ["status"]
 
 
+class AttestationReviewRowSerializer(serializers.ModelSerializer):
+    """One row of an attestation's review ledger: the decision, its expiry, who reviewed it, when and why."""
+
+    class Meta:
+        model = AttestationReview
+        fields = ["decision", "expires_on", "note", "reviewed_at", "reviewed_by", "chain_seq", "row_hash"]
+        read_only_fields = fields
+
+
+class AttestationLedgerSerializer(serializers.Serializer):
+    """An attestation and every row of its review ledger, in the order recorded."""
+
+    id = serializers.IntegerField()
+    company = serializers.CharField(help_text=_("The company's slug."))
+    reviews = AttestationReviewRowSerializer(many=True)
+
+
 class AttestationViewSet(CreateReadApiViewSet):
     """Security attestations: a company submits, the regulator reviews."""
 
@@ -190,6 +214,17 @@ class AttestationViewSet(CreateReadApiViewSet):
     def evidence(self, request: Request, pk: str) -> FileResponse:
         """Download the evidence file: read by whoever reads the attestation (its company, the regulator, analysts)."""
         return evidence_response(self.get_object())
+
+    @extend_schema(responses=AttestationLedgerSerializer)
+    @action(detail=True, methods=["get"])
+    def reviews(self, request: Request, pk: str) -> Response:
+        """The attestation's review ledger: its review (accepted until ``expires_on``, or rejected),
+        by whom, when and why, in the order recorded (``chain_seq``); empty until it is reviewed.
+        Read by whoever reads the attestation."""
+        attestation = self.get_object()
+        rows = AttestationReview.objects.filter(attestation=attestation).order_by("chain_seq")
+        ledger = {"id": attestation.pk, "company": attestation.company.slug, "reviews": rows}
+        return Response(AttestationLedgerSerializer(ledger).data)
 
     @extend_schema(request=ReviewSerializer, responses=AttestationSerializer)
     @action(detail=True, methods=["post"], parser_classes=[BoundedJSONParser])

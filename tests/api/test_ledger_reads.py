@@ -1,5 +1,6 @@
 """The ledgers through the API: ``GET /api/v1/licences/<number>/decisions/``,
-``GET /api/v1/commitments/<id>/changes/`` and ``GET /api/v1/findings/<id>/transitions/``.
+``GET /api/v1/commitments/<id>/changes/``, ``GET /api/v1/findings/<id>/transitions/`` and
+``GET /api/v1/attestations/<id>/reviews/``.
 
 A licence's decision ledger is what a regulator defends a decision with and what a company
 checks its licence against (a commitment's change ledger the same for its commitment): each
@@ -20,7 +21,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from compliance.models import Finding, FindingTransition
+from compliance.models import AttestationReview, Finding, FindingTransition
 from compliance.sweep import SWEEP_ACTOR, flag_finding
 from licences.models import LicenceDecision
 from quotas.models import CommitmentChange
@@ -174,3 +175,31 @@ def test_a_commitments_changes_from_pledge_to_delivery(world: World) -> None:
     assert world.client("regulator").get(f"{path}/changes/").json() == body
     assert world.client("b").get(f"{path}/changes/").status_code == 404
     assert world.client("customs").get(f"{path}/changes/").status_code == 403
+
+
+# --- An attestation's reviews -------------------------------------------------------------------
+
+
+def test_an_attestations_review_ledger_is_empty_until_it_is_reviewed(world: World) -> None:
+    url = f"{API}/attestations/{world.attestation_a.pk}/reviews/"
+    assert world.client("a").get(url).json() == {"id": world.attestation_a.pk, "company": "alibaba", "reviews": []}
+    with time_machine.travel(dt.datetime(2026, 3, 5, 16, 0, tzinfo=SHANGHAI), tick=False):
+        reviewed = world.client("regulator").post(
+            f"{API}/attestations/{world.attestation_a.pk}/review/",
+            {"decision": "accept", "expires_on": "2027-01-31", "note": "Audit report read"},
+            format="json",
+        )
+        assert reviewed.status_code == 200, reviewed.content
+    body = world.client("a").get(url).json()
+    stored = AttestationReview.objects.get(attestation=world.attestation_a)
+    assert body["reviews"] == [
+        {
+            "decision": "accepted", "expires_on": "2027-01-31", "note": "Audit report read",
+            "reviewed_at": "2026-03-05T16:00:00+08:00", "reviewed_by": stored.reviewed_by,
+            "chain_seq": stored.chain_seq, "row_hash": stored.row_hash,
+        }
+    ]  # fmt: skip
+    assert stored.reviewed_by.startswith("api-key:")
+    assert world.client("regulator").get(url).json() == body
+    assert world.client("b").get(url).status_code == 404
+    assert world.client("customs").get(url).status_code == 403
