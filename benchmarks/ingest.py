@@ -30,7 +30,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from benchmarks.api import in_process
-from benchmarks.loading import insert_rows, reset_sequence
+from benchmarks.loading import INGEST_COMPANY, insert_rows, reset_sequence
 from benchmarks.measure import Row, timed, verdict
 from benchmarks.world import FIRST_DAY, ensure_chips
 from compliance.models import CompanyAPIKey
@@ -49,7 +49,7 @@ BARE_TABLE = "bench_bare_customs_event"
 
 def ingest_licence() -> tuple[ImportLicence, str]:
     """A company with one roomy approved licence to declare against, and a customs key to record its events."""
-    company, _ = Company.objects.get_or_create(slug="bench-ingest", defaults={"name": "Bench ingestion importer"})
+    company, _ = Company.objects.get_or_create(slug=INGEST_COMPANY, defaults={"name": "Bench ingestion importer"})
     h20 = next(chip for chip in ensure_chips()[0] if chip.code == "H20")
     wave, _ = AllocationRound.objects.get_or_create(
         name="Bench ingestion wave",

@@ -40,7 +40,8 @@ from django.utils import timezone
 from benchmarks.api import gunicorn, python_load, regulator_key
 from benchmarks.background import RECHECK, Ingestion, QueueDepth, Reads, Receiver, celery_worker, receiving
 from benchmarks.ingest import ingest_licence
-from benchmarks.measure import Row
+from benchmarks.loading import LATENCY_COMPANY
+from benchmarks.measure import Row, percentile
 from benchmarks.tasks import noop_post
 from compliance import webhooks
 from compliance.models import CompanyAPIKey, JobLock, WebhookSubscription
@@ -81,7 +82,7 @@ def prepare(url: str) -> World:
         defaults={"chip": chip, "blocked_from": dt.date(2026, 1, 1), "blocked_until": None,
                   "reason": "Benchmark: every declaration of this chip is flagged"},
     )  # fmt: skip
-    company, _ = Company.objects.get_or_create(slug="bench-latency", defaults={"name": "Bench latency importer"})
+    company, _ = Company.objects.get_or_create(slug=LATENCY_COMPANY, defaults={"name": "Bench latency importer"})
     now = timezone.now()
     licence, created = ImportLicence.objects.get_or_create(
         number=LICENCE,
@@ -153,11 +154,6 @@ def forget_queue() -> None:
     a running re-check keeps its lock)."""
     current_app.control.purge()
     JobLock.objects.filter(name__startswith="recheck-pending:").delete()
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
 
 
 @dataclass

@@ -58,6 +58,17 @@ def analyze() -> None:
             cursor.execute("ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE")
 
 
+#: The companies the ingestion and latency benchmarks create and keep adding shipments to.
+INGEST_COMPANY, LATENCY_COMPANY = "bench-ingest", "bench-latency"
+
+
+def shipments_added_by_runs() -> int:
+    """Shipments the ingestion and latency benchmarks have added to this database's world: every
+    run adds more, and with them the statistics and the rules' work change, so sweep, quota and
+    API figures measured after them are not comparable with a fresh world's."""
+    return Shipment.objects.filter(company__slug__in=(INGEST_COMPANY, LATENCY_COMPANY)).count()
+
+
 def describe_database() -> dict[str, Any]:
     """Row counts of the tables the benchmarks read."""
     return {

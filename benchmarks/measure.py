@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import statistics
 import time
 import tracemalloc
@@ -167,6 +168,16 @@ class Row:
                 return ""
             per_second = self.rows / self.seconds
         return f"{per_second:,.0f} {self.unit}/s"
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """The nearest-rank percentile: the smallest sample with at least ``fraction`` of them at or
+    below it (p99 of 100 samples is the 99th smallest). Every benchmark's p50/p95/p99 uses it;
+    wrk computes its own from its histogram."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered), max(1, math.ceil(fraction * len(ordered) - 1e-9))) - 1]
 
 
 def duration(seconds: float | None) -> str:

@@ -173,3 +173,47 @@ def test_timed_together_cold_runs_each_operations_setup_before_every_run_and_tim
     assert calls == ["reset", "service", "limit"] * 3
     assert (service_timing.queries, limit_timing.queries) == (1, 0)
     assert len(service_timing.samples) == len(limit_timing.samples) == 3
+
+
+def test_a_world_grown_by_ingestion_runs_is_named_before_figures_that_it_skews():
+    # The ingestion benchmark adds its shipments to the world (as the latency one does): a later
+    # sweep, quota or API figure is measured on another world than a fresh one.
+    assert "warning:" not in bench(6, 60, only="quota")
+    bench(6, 60, only="ingest", ingest_events=40, reuse=True)
+    added = Shipment.objects.filter(company__slug="bench-ingest").count()
+    assert added == 30  # the service's run, the share's run, the query count's: 10 shipments each
+    output = bench(6, 60, only="quota", reuse=True)
+    assert f"warning: {added:,} shipments of earlier ingestion and latency runs are in this world" in output
+    assert "warning:" not in bench(6, 60, only="ingest", ingest_events=40, reuse=True)
+
+
+def test_the_percentiles_are_nearest_rank():
+    from benchmarks.measure import percentile
+
+    hundred = [float(n) for n in range(100, 0, -1)]
+    assert (percentile(hundred, 0.5), percentile(hundred, 0.95), percentile(hundred, 0.99)) == (50.0, 95.0, 99.0)
+    thirty = [float(n) for n in range(1, 31)]
+    assert percentile(thirty, 0.95) == 29.0  # the 28.5th rank rounds up
+    assert (percentile([7.0], 0.99), percentile([1.0, 2.0], 0.5)) == (7.0, 1.0)
+    assert str(percentile([], 0.99)) == "nan"
+
+
+def test_bench_on_a_database_without_the_schema_says_to_migrate_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    environment = {
+        **os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "config.settings_bench", "DEBUG": "1",
+    }  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "manage.py", "bench", "--companies", "2", "--shipments", "2"],
+        cwd=settings.BASE_DIR, env=environment, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"CommandError: The database {tmp_path / 'empty.sqlite3'} has migrations to apply" in done.stderr
+    assert "python manage.py migrate" in done.stderr

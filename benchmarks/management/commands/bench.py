@@ -30,10 +30,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
 from benchmarks import sweep as sweeps
 from benchmarks.generator import Generated, generate
-from benchmarks.loading import analyze, describe_database
+from benchmarks.loading import analyze, describe_database, shipments_added_by_runs
 from benchmarks.measure import Row, Table
 from benchmarks.quota import bench_policy, bench_quota_positions
 from benchmarks.world import ON
@@ -81,6 +82,12 @@ class Command(BaseCommand):
         unknown = sorted(set(only) - set(BENCHMARKS))
         if unknown:
             raise CommandError(f"Unknown benchmark: {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)}).")
+        executor = MigrationExecutor(connection)
+        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+            raise CommandError(
+                f"The database {connection.settings_dict['NAME']} has migrations to apply: run "
+                "`python manage.py migrate` (with the same settings) first."
+            )
         prefix = f"bench-{seed}-"
         table = Table()
         existing = Company.objects.filter(slug__startswith=prefix).count()
@@ -119,6 +126,13 @@ class Command(BaseCommand):
 
         counts = describe_database()
         self.stdout.write(", ".join(f"{count:,} {name}" for name, count in counts.items()))
+        added = shipments_added_by_runs()
+        if added and {"sweep", "quota", "api"} & set(only):
+            self.stdout.write(self.style.WARNING(
+                f"warning: {added:,} shipments of earlier ingestion and latency runs are in this world: the "
+                "sweep, quota and API figures are not comparable with a fresh world's (generate the world "
+                "again in a new database for them, and run ingest and latency last)."
+            ))  # fmt: skip
         try:
             if "sweep" in only:
                 table.add(*sweeps.bench_sweeps(runs=runs, shipments=counts["shipments"]))
