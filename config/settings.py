@@ -111,8 +111,15 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    # Wait for a lock instead of failing at once when web, worker and beat share the file.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Web, worker and beat share the file. Each transaction takes the write lock when it begins
+    # (IMMEDIATE), so one that read first and writes later waits for the lock (up to ``timeout``)
+    # instead of failing at once with "database is locked" (a deferred transaction cannot wait to
+    # upgrade its read lock while another writes); WAL lets reads go on during a write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL;",
+    )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
