@@ -53,7 +53,7 @@ def test_processes_that_read_then_write_the_same_sqlite_file_wait_for_each_other
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for name in ("web", "worker", "beat")
     ]
     outcomes = [writer.communicate(timeout=120) for writer in writers]
