@@ -258,7 +258,10 @@ def customs_event_record(
     # The event is the shipment's customs history (append-only, hash-chained): no shipment
     # history row records the same change again.
     shipment.skip_history_when_saving = True  # type: ignore[attr-defined]
-    shipment.save()
+    try:
+        shipment.save()
+    finally:  # the instance goes out with the event: a later save of it is recorded as usual
+        del shipment.skip_history_when_saving  # type: ignore[attr-defined]
     return CustomsEvent.objects.create(
         shipment=shipment, status=status, occurred_at=occurred_at, note=note, recorded_by=recorded_by
     )

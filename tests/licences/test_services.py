@@ -236,8 +236,14 @@ def test_a_customs_event_is_the_shipments_customs_history_and_writes_no_history_
     # history row per event would record the same fact twice. The declaration keeps its "+".
     shipment = declare(ApprovedLicenceFactory(), 5)
     services.customs_event_record(shipment=shipment, status=S.HELD, occurred_at=at(dt.date(2026, 2, 2)))
-    services.customs_event_record(shipment=shipment, status=S.CLEARED, occurred_at=at(dt.date(2026, 2, 3)))
+    event = services.customs_event_record(shipment=shipment, status=S.CLEARED, occurred_at=at(dt.date(2026, 2, 3)))
     assert list(shipment.history.order_by("history_id").values_list("history_type", "status")) == [("+", "declared")]
+    # Only the event's own write skips the history: the instance it returns is saved as usual.
+    event.shipment.port_of_entry = "Shanghai Pudong"
+    event.shipment.save()
+    assert list(shipment.history.values_list("history_type", "port_of_entry").order_by("history_id"))[1:] == [
+        ("~", "Shanghai Pudong")
+    ]
     assert list(shipment.events.order_by("id").values_list("status", flat=True)) == ["declared", "held", "cleared"]
     shipment.refresh_from_db()
     assert (shipment.status, shipment.cleared_at, shipment.held_since) == (S.CLEARED, at(dt.date(2026, 2, 3)), None)
