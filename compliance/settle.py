@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext_noop
 
@@ -32,6 +33,13 @@ OPENED_REASON = gettext_noop("Opened by the compliance sweep")  # stored in Engl
 ANALYZE_MIN_INSERTED = 1000
 
 HIT_COLUMNS = ("fingerprint", "rule", "severity", "company_id", "subject", "summary", "details")
+
+
+def heartbeat_due(now: dt.datetime) -> dt.datetime:
+    """A still-open finding last seen at or before this moment gets its heartbeat (``last_seen_at``
+    moves to ``now``); one seen since keeps it: at most one heartbeat write per finding per
+    ``COMPLIANCE["HEARTBEAT_SECONDS"]``."""
+    return now - dt.timedelta(seconds=settings.COMPLIANCE["HEARTBEAT_SECONDS"])
 
 
 def settle_in_database(
@@ -127,10 +135,14 @@ def settle_in_database(
                 params,
             )
             undecided = [pk for (pk,) in cursor.fetchall()]
+            # Every unchanged finding counts as still open; only those whose heartbeat is due
+            # are written (see ``heartbeat_due``).
+            params["due"] = heartbeat_due(now)
             cursor.execute(
-                f"WITH beat AS (UPDATE {table} f SET last_seen_at = GREATEST(%(now)s, f.first_seen_at) "  # noqa: S608
-                f"FROM sweep_hit h WHERE {scope}h.fingerprint = f.fingerprint AND f.status = ANY(%(active)s) "
-                f"AND {same} RETURNING f.rule) SELECT rule, COUNT(*) FROM beat GROUP BY rule",
+                f"WITH same AS (SELECT f.id, f.rule, f.last_seen_at <= %(due)s AS due FROM {table} f "  # noqa: S608
+                f"JOIN sweep_hit h ON h.fingerprint = f.fingerprint WHERE {scope}f.status = ANY(%(active)s) "
+                f"AND {same}), beat AS (UPDATE {table} f SET last_seen_at = GREATEST(%(now)s, f.first_seen_at) "
+                "FROM same WHERE same.due AND f.id = same.id) SELECT rule, COUNT(*) FROM same GROUP BY rule",
                 params,
             )
             summary.still_open.update(dict(cursor.fetchall()))

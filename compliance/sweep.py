@@ -10,7 +10,9 @@ For each rule hit the fingerprint (rule family + company + subject) decides:
 - otherwise (still open, or acknowledged): only ``last_seen_at`` moves (with the current
   summary and details, so numbers stay current): nothing is alerted and no history row
   is written for a heartbeat. Findings whose text did not change get one ``UPDATE`` of
-  ``last_seen_at`` for all of them, so an unchanged re-sweep is cheaper than the first;
+  ``last_seen_at`` for all of them, so an unchanged re-sweep is cheaper than the first,
+  and only where it last moved ``COMPLIANCE["HEARTBEAT_SECONDS"]`` or more ago (a company
+  re-checked minute after minute does not rewrite all its open findings each time);
 - an open or acknowledged finding of a swept rule with no hit: resolved automatically,
   with a note saying so, and alerted (``resolved``).
 
@@ -58,7 +60,7 @@ from common import bulk
 from compliance import alerts, rules, webhook_outbox
 from compliance.models import FINDING_TRANSITIONS, AlertEmail, Finding, FindingTransition
 from compliance.outcomes import FindingEvent, SweepSummary
-from compliance.settle import ACTIVE, OPENED_REASON, opened_finding, settle_in_database
+from compliance.settle import ACTIVE, OPENED_REASON, heartbeat_due, opened_finding, settle_in_database
 from licences import chain
 from licences.models import Company
 
@@ -255,9 +257,9 @@ def upsert_findings(
     if restated_findings:
         Finding.objects.bulk_update(restated_findings, HEARTBEAT_FIELDS)
     if heartbeat:
-        Finding.objects.filter(pk__in=[finding.pk for finding in heartbeat]).update(
-            last_seen_at=Greatest(Value(now), F("first_seen_at"))
-        )
+        Finding.objects.filter(
+            pk__in=[finding.pk for finding in heartbeat], last_seen_at__lte=heartbeat_due(now)
+        ).update(last_seen_at=Greatest(Value(now), F("first_seen_at")))
     # The ledger last (its chains' heads are the last rows this transaction locks).
     transitions += [
         (finding.company_id, finding.pk, Transition.OPENED, FindingStatus.OPEN, finding.severity, now, by, "")

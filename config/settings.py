@@ -304,6 +304,10 @@ COMPLIANCE = {
     # Its marker lives at most this long (a lost message delays a company's re-check by
     # at most this; the hourly sweep catches up anyway).
     "RECHECK_PENDING_SECONDS": env.int("COMPLIANCE_RECHECK_PENDING_SECONDS", default=5 * 60),
+    # A still-open finding's last_seen_at moves at most once per this interval: a company
+    # re-checked minute after minute does not rewrite every open finding each time (the hourly
+    # sweep still moves them all). last_seen_at is therefore exact to within this interval.
+    "HEARTBEAT_SECONDS": env.int("COMPLIANCE_HEARTBEAT_SECONDS", default=10 * 60),
     # Webhooks: HTTP attempts per delivery (first try + retries), first retry delay (doubling,
     # capped, with jitter), failed deliveries in a row that disable a subscription, timeouts.
     "WEBHOOK_MAX_ATTEMPTS": env.int("COMPLIANCE_WEBHOOK_MAX_ATTEMPTS", default=6),

@@ -280,7 +280,14 @@ class ResolveSerializer(StrictSerializer):
 
 class FindingFilter(django_filters.FilterSet):
     company = django_filters.CharFilter(field_name="company__slug")
-    seen_after = BoundedIsoDateTimeFilter(field_name="last_seen_at", lookup_expr="gte")
+    seen_after = BoundedIsoDateTimeFilter(
+        field_name="last_seen_at",
+        lookup_expr="gte",
+        help_text=_(
+            "Findings last confirmed by a sweep at or after this moment. A still-open finding's "
+            "last_seen_at moves at most once per COMPLIANCE_HEARTBEAT_SECONDS (10 minutes by default)."
+        ),
+    )
 
     class Meta:
         model = Finding

@@ -111,6 +111,35 @@ def test_first_sweep_opens_and_alerts_once_per_finding_and_recipient(sweep_on, w
     assert set(WebhookDelivery.objects.values_list("event_type", "status")) == {("finding.opened", "pending")}
 
 
+def test_a_heartbeat_is_written_at_most_once_per_heartbeat_interval(sweep_on, world, time_machine, settings):
+    # A company changing continuously is re-checked minute after minute: rewriting every open
+    # finding's last_seen_at each time is the largest write of a re-check of a company with
+    # many open findings. last_seen_at moves once the interval has passed since it last moved.
+    settings.COMPLIANCE = {**settings.COMPLIANCE, "HEARTBEAT_SECONDS": 600}
+    sweep_on(D(2026, 2, 9))
+    finding = Finding.objects.get(subject="shipment:DEC-alibaba-1")
+    noon = at(D(2026, 2, 9))
+    for minutes, seen in [
+        (5, noon),
+        (9, noon),
+        (11, noon + dt.timedelta(minutes=11)),
+        (20, noon + dt.timedelta(minutes=11)),
+    ]:
+        time_machine.move_to(noon + dt.timedelta(minutes=minutes), tick=False)
+        summary = sweep.run_sweep()
+        assert (summary.total("opened"), summary.total("still_open"), summary.total("resolved")) == (0, 4, 0)
+        finding.refresh_from_db()
+        assert (minutes, finding.last_seen_at) == (minutes, seen)
+    # A finding whose figures changed is rewritten at once, its last_seen_at with it.
+    time_machine.move_to(at(D(2026, 2, 10)) + dt.timedelta(minutes=1), tick=False)
+    sweep.run_sweep()
+    finding.refresh_from_db()
+    assert (finding.summary.endswith("(9 days)"), finding.last_seen_at) == (
+        True,
+        at(D(2026, 2, 10)) + dt.timedelta(minutes=1),
+    )
+
+
 def test_second_sweep_creates_and_sends_nothing(sweep_on, world):
     sweep_on(D(2026, 2, 9))
     before = counts()
