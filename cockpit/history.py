@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.db.models import F, OuterRef, Subquery
 from django.urls import reverse
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from compliance import finding_text
 from compliance.models import Finding, SecurityAttestation
-from licences.models import Company, ImportLicence, Shipment
+from licences.models import Company, CustomsEvent, ImportLicence, Shipment
 from quotas.models import DomesticCommitment
 
 
@@ -66,8 +67,9 @@ HISTORY_PER_SOURCE = 200
 def company_history(company: Company, *, limit: int = 20) -> list[HistoryEntry]:
     """The latest changes to the company and its records, newest first, each with what it changed.
 
-    One query per kind of record (six): the previous version of each change is found among
-    the rows already read, so no query runs per change.
+    One query per kind of record (six), and one for the customs events (the shipments' customs
+    history): the previous version of each change is found among the rows already read, or by
+    the events' query itself, so no query runs per change.
     """
     entries: list[HistoryEntry] = []
     for model, key, label in HISTORY_SOURCES:
@@ -106,5 +108,43 @@ def company_history(company: Company, *, limit: int = 20) -> list[HistoryEntry]:
                     reason=gettext(row.history_change_reason) if row.history_change_reason else "",
                 )
             )
+    entries += _customs_changes(company)
     entries.sort(key=lambda entry: entry.at, reverse=True)
     return entries[:limit]
+
+
+def _customs_changes(company: Company) -> list[HistoryEntry]:
+    """The company's latest customs events as changes of their shipments' status (one query).
+
+    The events are the shipments' customs history: no shipment history row repeats them. Each
+    is shown at the moment it was recorded, by whoever recorded it, from the status the
+    shipment's previous event left; a shipment's first event is its declaration, already shown
+    by the shipment's own "created" row.
+    """
+    previous = (
+        CustomsEvent.objects.filter(shipment_id=OuterRef("shipment_id"), chain_seq__lt=OuterRef("chain_seq"))
+        .order_by("-chain_seq")
+        .values("status")[:1]
+    )
+    events = (
+        CustomsEvent.objects.filter(company_id=company.pk)
+        .annotate(previous=Subquery(previous), declaration_number=F("shipment__declaration_number"))
+        .order_by("-chain_seq")  # the order recorded, through the (company, chain_seq) key
+        .values("shipment_id", "declaration_number", "status", "previous", "note", "recorded_at", "recorded_by")
+    )[:HISTORY_PER_SOURCE]
+    status = Shipment._meta.get_field("status")
+    labels = dict(status.flatchoices)
+    return [
+        HistoryEntry(
+            at=event["recorded_at"],
+            user=event["recorded_by"] or None,
+            kind=str(HISTORY_KIND["~"]),
+            model=str(Shipment._meta.verbose_name),
+            record=event["declaration_number"],
+            url=reverse("admin:licences_shipment_change", args=[event["shipment_id"]]),
+            changes=[(str(status.verbose_name), labels.get(event["previous"]), labels.get(event["status"]))],
+            reason=event["note"],  # typed by a person: shown as typed
+        )
+        for event in events
+        if event["previous"] is not None
+    ]

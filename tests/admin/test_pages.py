@@ -67,6 +67,27 @@ def test_company_page_history_says_what_each_change_changed(demo, analyst_client
     assert "status: Approved &rarr; Suspended" in page
 
 
+def test_company_page_history_lists_customs_events_as_shipment_changes(demo, analyst_client):
+    # The customs events are the shipments' customs history (they write no shipment history
+    # row): the page shows each as a change of the shipment's status, by whoever recorded it.
+    from licences.models import Shipment
+    from licences.services import customs_event_record
+
+    shipment = Shipment.objects.filter(status="declared").select_related("company").order_by("pk").first()
+    customs_event_record(shipment=shipment, status="inspecting", note="x-ray", recorded_by="customs officer 7")
+    customs_event_record(shipment=shipment, status="cleared", recorded_by="customs officer 8")
+    page = analyst_client.get(reverse("cockpit:company", args=[shipment.company.slug])).content.decode()
+    history = page[page.index('id="history"') :]
+    rows = [row for row in history.split("<tr>") if shipment.declaration_number in row]
+    assert len(rows) >= 2
+    cleared, inspecting = rows[0], rows[1]
+    assert '<span translate="no">customs officer 8</span>' in cleared
+    assert "status: Inspecting &rarr; Cleared</td>" in cleared
+    assert '<span translate="no">customs officer 7</span>' in inspecting
+    assert 'status: Declared &rarr; Inspecting (<span translate="no">x-ray</span>)' in inspecting
+    assert f'Shipment <a href="{reverse("admin:licences_shipment_change", args=[shipment.pk])}" ' in cleared
+
+
 def test_company_page_what_if_shows_the_hypothetical_position(demo, analyst_client):
     url = reverse("cockpit:company", args=["alibaba"])
     page = analyst_client.get(url, {"commit_chip": "ASCEND-910B", "commit_quantity": 20000}).content.decode()
