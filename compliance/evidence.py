@@ -38,7 +38,8 @@ def evidence_response(attestation: SecurityAttestation) -> FileResponse:
             code="evidence_file_missing",
         ) from None
     filename = os.path.basename(name)
-    content_type = EVIDENCE_TYPES.get(os.path.splitext(filename)[1].lower(), ("application/octet-stream",))[0]
+    checked = EVIDENCE_TYPES.get(os.path.splitext(filename)[1].lower())
+    content_type = checked[0] if checked else "application/octet-stream"
     response = FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
     response["Cache-Control"] = "private, no-store"
     return response
