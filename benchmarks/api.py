@@ -38,7 +38,7 @@ from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from benchmarks.measure import Row, percentile, verdict
+from benchmarks.measure import API_VS_TRIVIAL, Row, percentile
 from benchmarks.world import ON
 from compliance.models import CompanyAPIKey
 
@@ -285,8 +285,8 @@ def bench_api(
         rows.append(
             Row(f"5. API {name}", ("limit: " if trivial else "service: ") + f"GET {shown}",
                 None, None, "requests", str(queries[name]),
-                "" if trivial else f"{ratio:.2f}x", "" if trivial else ">= 0.5x",
-                "" if trivial else verdict(ratio, at_least=0.5),
+                "" if trivial else f"{ratio:.2f}x", "" if trivial else API_VS_TRIVIAL.text,
+                "" if trivial else API_VS_TRIVIAL.verdict(ratio),
                 f"p99 {median(name, 'p99') * 1000:.1f} ms; {requests:,} requests, {errors} errors; {server}",
                 per_second=throughput)
         )  # fmt: skip

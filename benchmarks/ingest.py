@@ -31,7 +31,14 @@ from django.utils import timezone
 
 from benchmarks.api import in_process
 from benchmarks.loading import INGEST_COMPANY, insert_rows, reset_sequence
-from benchmarks.measure import Row, timed, verdict
+from benchmarks.measure import (
+    DATABASE_SHARE_VS_COPY,
+    INGEST_VS_DATABASE_SHARE,
+    SQLITE_INGEST_VS_EXECUTEMANY,
+    Goal,
+    Row,
+    timed,
+)
 from benchmarks.world import FIRST_DAY, ensure_chips
 from compliance.models import CompanyAPIKey
 from licences.models import AllocationRound, Company, ImportLicence, Shipment
@@ -182,17 +189,36 @@ def bench_ingest(*, events: int, runs: int) -> list[Row]:
     reset_queries()
     with CaptureQueriesContext(connection) as captured:
         ingest()
-    ratio = (events / service.median) / (events / limit.median)
-    how = "COPY into a bare table" if connection.vendor == "postgresql" else "executemany into a bare table (SQLite)"
+    ratio = limit.median / service.median  # the service's rate against the bare insert's
+    share_ratio = limit.median / floor
+    own_ratio = floor / service.median  # the service's rate against its own writes' ceiling
+    postgresql = connection.vendor == "postgresql"
+    how = "COPY into a bare table" if postgresql else "executemany into a bare table (SQLite)"
+    # Issue 16's goals: on PostgreSQL the service against its database share, and that share
+    # against the bare COPY; on SQLite the service against the bare executemany.
+    service_goal = None if postgresql else SQLITE_INGEST_VS_EXECUTEMANY
+    share_goal = DATABASE_SHARE_VS_COPY if postgresql else None
+    own_goal = INGEST_VS_DATABASE_SHARE if postgresql else None
+    service_cells, share_cells, own_cells = (
+        _goal_cells(service_goal, ratio), _goal_cells(share_goal, share_ratio), _goal_cells(own_goal, own_ratio)
+    )  # fmt: skip
     return [
         Row("6. bulk ingestion", f"service: POST /customs-events/batch/ x{batches} of {batch_size:,}", service.median,
-            events, "events", f"{len(captured)}/batch", f"{ratio:.2f}x", ">= 0.25x", verdict(ratio, at_least=0.25),
-            f"{events:,} events for {shipments:,} shipments, every one accepted; Django test client"),
+            events, "events", f"{len(captured)}/batch", f"{ratio:.2f}x", *service_cells,
+            note=f"{events:,} events for {shipments:,} shipments, every one accepted; Django test client"),
         Row("6. bulk ingestion", f"limit: {how}", limit.median, events, "events", "1"),
         Row("6. bulk ingestion", "extra: the database's share of the service", floor, events, "events",
-            ratio=f"{limit.median / floor:.2f}x",
+            ratio=f"{share_ratio:.2f}x", goal=share_cells[0], met=share_cells[1],
             note="the same batches' locking read, writes and commit, timed alone: the service's ceiling"),
+        Row("6. bulk ingestion", "extra: the service against its database share",
+            ratio=f"{own_ratio:.2f}x", goal=own_cells[0], met=own_cells[1],
+            note="what the request, its JSON, the validation and the decisions leave of the share's rate"),
     ]  # fmt: skip
+
+
+def _goal_cells(goal: Goal | None, ratio: float) -> tuple[str, str]:
+    """A row's goal and verdict cells (both empty where no goal is set for this database)."""
+    return ("", "") if goal is None else (goal.text, goal.verdict(ratio))
 
 
 def database_share(licence: ImportLicence, items: list[dict[str, str]], batch_size: int) -> float:

@@ -197,6 +197,31 @@ def verdict(ratio: float, *, at_most: float | None = None, at_least: float | Non
     return "met" if at_least is not None and ratio >= at_least else "missed"
 
 
+@dataclass(frozen=True)
+class Goal:
+    """A ratio's goal: at most or at least ``bound``; its text for the table and its verdict."""
+
+    bound: float
+    at_most: bool
+
+    @property
+    def text(self) -> str:
+        return f"{'<=' if self.at_most else '>='} {self.bound:g}x"
+
+    def verdict(self, ratio: float) -> str:
+        return verdict(ratio, at_most=self.bound) if self.at_most else verdict(ratio, at_least=self.bound)
+
+
+# The goals the table shows: issue 16's ("closer to the limits"), the latest set for each row.
+SWEEP_VS_RAW_SQL = Goal(1.5, at_most=True)
+QUOTA_VS_STATEMENT = Goal(1.25, at_most=True)
+API_VS_TRIVIAL = Goal(0.7, at_most=False)
+INGEST_VS_DATABASE_SHARE = Goal(0.85, at_most=False)  # PostgreSQL
+DATABASE_SHARE_VS_COPY = Goal(0.12, at_most=False)  # PostgreSQL
+SQLITE_INGEST_VS_EXECUTEMANY = Goal(0.1, at_most=False)
+MEMORY_GROWTH = Goal(1.5, at_most=True)
+
+
 @dataclass
 class Table:
     """The results of a benchmark run, printed as a Markdown table."""

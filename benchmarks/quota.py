@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from benchmarks.measure import Row, timed_together, verdict
+from benchmarks.measure import QUOTA_VS_STATEMENT, Row, timed_together
 from quotas.models import QuotaPolicy
 from quotas.selectors import end_of_day, quota_positions
 
@@ -232,7 +232,7 @@ def bench_quota_positions(*, policy: QuotaPolicy, on: dt.date, runs: int) -> lis
     count = len(positions)
     rows = [
         Row(name, "service: quota_positions, all companies", service.median, count, "companies",
-            str(service.queries), f"{ratio:.2f}x", "<= 1.5x", verdict(ratio, at_most=1.5)),
+            str(service.queries), f"{ratio:.2f}x", QUOTA_VS_STATEMENT.text, QUOTA_VS_STATEMENT.verdict(ratio)),
         Row(name, "limit: one hand-written SQL statement", limit.median, count, "companies", str(limit.queries),
             note=f"{count:,} positions agree"),
     ]  # fmt: skip

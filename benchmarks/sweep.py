@@ -26,7 +26,17 @@ from django.conf import settings
 from django.db import connection, reset_queries, transaction
 from django.test.utils import CaptureQueriesContext
 
-from benchmarks.measure import Memory, Row, mib, peak_memory, timed, timed_together, verdict
+from benchmarks.measure import (
+    MEMORY_GROWTH,
+    SWEEP_VS_RAW_SQL,
+    Memory,
+    Row,
+    mib,
+    peak_memory,
+    timed,
+    timed_together,
+    verdict,
+)
 from benchmarks.quota import totals_sql
 from benchmarks.world import ON
 from compliance import locks
@@ -405,7 +415,7 @@ def bench_sweeps(*, runs: int, shipments: int) -> list[Row]:
     heartbeat_updates = len(writes) // max(1, len(resummaries))
     return [
         Row("1. full sweep", f"service: compliance_sweep, {companies:,} companies", service.median, shipments,
-            "shipments", per_chunk, f"{ratio:.2f}x", "<= 2x", verdict(ratio, at_most=2),
+            "shipments", per_chunk, f"{ratio:.2f}x", SWEEP_VS_RAW_SQL.text, SWEEP_VS_RAW_SQL.verdict(ratio),
             f"{opened:,} findings opened"),
         Row("1. full sweep", "limit: 9 rules as raw SQL upserts", limit.median, shipments, "shipments",
             str(limit.queries), note="same hits as the service"),
@@ -465,7 +475,7 @@ def _memory_rows(memory: list[tuple[str, Memory, int, int]]) -> list[Row]:
         ratio = goal = met = ""
         if first is not None and index == len(memory) - 1 and index > 0:
             growth = used.python / max(1, first.python)
-            ratio, goal, met = f"{growth:.2f}x", "<= 1.5x", verdict(growth, at_most=1.5)
+            ratio, goal, met = f"{growth:.2f}x", MEMORY_GROWTH.text, MEMORY_GROWTH.verdict(growth)
         note = f"{shipments:,} shipments in {chunks} chunk(s); process resident set rose {mib(used.process)}"
         rows.append(Row(f"3b. sweep peak memory {label}", f"Python heap peak: {mib(used.python)}", ratio=ratio,
                         goal=goal, met=met, note=note))  # fmt: skip

@@ -84,6 +84,23 @@ def test_every_benchmark_runs_at_a_tiny_size_and_prints_its_table():
     assert "200 events for 50 shipments, every one accepted" in ingest["note"]
     share = rows["6. bulk ingestion", "extra: the database's share of the service"]
     assert re.fullmatch(r"\d+\.\d\dx", share["ratio"]) and share["rate"].endswith("events/s")
+    own = rows["6. bulk ingestion", "extra: the service against its database share"]
+    assert re.fullmatch(r"\d+\.\d\dx", own["ratio"]) and own["median"] == ""
+    # Each ratio beside issue 16's goal for it, on this database, with its verdict.
+    postgresql = connection.vendor == "postgresql"
+    goals = {
+        ("1. full sweep", "service: compliance_sweep"): "<= 1.5x",
+        ("5. API quota", "service: GET /api/v1/companies/<largest>/quota/"): ">= 0.7x",
+        ("5. API licences", "service: GET /api/v1/licences/"): ">= 0.7x",
+        ("6. bulk ingestion", "service: POST /customs-events/batch/ x1 of 5"): "" if postgresql else ">= 0.1x",
+        ("6. bulk ingestion", "extra: the database's share of the service"): ">= 0.12x" if postgresql else "",
+        ("6. bulk ingestion", "extra: the service against its database share"): ">= 0.85x" if postgresql else "",
+    }
+    for key, goal in goals.items():
+        assert rows[key]["goal"] == goal, key
+        assert rows[key]["met"] in ({"met", "missed"} if goal else {""}), key
+    quota_row = next(cells for (name, measure), cells in rows.items() if name.startswith("4.") and "service" in measure)
+    assert quota_row["goal"] == "<= 1.25x" and quota_row["met"] in {"met", "missed"}
     # The share's run (declared before the last 50, which counted the queries) applied every event.
     ingested = Shipment.objects.filter(company__slug="bench-ingest").order_by("-pk")
     assert {shipment.status for shipment in ingested[50:100]} == {"cleared"}
@@ -196,6 +213,15 @@ def test_the_percentiles_are_nearest_rank():
     assert percentile(thirty, 0.95) == 29.0  # the 28.5th rank rounds up
     assert (percentile([7.0], 0.99), percentile([1.0, 2.0], 0.5)) == (7.0, 1.0)
     assert str(percentile([], 0.99)) == "nan"
+
+
+def test_a_goal_reads_as_its_bound_and_judges_a_ratio_against_it():
+    from benchmarks.measure import Goal
+
+    at_most, at_least = Goal(1.25, at_most=True), Goal(0.12, at_most=False)
+    assert (at_most.text, at_least.text) == ("<= 1.25x", ">= 0.12x")
+    assert [at_most.verdict(ratio) for ratio in (1.0, 1.25, 1.2501)] == ["met", "met", "missed"]
+    assert [at_least.verdict(ratio) for ratio in (0.5, 0.12, 0.1199)] == ["met", "met", "missed"]
 
 
 def test_bench_on_a_database_without_the_schema_says_to_migrate_it(tmp_path):
