@@ -12,10 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.db import connection, connections
 from django.db.models import BigIntegerField, F, Model, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Round
 
+from common.compiled import CompiledStatements
 from licences.models import ChipModel, ImportLicence, Shipment
 from quotas.models import DomesticCommitment, QuotaPolicy
 from quotas.selectors.as_of import (
@@ -256,6 +257,75 @@ def _plain_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+@dataclass(frozen=True)
+class _TotalsInputs:
+    """What fills the totals statement's parameters (its shape aside)."""
+
+    on: dt.date
+    scope: CompanyScope  # a sorted tuple of ids where the statement is cached
+    as_known_at: dt.datetime | None
+    policy: QuotaPolicy
+
+
+def _totals_query(inputs: _TotalsInputs) -> QuerySet[Any]:
+    """The grouped sums of imports and counted commitments, tagged, in one ``UNION ALL``."""
+    imports = _import_sums(inputs.policy, inputs.on, inputs.scope, inputs.as_known_at)
+    commitments = _commitment_sums(inputs.policy, inputs.on, inputs.scope, inputs.as_known_at)
+    parts = imports.parts + commitments.parts
+    return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+
+
+def _totals_slots(inputs: _TotalsInputs) -> dict[Any, Any]:
+    """Each input's parameter value as the database adapter gives it (see ``common.compiled``)."""
+    ops = connection.ops
+    slots: dict[Any, Any] = {
+        "on": ops.adapt_datefield_value(inputs.on),
+        "end_of_day": ops.adapt_datetimefield_value(end_of_day(inputs.on)),
+    }
+    if inputs.as_known_at is not None:
+        slots["as_known_at"] = ops.adapt_datetimefield_value(inputs.as_known_at)
+    for index, company_id in enumerate(inputs.scope if isinstance(inputs.scope, tuple) else ()):
+        slots["scope", index] = company_id
+    return slots
+
+
+#: The totals statement compiled once per shape (policy measure, basis and counted statuses;
+#: how many companies; as known now or at a moment); see ``common.compiled``.
+TOTALS_STATEMENTS: CompiledStatements[_TotalsInputs] = CompiledStatements(_totals_query, _totals_slots)
+CACHED_SCOPE_MAX = 64
+_SENTINEL_DAY = dt.date(1111, 11, 11)
+_SENTINEL_MOMENT = dt.datetime(1212, 12, 12, 12, 12, 12, tzinfo=dt.UTC)
+_SENTINEL_ID = -(10**15)
+
+
+def _totals_rows(policy: QuotaPolicy, on: dt.date, scope: CompanyScope, as_known_at: dt.datetime | None) -> list[Any]:
+    """The rows of :func:`_totals_query`: compiled once per shape where the scope is everyone or
+    a few companies' ids (up to ``CACHED_SCOPE_MAX``); a subquery scope, or a sweep chunk's
+    thousands of ids, is compiled on each call (there the compile is a small part of the read,
+    and a template per chunk size would hold thousands of parameters)."""
+    if scope is not None and (not isinstance(scope, Sequence) or len(scope) > CACHED_SCOPE_MAX):
+        return _plain_rows(_totals_query(_TotalsInputs(on, scope, as_known_at, policy)))
+    ids = None if scope is None else tuple(sorted(set(scope)))  # as the IN list reads them, in any order
+    inputs = _TotalsInputs(on, ids, as_known_at, policy)
+    sentinel = _TotalsInputs(
+        _SENTINEL_DAY,
+        None if ids is None else tuple(_SENTINEL_ID + index for index in range(len(ids))),
+        None if as_known_at is None else _SENTINEL_MOMENT,
+        policy,
+    )
+    shape = (
+        connection.vendor, policy.measured_on, policy.basis, tuple(policy.counted_statuses),
+        None if ids is None else len(ids), as_known_at is None,
+    )  # fmt: skip
+    statement = TOTALS_STATEMENTS.statement(shape, inputs, sentinel)
+    if statement is None:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        rows: list[Any] = cursor.fetchall()
+    return rows
+
+
 def imported_and_committed_totals(
     policy: QuotaPolicy,
     on: dt.date,
@@ -268,19 +338,18 @@ def imported_and_committed_totals(
 
     One query, plus one for the chip or licence weights where the basis needs them: the
     grouped sums of both (:func:`_import_sums`, :func:`_commitment_sums`) are tagged,
-    padded to the same columns and read in one ``UNION ALL``. A company without rows
-    reads as ``0``.
+    padded to the same columns and read in one ``UNION ALL``, compiled once per shape
+    (:data:`TOTALS_STATEMENTS`). A company without rows reads as ``0``.
     """
     weights = weights or _Weights(scope)
-    imports = _import_sums(policy, on, scope, as_known_at)
-    commitments = _commitment_sums(policy, on, scope, as_known_at)
-    parts = imports.parts + commitments.parts
-    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    widths = (_key_count(imports.rule), _key_count(commitments.rule))
+    import_rule = IMPORT_WEIGHT[policy.measured_on, policy.basis]
+    commitment_rule = COMMITMENT_WEIGHT[policy.basis]
+    import_model = Shipment if policy.measured_on == MeasuredOn.CLEARED else ImportLicence
+    widths = (_key_count(import_rule), _key_count(commitment_rule))
     tagged: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] = ([], [])
-    for tag, *keys, total in _plain_rows(union):
+    for tag, *keys, total in _totals_rows(policy, on, scope, as_known_at):
         tagged[tag].append((*keys[: widths[tag]], total))  # the padding dropped: the untagged row
     return (
-        _weigh(tagged[IMPORTS], imports.rule, weights, imports.places),
-        _weigh(tagged[COMMITMENTS], commitments.rule, weights, commitments.places),
+        _weigh(tagged[IMPORTS], import_rule, weights, _places(import_model, import_rule)),
+        _weigh(tagged[COMMITMENTS], commitment_rule, weights, _places(DomesticCommitment, commitment_rule)),
     )
