@@ -104,8 +104,12 @@ class CompiledStatements(Generic[Inputs]):
         return compiled
 
     def _template(self, compiled: Statement | None, inputs: Inputs, sentinel: Inputs) -> _Template | None:
-        """The shape's template, or ``None`` if the sentinel compile does not explain the real one."""
-        marked = compile_queryset(self.build(sentinel))
+        """The shape's template, or ``None`` if the sentinel compile does not explain the real one
+        (or fails: finding a template must never fail the read it would speed up)."""
+        try:
+            marked = compile_queryset(self.build(sentinel))
+        except Exception:  # noqa: BLE001 - any failure only leaves the shape uncached
+            return None
         if (compiled is None) != (marked is None):
             return None
         if compiled is None or marked is None:

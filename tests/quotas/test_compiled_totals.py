@@ -170,3 +170,16 @@ def test_sentinels_that_cannot_be_told_apart_leave_the_shape_uncached(companies)
     assert statements.statement("two", ids[:2], [-1, -1]) == compile_queryset(build(ids[:2]))
     assert statements._templates == {"two": None}
     assert statements.statement("two", ids[1:], [-1, -1]) == compile_queryset(build(ids[1:]))
+
+
+def test_a_sentinel_build_that_fails_leaves_the_shape_uncached_and_the_read_answered(companies):
+    def build(on):
+        if on.year < 1900:
+            raise ValueError("no such day")
+        return Company.objects.filter(created_at__date__lte=on).values_list("pk")
+
+    statements = CompiledStatements(build, lambda on: {"on": connection.ops.adapt_datefield_value(on)})
+    assert statements.statement("companies", dt.date(2026, 1, 1), dt.date(1111, 1, 1)) == compile_queryset(
+        build(dt.date(2026, 1, 1))
+    )
+    assert statements._templates == {"companies": None}
