@@ -131,31 +131,28 @@ IMPORTS, COMMITMENTS = 0, 1
 TAGGED_KEYS = 2
 
 
-def _key_count(rule: WeightRule) -> int:
-    return 1 if rule is None or rule[0] == "licence" else 2
-
-
 def _weigh(rows: Iterable[tuple[int, ...]], rule: WeightRule, weights: _Weights, places: int) -> dict[int, Decimal]:
-    """``{company_id: sum(quantity x weight)}`` from the rows of :func:`_grouped` (several rows may share a key).
+    """``{company_id: sum(quantity x weight)}`` from the tagged rows of :func:`_grouped`
+    (``(tag, key, key or 0, total)``; several rows may share a key), unpacked as they come.
 
     A company whose total is nil is left out (it reads as ``0``, as one with no rows).
     """
     totals: dict[int, int] = defaultdict(int)
     if rule is None:
-        for company_id, quantity_sum in rows:
+        for _tag, company_id, _padding, quantity_sum in rows:
             totals[company_id] += quantity_sum
     elif rule[0] == "column":
-        for company_id, weight, quantity_sum in rows:
+        for _tag, company_id, weight, quantity_sum in rows:
             totals[company_id] += quantity_sum * weight
     elif rule[0] == "chip":
         rows = list(rows)
         by_chip = weights.of("chip", rule[1], places) if rows else {}
-        for company_id, chip_id, quantity_sum in rows:
+        for _tag, company_id, chip_id, quantity_sum in rows:
             totals[company_id] += quantity_sum * by_chip[chip_id][1]
     else:
         rows = list(rows)
         by_licence = weights.of("licence", rule[1], places) if rows else {}
-        for licence_id, quantity_sum in rows:
+        for _tag, licence_id, _padding, quantity_sum in rows:
             company_id, weight = by_licence[licence_id]
             totals[company_id] += quantity_sum * weight
     return {company_id: Decimal(amount).scaleb(-places) for company_id, amount in totals.items() if amount}
@@ -345,10 +342,9 @@ def imported_and_committed_totals(
     import_rule = IMPORT_WEIGHT[policy.measured_on, policy.basis]
     commitment_rule = COMMITMENT_WEIGHT[policy.basis]
     import_model = Shipment if policy.measured_on == MeasuredOn.CLEARED else ImportLicence
-    widths = (_key_count(import_rule), _key_count(commitment_rule))
     tagged: tuple[list[tuple[int, ...]], list[tuple[int, ...]]] = ([], [])
-    for tag, *keys, total in _totals_rows(policy, on, scope, as_known_at):
-        tagged[tag].append((*keys[: widths[tag]], total))  # the padding dropped: the untagged row
+    for row in _totals_rows(policy, on, scope, as_known_at):
+        tagged[row[0]].append(row)
     return (
         _weigh(tagged[IMPORTS], import_rule, weights, _places(import_model, import_rule)),
         _weigh(tagged[COMMITMENTS], commitment_rule, weights, _places(DomesticCommitment, commitment_rule)),
