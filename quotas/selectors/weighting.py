@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
 from django.db.models import BigIntegerField, F, Model, QuerySet, Sum, Value
@@ -286,7 +287,7 @@ def _totals_slots(inputs: _TotalsInputs) -> dict[Any, Any]:
     return slots
 
 
-#: The totals statement compiled once per shape (policy measure, basis and counted statuses;
+#: The totals statement compiled once per shape (the database and time zone; policy measure, basis and counted statuses;
 #: how many companies; as known now or at a moment); see ``common.compiled``.
 TOTALS_STATEMENTS: CompiledStatements[_TotalsInputs] = CompiledStatements(_totals_query, _totals_slots)
 CACHED_SCOPE_MAX = 64
@@ -311,7 +312,7 @@ def _totals_rows(policy: QuotaPolicy, on: dt.date, scope: CompanyScope, as_known
         policy,
     )
     shape = (
-        connection.vendor, policy.measured_on, policy.basis, tuple(policy.counted_statuses),
+        connection.vendor, settings.TIME_ZONE, policy.measured_on, policy.basis, tuple(policy.counted_statuses),
         None if ids is None else len(ids), as_known_at is None,
     )  # fmt: skip
     statement = TOTALS_STATEMENTS.statement(shape, inputs, sentinel)
