@@ -17,6 +17,7 @@ the database alone needs to do the job.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal
@@ -399,11 +400,12 @@ def bench_sweeps(*, runs: int, shipments: int) -> list[Row]:
     after = findings_state()
     changed = [name for name in before if before[name] != after[name]]
     table = Finding._meta.db_table
-    writes = [
-        query["sql"]
-        for query in captured
-        if query["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) and table in query["sql"]
-    ]
+    # Statements writing the findings table itself, a write inside a WITH included (the
+    # heartbeat on PostgreSQL is the UPDATE of a common table expression).
+    writes_findings = re.compile(
+        rf'\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?{re.escape(table)}"?(?!\w)', re.IGNORECASE
+    )
+    writes = [query["sql"] for query in captured if writes_findings.search(query["sql"])]
     last = resummaries[-1]
     if changed or last.total("opened") or last.total("escalated") or last.total("resolved"):
         raise Disagreement(f"The unchanged re-sweep changed {changed or 'findings'}: {last.as_dict()}")

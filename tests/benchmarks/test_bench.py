@@ -79,6 +79,10 @@ def test_every_benchmark_runs_at_a_tiny_size_and_prints_its_table():
     # The unchanged re-sweep wrote nothing but the heartbeat.
     resweep = rows["2. unchanged re-sweep", "service: the same sweep again"]["note"]
     assert resweep.startswith("0 created/changed/history/alerts; ")
+    # Each re-sweep, an hour after the one before, writes the heartbeats (the statement found
+    # on either database, inside a WITH on PostgreSQL).
+    heartbeats = re.search(r"([\d,]+) heartbeats in (\d+) UPDATE\(s\)$", resweep)
+    assert heartbeats and int(heartbeats[1].replace(",", "")) > 0 and int(heartbeats[2]) >= 1, resweep
     assert "0 errors" in rows["5. API quota", "service: GET /api/v1/companies/<largest>/quota/"]["note"]
     ingest = rows["6. bulk ingestion", "service: POST /customs-events/batch/ x1 of 5"]
     assert "200 events for 50 shipments, every one accepted" in ingest["note"]
