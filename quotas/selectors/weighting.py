@@ -287,8 +287,9 @@ def _totals_slots(inputs: _TotalsInputs) -> dict[Any, Any]:
     return slots
 
 
-#: The totals statement compiled once per shape (the database and time zone; policy measure, basis and counted statuses;
-#: how many companies; as known now or at a moment); see ``common.compiled``.
+#: The totals statement compiled once per shape (the database and time zone; the policy's
+#: measure, basis and counted statuses; how many companies; as known now or at a moment);
+#: see ``common.compiled``.
 TOTALS_STATEMENTS: CompiledStatements[_TotalsInputs] = CompiledStatements(_totals_query, _totals_slots)
 CACHED_SCOPE_MAX = 64
 _SENTINEL_DAY = dt.date(1111, 11, 11)
