@@ -49,8 +49,6 @@ from compliance.webhook_outbox import EVENT_TYPES
 from compliance.webhook_targets import check_webhook_url
 from licences.models import Company, Shipment
 
-# Evidence uploads: small documents of a few known types (size: settings.EVIDENCE_MAX_BYTES).
-# extension -> declared content types accepted, and the kind its first bytes must show.
 # --- Security requirements ----------------------------------------------------------------
 
 

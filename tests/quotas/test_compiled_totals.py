@@ -107,8 +107,7 @@ def test_a_scope_of_many_companies_is_compiled_on_each_call_and_not_kept(compani
 
 
 def test_the_totals_of_a_cached_statement_are_exact(companies):
-    make_policy(status=QuotaPolicy.Status.ACTIVE, measured_on=MeasuredOn.CLEARED, basis=Basis.UNITS)
-    policy = QuotaPolicy.objects.get()
+    policy = make_policy(status=QuotaPolicy.Status.ACTIVE, measured_on=MeasuredOn.CLEARED, basis=Basis.UNITS)
     TOTALS_STATEMENTS.clear()
     ids = [company.pk for company in companies]
     imported_and_committed_totals(policy, dt.date(2026, 2, 12), ids[:1])  # fills the shape of one company
